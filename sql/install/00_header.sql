@@ -1,0 +1,9 @@
+-- animerec 0.1.0 install script, assembled by the Makefile from sql/install/*.sql
+\echo Use "CREATE EXTENSION animerec" to load this file. \quit
+
+-- build_info(): what this build is made of, as jsonb (src/animerec.c)
+CREATE FUNCTION build_info() RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'animerec_build_info'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION build_info() IS
+    'extension version, PostgreSQL version, BLAS library and thread count, and whether animerec is in shared_preload_libraries';

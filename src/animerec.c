@@ -1,0 +1,102 @@
+/*
+ * animerec.c — module entry point: _PG_init, GUCs, build_info().
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include <cblas.h>
+
+#include "animerec.h"
+
+PG_MODULE_MAGIC;
+
+char	   *animerec_default_model = NULL;
+int			animerec_threads = 1;
+int			animerec_max_shared_memory = 1024;
+bool		animerec_progress_notices = true;
+bool		animerec_preloaded = false;
+
+void		_PG_init(void);
+
+/* nn_allocator callback: huge-capable palloc0 in the current memory context */
+static void *
+palloc_cb(void *ctx, size_t size)
+{
+	return MemoryContextAllocExtended(CurrentMemoryContext, size,
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
+/* nn_allocator callback: pfree */
+static void
+pfree_cb(void *ctx, void *ptr)
+{
+	if (ptr)
+		pfree(ptr);
+}
+
+const nn_allocator animerec_palloc_allocator = {palloc_cb, pfree_cb, NULL};
+
+/*
+ * Set OpenBLAS's thread count from animerec.threads.  Called by the SQL entry
+ * points before numeric work; never from _PG_init (which runs in the
+ * postmaster when preloaded, where BLAS threads must not be started).
+ */
+void
+animerec_set_blas_threads(void)
+{
+	if (openblas_get_num_threads() != animerec_threads)
+		openblas_set_num_threads(animerec_threads);
+}
+
+/* Define the GUCs; remember whether we are being preloaded. */
+void
+_PG_init(void)
+{
+	animerec_preloaded = process_shared_preload_libraries_in_progress;
+
+	DefineCustomStringVariable("animerec.model",
+							   "Model used when a function's model argument is NULL.",
+							   "When unset and exactly one model name exists, that model is used.",
+							   &animerec_default_model, NULL,
+							   PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("animerec.threads",
+							"Number of OpenBLAS threads used by training and scoring in one backend.",
+							NULL, &animerec_threads, 1, 1, 64,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("animerec.max_shared_memory",
+							"Most shared memory that loaded models may occupy.",
+							"Models that would exceed it are refused with an error.",
+							&animerec_max_shared_memory, 1024, 1, INT_MAX / 2,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomBoolVariable("animerec.progress_notices",
+							 "Emit a NOTICE after each training epoch.",
+							 NULL, &animerec_progress_notices, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("animerec");
+}
+
+PG_FUNCTION_INFO_V1(animerec_build_info);
+
+/* build_info() -> jsonb {version, postgres, blas, blas_config, blas_threads, preloaded} */
+Datum
+animerec_build_info(PG_FUNCTION_ARGS)
+{
+	StringInfoData s;
+
+	animerec_set_blas_threads();
+	initStringInfo(&s);
+	appendStringInfo(&s, "{\"version\": \"%s\", \"postgres\": ", ANIMEREC_VERSION);
+	escape_json(&s, PG_VERSION_STR);
+	appendStringInfoString(&s, ", \"blas\": \"OpenBLAS\", \"blas_config\": ");
+	escape_json(&s, openblas_get_config());
+	appendStringInfo(&s, ", \"blas_threads\": %d, \"preloaded\": %s}",
+					 openblas_get_num_threads(),
+					 animerec_preloaded ? "true" : "false");
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
+}

@@ -1,0 +1,30 @@
+/*
+ * animerec.h — declarations shared by the PostgreSQL-facing modules of animerec.
+ *
+ * The numeric core (src/nn/) never includes this file: it has no PostgreSQL
+ * headers.  Everything here may use PostgreSQL's APIs.
+ */
+#ifndef ANIMEREC_H
+#define ANIMEREC_H
+
+#include "postgres.h"
+#include "nn/nn.h"
+
+#define ANIMEREC_VERSION "0.1.0"
+
+/* GUCs (src/animerec.c) */
+extern char *animerec_default_model;     /* animerec.model */
+extern int  animerec_threads;            /* animerec.threads */
+extern int  animerec_max_shared_memory;  /* animerec.max_shared_memory, in MB */
+extern bool animerec_progress_notices;   /* animerec.progress_notices */
+
+/* true when the library was loaded through shared_preload_libraries */
+extern bool animerec_preloaded;
+
+/* nn_allocator whose memory comes from CurrentMemoryContext (huge allocations allowed) */
+extern const nn_allocator animerec_palloc_allocator;
+
+/* apply animerec.threads to OpenBLAS; call before numeric work, never in the postmaster */
+extern void animerec_set_blas_threads(void);
+
+#endif

@@ -1,0 +1,249 @@
+/*
+ * nn.h — public interface of animerec's numeric core.
+ *
+ * Plain C11 + CBLAS, no PostgreSQL headers: the core is unit-tested and
+ * benchmarked alone (test/nn/, bench/).  The model is DESIGN.md §3:
+ *
+ *   x_t = [E_item[i_t] ; mean_{g in tags(i_t)} E_tag[g] ; r_t (; user context)]
+ *   stacked LSTM (PyTorch gate order i, f, g, o), u = P h_T,
+ *   s_j = u · (E_item[j] + mean_{g in tags(j)} E_tag[g]) + b_j.
+ *
+ * Conventions
+ *   - Items are dense indices 1..N, tags 1..G; index 0 is padding everywhere.
+ *   - All memory comes from the caller's nn_allocator; nothing is allocated per
+ *     batch; errors are returned as NN_E* codes with a message in nn_error.
+ *   - Float arrays are row-major; shapes are written (rows, cols).
+ *   - Deterministic: same seed, same data, one BLAS thread -> identical bits.
+ */
+#ifndef ANIMEREC_NN_H
+#define ANIMEREC_NN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NN_MAX_LAYERS 8
+
+/* ---- errors and memory ------------------------------------------------ */
+
+enum
+{
+	NN_OK = 0,
+	NN_EINVAL = 1,			/* bad argument or configuration */
+	NN_ENOMEM = 2,			/* the allocator returned NULL */
+	NN_ECORRUPT = 3,		/* weight blob truncated, inconsistent or bad checksum */
+	NN_EVERSION = 4,		/* weight blob of an unknown format version */
+	NN_ENUMERIC = 5			/* loss or gradient became NaN/Inf */
+};
+
+typedef struct nn_error
+{
+	int			code;
+	char		msg[256];
+} nn_error;
+
+/* Caller-supplied allocator: alloc returns zeroed memory or NULL. */
+typedef struct nn_allocator
+{
+	void	   *(*alloc) (void *ctx, size_t size);
+	void		(*free) (void *ctx, void *ptr);
+	void	   *ctx;
+} nn_allocator;
+
+/* malloc/calloc-based allocator for tests and benchmarks */
+extern const nn_allocator nn_malloc_allocator;
+
+/* ---- model ------------------------------------------------------------- */
+
+typedef struct nn_config
+{
+	int32_t		n_items;		/* N: items 1..N */
+	int32_t		n_tags;			/* G: item tags 1..G (0: no tags) */
+	int32_t		n_user_tags;	/* user-tag vocabulary (0: no user tags) */
+	int32_t		n_users;		/* user-id embedding rows 1..U (0: none) */
+	int32_t		dim;			/* D */
+	int32_t		hidden;			/* H */
+	int32_t		layers;			/* L, 1..NN_MAX_LAYERS */
+	int32_t		maxlen;			/* T: longest window fed to the LSTM */
+	float		rating_min;		/* training data's rating range, for scaling */
+	float		rating_max;
+} nn_config;
+
+/*
+ * A model: configuration, the parameter buffer with named views into it, the
+ * item->tags lists and the external item ids.  Parameters are one contiguous
+ * float32 buffer in this order (the weight-file order too):
+ *   item_emb (N+1, D), tag_emb (G+1, D), utag_emb (UG+1, D) if UG > 0,
+ *   user_emb (U+1, D) if U > 0,
+ *   per layer l: w_ih (4H, in_l), w_hh (4H, H), b_ih (4H), b_hh (4H),
+ *   proj (D, H), item_bias (N+1).
+ * in_0 = 2D + 1 (+ D with user tags) (+ D with user ids); in_l = H for l > 0.
+ */
+typedef struct nn_model
+{
+	nn_config	cfg;
+	int32_t		in_dim;			/* in_0 */
+	size_t		n_params;		/* floats in params */
+	float	   *params;
+	float	   *item_emb;
+	float	   *tag_emb;
+	float	   *utag_emb;		/* NULL when n_user_tags == 0 */
+	float	   *user_emb;		/* NULL when n_users == 0 */
+	float	   *w_ih[NN_MAX_LAYERS];
+	float	   *w_hh[NN_MAX_LAYERS];
+	float	   *b_ih[NN_MAX_LAYERS];
+	float	   *b_hh[NN_MAX_LAYERS];
+	float	   *proj;
+	float	   *item_bias;
+	const int32_t *item_tag_ptr;	/* (N+2) CSR offsets: tags of item j are */
+	const int32_t *item_tag_idx;	/* item_tag_idx[item_tag_ptr[j] .. item_tag_ptr[j+1]) */
+	const int64_t *item_ids;	/* (N+1) external id of each dense item; [0] = 0 */
+	void	   *owned;			/* memory to free in nn_model_free, or NULL for a view */
+	nn_allocator alloc;
+} nn_model;
+
+/*
+ * Create a model owning a fresh parameter buffer and copies of the tag lists
+ * and item ids; item_ids may be NULL (then j is its own id).  Parameters are
+ * initialised as PyTorch does (DESIGN §3) from seed.
+ */
+int			nn_model_create(nn_model *m, const nn_config *cfg,
+							const int32_t *item_tag_ptr, const int32_t *item_tag_idx,
+							const int64_t *item_ids, uint64_t seed,
+							const nn_allocator *a, nn_error *err);
+void		nn_model_free(nn_model *m);
+
+/* copy all parameters of src into dst (same configuration) */
+void		nn_model_copy_params(nn_model *dst, const nn_model *src);
+
+/* scale a raw rating to [-1, 1] from cfg's range (clamped); NaN -> 0 */
+float		nn_scale_rating(const nn_config *cfg, float rating);
+
+/* dense index of an external item id (binary search in item_ids), 0 if unknown */
+int32_t		nn_item_index(const nn_model *m, int64_t item_id);
+
+/* ---- training ------------------------------------------------------------ */
+
+enum
+{
+	NN_LOSS_FULL = 0,			/* full-softmax cross-entropy */
+	NN_LOSS_SAMPLED = 1			/* sampled softmax with logQ correction */
+};
+
+typedef struct nn_train_config
+{
+	int32_t		batch_size;		/* B, the largest batch a step will get */
+	float		learning_rate;
+	float		beta1, beta2, eps;	/* Adam; 0 means 0.9, 0.999, 1e-8 */
+	float		clip;			/* global gradient-norm clip; <= 0: none */
+	float		dropout;		/* rate on step inputs, between layers, before P */
+	int32_t		loss;			/* NN_LOSS_* */
+	int32_t		n_negatives;	/* sampled softmax: negatives per batch */
+	bool		negatives_by_popularity;	/* else uniform */
+	const float *item_popularity;	/* (N+1) counts, for popularity negatives */
+	bool		lazy_adam;		/* row-wise Adam on embedding rows touched */
+	uint64_t	seed;			/* dropout and negative sampling */
+} nn_train_config;
+
+/*
+ * One batch of left-padded windows.  Row b holds T+1 items; the LSTM reads
+ * items[b][0..T-1] and predicts items[b][1..T]: position t is a prediction
+ * when both items[b][t] and items[b][t+1] are non-zero.
+ */
+typedef struct nn_batch
+{
+	int32_t		B;				/* rows, <= batch_size */
+	int32_t		T;				/* steps, <= maxlen */
+	const int32_t *items;		/* (B, T+1), 0 = padding (left) */
+	const float *ratings;		/* (B, T+1), already scaled to [-1, 1] */
+	const int32_t *users;		/* (B) user indices, or NULL */
+	const int32_t *utag_ptr;	/* (B+1) CSR offsets of each row's user tags, or NULL */
+	const int32_t *utag_idx;
+} nn_batch;
+
+typedef struct nn_trainer nn_trainer;
+
+/* allocate the trainer: gradients, Adam moments and one batch's workspace */
+nn_trainer *nn_trainer_create(nn_model *m, const nn_train_config *tc,
+							  const nn_allocator *a, nn_error *err);
+/*
+ * Forward, backward, clip and Adam update on one batch.  Adds the summed
+ * cross-entropy to *loss_sum and the number of predicted positions to *n_pos.
+ */
+int			nn_trainer_step(nn_trainer *t, const nn_batch *b,
+							double *loss_sum, int64_t *n_pos, nn_error *err);
+/* bytes the trainer allocated (gradients, moments, workspace) */
+size_t		nn_trainer_bytes(const nn_trainer *t);
+void		nn_trainer_free(nn_trainer *t);
+
+/* ---- inference ------------------------------------------------------------ */
+
+/* floats in a recurrent state: L * 2 * H ((h, c) per layer) */
+size_t		nn_state_floats(const nn_model *m);
+/* floats of workspace nn_infer_step needs */
+size_t		nn_step_work_floats(const nn_model *m);
+/* zero the state */
+void		nn_state_reset(const nn_model *m, float *state);
+
+/*
+ * Advance the state by one step: item (dense, 0 = skip), rating already
+ * scaled, user context (user index or 0, user-tag list or NULL/0).
+ */
+void		nn_infer_step(const nn_model *m, float *state, int32_t item, float rating,
+						  int32_t user, const int32_t *utags, int32_t n_utags,
+						  float *work);
+/* u = P h_top: (D) */
+void		nn_infer_embedding(const nn_model *m, const float *state, float *u);
+
+/*
+ * Embeddings of B left-padded histories at once (one GEMM per layer and step):
+ * items/ratings (B, T), users/utag_* as in nn_batch (may be NULL); u_out (B, D).
+ * work has nn_batch_work_floats(m, B, T) floats.
+ */
+size_t		nn_batch_work_floats(const nn_model *m, int32_t B, int32_t T);
+void		nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
+						   const int32_t *items, const float *ratings,
+						   const int32_t *users, const int32_t *utag_ptr,
+						   const int32_t *utag_idx, float *u_out, float *work);
+
+/* item output table (N+1, D): row j = E_item[j] + mean E_tag[tags(j)]; row 0 zero */
+void		nn_item_output(const nn_model *m, float *out);
+/* scores (B, N+1) = U (B, D) · out^T + item_bias; column 0 is -inf */
+void		nn_scores(const nn_model *m, const float *item_out, const float *u,
+					  int32_t B, float *scores);
+
+/*
+ * Top k of scores[1..n] skipping j with exclude[j] != 0 (exclude may be NULL),
+ * in descending score order (ties: smaller index first) without a full sort.
+ * Writes up to k indices and scores; returns how many.
+ */
+int32_t		nn_topk(const float *scores, int32_t n, int32_t k, const uint8_t *exclude,
+					int32_t *idx_out, float *score_out);
+
+/*
+ * 0-based rank of target among scores[1..n] not excluded (the number of
+ * non-excluded items scoring higher; ties count against the target).
+ */
+int32_t		nn_rank(const float *scores, int32_t n, int32_t target, const uint8_t *exclude);
+
+/* ---- weight file --------------------------------------------------------- */
+
+/*
+ * Format (little-endian): magic "ANRECNN1", format version, header size,
+ * all nn_config fields, counts, then item_tag_ptr, item_tag_idx, item_ids,
+ * params in the order above, each array 64-byte aligned within the blob,
+ * then CRC32C of everything before it.  See src/nn/format.c.
+ */
+size_t		nn_weights_size(const nn_model *m);
+/* serialise m into buf (nn_weights_size bytes) */
+int			nn_weights_write(const nn_model *m, void *buf, size_t len, nn_error *err);
+/*
+ * Validate blob and make m a read-only view into it (no copy).  blob must be
+ * 64-byte aligned.  Rejects anything truncated, oversized, inconsistent or
+ * failing the checksum; never reads outside [blob, blob + len).
+ */
+int			nn_weights_view(const void *blob, size_t len, nn_model *m, nn_error *err);
+/* CRC32C (Castagnoli) of data, continuing from crc (start with 0) */
+uint32_t	nn_crc32c(uint32_t crc, const void *data, size_t len);
+
+#endif
