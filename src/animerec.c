@@ -7,10 +7,12 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
 #include <cblas.h>
+#include <limits.h>
 
 #include "animerec.h"
 
