@@ -64,3 +64,32 @@ prove:
 	pg_prove --verbose --dbname $${PGDATABASE:-postgres} $(sort $(wildcard test/pgtap/*.sql))
 
 bench: $(BENCHES)
+
+# ---- libFuzzer target of the weight-file reader (clang; no PostgreSQL) ----
+#   make fuzz [FUZZ_SECONDS=60]   build test/fuzz/bin/fuzz_weights and run it; new
+#                                 inputs go to test/fuzz/bin/corpus, crashes to test/fuzz/bin/
+#   make fuzz-corpus              rewrite the seed blobs and recipes in test/fuzz/corpus/
+# -DNN_FUZZ_SKIP_CRC (this build only) lets mutated blobs past the checksum.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  ?= -std=c11 -O1 -g -Wall -Wextra -Wno-unused-parameter -D_POSIX_C_SOURCE=200809L \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DNN_FUZZ_SKIP_CRC
+EXTRA_CLEAN += test/fuzz/bin
+
+test/fuzz/bin/fuzz_weights: test/fuzz/fuzz_weights.c $(NN_SRCS) $(wildcard src/nn/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(NN_SRCS) $(BLAS_LIBS) -lm
+
+test/fuzz/bin/seed_corpus: test/fuzz/seed_corpus.c $(NN_SRCS) $(wildcard src/nn/*.h)
+	@mkdir -p $(dir $@)
+	$(NN_CC) $(NN_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(NN_SRCS) $(BLAS_LIBS) -lm
+
+.PHONY: fuzz fuzz-corpus
+fuzz-corpus: test/fuzz/bin/seed_corpus
+	@mkdir -p test/fuzz/corpus
+	test/fuzz/bin/seed_corpus test/fuzz/corpus
+
+fuzz: test/fuzz/bin/fuzz_weights
+	@mkdir -p test/fuzz/bin/corpus
+	cd test/fuzz/bin && ./fuzz_weights -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		-print_final_stats=1 corpus ../corpus

@@ -113,6 +113,18 @@ int			nn_model_create(nn_model *m, const nn_config *cfg,
 							const nn_allocator *a, nn_error *err);
 void		nn_model_free(nn_model *m);
 
+/* check cfg's ranges; NN_OK, or NN_EINVAL with a message */
+int			nn_config_check(const nn_config *cfg, nn_error *err);
+
+/* floats in the parameter buffer of a model of configuration cfg (valid cfg) */
+size_t		nn_param_floats(const nn_config *cfg);
+
+/*
+ * Set m->in_dim and m->n_params from m->cfg and point m's named parameter
+ * views into params (nn_param_floats(&m->cfg) floats, in the order above).
+ */
+void		nn_model_bind(nn_model *m, float *params);
+
 /* copy all parameters of src into dst (same configuration) */
 void		nn_model_copy_params(nn_model *dst, const nn_model *src);
 

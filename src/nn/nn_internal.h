@@ -1,0 +1,289 @@
+/*
+ * nn_internal.h — helpers shared by the modules of the numeric core (src/nn/)
+ * and its unit tests; not part of the public interface in nn.h.
+ *
+ * Activations are stored time-major: (T, B, width) means step t of batch row
+ * b is the row t * B + b, so a step's rows are one contiguous (B, width) block.
+ */
+#ifndef ANIMEREC_NN_INTERNAL_H
+#define ANIMEREC_NN_INTERNAL_H
+
+#include <math.h>
+#include <string.h>
+
+#include "nn.h"
+
+/* ---- errors and memory (memory.c) ---- */
+
+/* set err (may be NULL) to code and a formatted message; returns code */
+int			nn_fail(nn_error *err, int code, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
+/*
+ * Bump allocator over one block: nn_arena_take hands out 64-byte aligned,
+ * zeroed pieces; sizes are summed first with a NULL base (a dry run).
+ */
+typedef struct nn_arena
+{
+	char	   *base;			/* NULL during the dry run */
+	size_t		used;
+} nn_arena;
+
+void	   *nn_arena_take(nn_arena *a, size_t bytes);
+
+/* ---- random numbers (rng.c): xoshiro256** seeded by splitmix64 ---- */
+
+typedef struct nn_rng
+{
+	uint64_t	s[4];
+} nn_rng;
+
+void		nn_rng_seed(nn_rng *r, uint64_t seed);
+uint64_t	nn_rng_next(nn_rng *r);
+/* uniform in [0, 1) with 24 random bits */
+float		nn_rng_uniform(nn_rng *r);
+/* uniform integer in [0, n), n > 0 */
+uint32_t	nn_rng_below(nn_rng *r, uint32_t n);
+/* standard normal (Box-Muller, one value per call) */
+float		nn_rng_normal(nn_rng *r);
+
+/* ---- elementwise math, written so that gcc vectorises the loops ---- */
+
+/*
+ * exp(x) for x in about [-87, 88] (clamped outside), relative error below
+ * 2e-7: range reduction x = n ln2 + r, |r| <= ln2/2, Cephes' degree-6
+ * polynomial for e^r, and 2^n built in the exponent bits.
+ */
+static inline float
+nn_expf(float x)
+{
+	const float shift = 12582912.0f;	/* 1.5 * 2^23: adding it rounds to an integer */
+	float		n,
+				r,
+				p;
+	int32_t		bits;
+	float		scale;
+
+	x = x < -87.0f ? -87.0f : x;
+	x = x > 88.0f ? 88.0f : x;
+	n = (x * 1.44269504088896341f + shift) - shift;
+	r = x - n * 0.693359375f;
+	r = r - n * -2.12194440e-4f;
+	p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	bits = ((int32_t) n + 127) << 23;
+	memcpy(&scale, &bits, sizeof(scale));
+	return p * scale;
+}
+
+/* logistic sigmoid */
+static inline float
+nn_sigmoidf(float x)
+{
+	return 1.0f / (1.0f + nn_expf(-x));
+}
+
+/* tanh(x) = 1 - 2 / (e^{2x} + 1) */
+static inline float
+nn_tanhf(float x)
+{
+	return 1.0f - 2.0f / (nn_expf(2.0f * x) + 1.0f);
+}
+
+/* ---- input assembly (input.c) ---- */
+
+/* floats of per-row user context: D with user tags, + D with user ids */
+int32_t		nn_context_dim(const nn_config *cfg);
+
+/* (D) mean of the tag embeddings of item j (zero for no tags) */
+void		nn_item_tag_mean(const nn_model *m, int32_t j, float *out);
+
+/*
+ * (ctx_dim) user context of one row: mean E_utag[utags] then E_user[user];
+ * out-of-range indices count as padding (zero rows).
+ */
+void		nn_user_context(const nn_model *m, int32_t user, const int32_t *utags,
+							int32_t n_utags, float *ctx);
+
+/*
+ * One step input x (in_0) = [E_item[item]; tag mean; rating; ctx]; item 0
+ * gives a zero vector.
+ */
+void		nn_step_input(const nn_model *m, int32_t item, float rating,
+						  const float *ctx, float *x);
+
+/*
+ * Step inputs X (T, B, in_0) of B windows: items/ratings are (B, ld) read at
+ * columns 0..T-1; users (B) and utag CSR may be NULL; ctx (B, ctx_dim) is
+ * filled with each row's user context.
+ */
+void		nn_input_forward(const nn_model *m, int32_t B, int32_t T, int32_t ld,
+							 const int32_t *items, const float *ratings,
+							 const int32_t *users, const int32_t *utag_ptr,
+							 const int32_t *utag_idx, float *ctx, float *X);
+
+/*
+ * Backward of nn_input_forward: dX (T, B, in_0) into the embedding gradients
+ * of g (a model view over the gradient buffer).  dctx (B, ctx_dim) is
+ * workspace.  touched (optional, per table) gets 1 for every row written.
+ */
+typedef struct nn_touched
+{
+	uint8_t    *item;			/* (N+1) item_emb and item_bias rows */
+	uint8_t    *tag;			/* (G+1) */
+	uint8_t    *utag;			/* (UG+1) */
+	uint8_t    *user;			/* (U+1) */
+} nn_touched;
+
+void		nn_input_backward(const nn_model *m, int32_t B, int32_t T, int32_t ld,
+							  const int32_t *items, const int32_t *users,
+							  const int32_t *utag_ptr, const int32_t *utag_idx,
+							  const float *dX, float *dctx, nn_model *g,
+							  nn_touched *touched);
+
+/* ---- LSTM layer (lstm.c) ---- */
+
+/* one layer's weights: w_ih (4H, in), w_hh (4H, H), b_ih (4H), b_hh (4H) */
+typedef struct nn_lstm_weights
+{
+	int32_t		in;
+	int32_t		H;
+	const float *w_ih;
+	const float *w_hh;
+	const float *b_ih;
+	const float *b_hh;
+} nn_lstm_weights;
+
+/* activations one layer keeps for its backward pass, each time-major */
+typedef struct nn_lstm_acts
+{
+	float	   *Z;				/* (T, B, 4H) activated gates i, f, g, o */
+	float	   *C;				/* (T, B, H) cell states */
+	float	   *TC;				/* (T, B, H) tanh of the cell states */
+	float	   *Hs;				/* (T, B, H) hidden states */
+} nn_lstm_acts;
+
+/*
+ * Run one layer over X (T, B, in).  live (T, B) marks real steps; at any
+ * other step the row carries its state over (h_t = h_{t-1}, c_t = c_{t-1},
+ * gates zero), so left padding leaves the state at zero.
+ */
+void		nn_lstm_forward(const nn_lstm_weights *w, int32_t B, int32_t T,
+							const float *X, const uint8_t *live, nn_lstm_acts *a);
+
+/*
+ * Backward through time.  dH (T, B, H) is the loss gradient on the hidden
+ * states (overwritten); adds weight gradients into dw (same layout as w) and
+ * writes dX (T, B, in) unless NULL.  Workspace: dZ (T, B, 4H), two (B, H).
+ */
+typedef struct nn_lstm_grads
+{
+	float	   *w_ih;
+	float	   *w_hh;
+	float	   *b_ih;
+	float	   *b_hh;
+} nn_lstm_grads;
+
+void		nn_lstm_backward(const nn_lstm_weights *w, int32_t B, int32_t T,
+							 const float *X, const uint8_t *live,
+							 const nn_lstm_acts *a, float *dH, float *dX,
+							 nn_lstm_grads *dw, float *dZ, float *dh, float *dc);
+
+/* a model's layer l as nn_lstm_weights */
+void		nn_layer_weights(const nn_model *m, int32_t l, nn_lstm_weights *w);
+
+/*
+ * One step of one layer for a single sequence: h, c (H) updated in place
+ * from x (in); gates (4H) is workspace.
+ */
+void		nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c,
+						 float *gates);
+
+/* ---- output layer (output.c) ---- */
+
+/* positions per chunk of the output layer's logits buffer */
+#define NN_OUTPUT_CHUNK 128
+
+/* U (P, D) = Hv (P, H) · proj^T (proj (D, H)) */
+void		nn_project(const float *proj, int32_t D, int32_t H, int32_t P,
+					   const float *Hv, float *U);
+/* dHv (P, H) = dU · proj; dproj (D, H) += dU^T · Hv */
+void		nn_project_backward(const float *proj, int32_t D, int32_t H, int32_t P,
+								const float *Hv, const float *dU, float *dHv,
+								float *dproj);
+
+/*
+ * Backward of nn_item_output: dout (N+1, D) into dE_item and dE_tag of g;
+ * marks the tag rows written in touched->tag when given.
+ */
+void		nn_item_output_backward(const nn_model *m, const float *dout, nn_model *g,
+									nn_touched *touched);
+
+/*
+ * Full-softmax cross-entropy of P positions: U (P, D), targets (P) in 1..N,
+ * out (N+1, D), bias (N+1).  Returns the summed loss; writes dU (P, D) and
+ * adds into dout (N+1, D) and dbias (N+1) the gradients of scale * loss.
+ * logits is (NN_OUTPUT_CHUNK, N) workspace.
+ */
+double		nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
+						   const int32_t *targets, const float *out, const float *bias,
+						   float scale, float *dU, float *dout, float *dbias,
+						   float *logits);
+
+/*
+ * Sampled softmax with K shared negatives neg (K) and logQ correction logq
+ * (N+1, log of each item's expected count among the draws): position p's
+ * logits are its target's and the negatives' (a negative equal to the
+ * target is masked out), each minus its logq.  Shapes and outputs as
+ * nn_output_full; gradients reach only the target and negative rows.
+ * Workspace: logits (NN_OUTPUT_CHUNK, K + 1), nout (K, D), dnout (K, D).
+ */
+double		nn_output_sampled(int32_t N, int32_t D, int32_t P, const float *U,
+							  const int32_t *targets, int32_t K, const int32_t *neg,
+							  const float *logq, const float *out, const float *bias,
+							  float scale, float *dU, float *dout, float *dbias,
+							  float *logits, float *nout, float *dnout);
+
+/* ---- optimiser (adam.c) ---- */
+
+typedef struct nn_adam
+{
+	float		lr,
+				beta1,
+				beta2,
+				eps;
+	float		step_size;		/* lr / (1 - beta1^t) */
+	float		inv_sqrt_bc2;	/* 1 / sqrt(1 - beta2^t) */
+	float		grad_scale;		/* clipping factor applied to the gradients */
+} nn_adam;
+
+/* set the per-step coefficients of a for step number step (1-based) */
+void		nn_adam_begin(nn_adam *a, int64_t step, float grad_scale);
+/* one Adam step on p, m, v (n) from the gradient g (n) */
+void		nn_adam_update(const nn_adam *a, float *p, const float *g, float *m, float *v,
+						   size_t n);
+/* Adam on the rows (width floats each) flagged in touched (rows) */
+void		nn_adam_rows(const nn_adam *a, float *p, const float *g, float *m, float *v,
+						 size_t width, int32_t rows, uint8_t *touched);
+/* Euclidean norm of g (n), summed in double */
+double		nn_grad_norm(const float *g, size_t n);
+
+/* ---- trainer internals (train.c), for the gradient tests ---- */
+
+/*
+ * Forward and backward of one batch without the update: fills the gradient
+ * buffer (nn_trainer_grad) with the gradient of the mean loss; returns the
+ * summed loss in *loss and the number of positions in *n_pos.  When neg is
+ * not NULL it replaces the sampled negatives (K of them).
+ */
+int			nn_trainer_gradient(nn_trainer *t, const nn_batch *b, const int32_t *neg,
+								int32_t K, double *loss, int64_t *n_pos, nn_error *err);
+/* the gradient buffer, laid out as the model's parameters */
+float	   *nn_trainer_grad(nn_trainer *t);
+
+#endif

@@ -1,0 +1,287 @@
+/*
+ * output.c — the output layer: projection u = P h, the tied item output
+ * table (E_item[j] + mean E_tag[tags(j)]), scores, and the softmax
+ * cross-entropy losses (full and sampled) fused with their gradients.
+ *
+ * The losses work on chunks of NN_OUTPUT_CHUNK positions so that the logits
+ * buffer stays small: per chunk one GEMM for the logits, the softmax and its
+ * gradient in place, then dU = dlogits · out and dout += dlogits^T · U.
+ */
+#include <cblas.h>
+
+#include "nn_internal.h"
+
+/* item output table (N+1, D): row j = E_item[j] + mean E_tag[tags(j)]; row 0 zero */
+void
+nn_item_output(const nn_model *m, float *out)
+{
+	int32_t		D = m->cfg.dim;
+	int32_t		j,
+				d;
+
+	memset(out, 0, sizeof(float) * D);
+	for (j = 1; j <= m->cfg.n_items; j++)
+	{
+		float	   *o = out + (size_t) j * D;
+		const float *e = m->item_emb + (size_t) j * D;
+
+		nn_item_tag_mean(m, j, o);
+		for (d = 0; d < D; d++)
+			o[d] += e[d];
+	}
+}
+
+/*
+ * Backward of nn_item_output: dout (N+1, D) into dE_item and dE_tag of g.
+ * With touched, only the items flagged in touched->item are read (the rows
+ * the loss reached) and the tag rows written are flagged.
+ */
+void
+nn_item_output_backward(const nn_model *m, const float *dout, nn_model *g,
+						nn_touched *touched)
+{
+	int32_t		D = m->cfg.dim;
+	int32_t		j,
+				k,
+				d;
+
+	for (j = 1; j <= m->cfg.n_items; j++)
+	{
+		const float *dj = dout + (size_t) j * D;
+		float	   *ge = g->item_emb + (size_t) j * D;
+		int32_t		lo = m->item_tag_ptr[j],
+					hi = m->item_tag_ptr[j + 1];
+
+		if (touched && !touched->item[j])
+			continue;
+		for (d = 0; d < D; d++)
+			ge[d] += dj[d];
+		for (k = lo; k < hi; k++)
+		{
+			float	   *gt = g->tag_emb + (size_t) m->item_tag_idx[k] * D;
+			float		s = 1.0f / (float) (hi - lo);
+
+			for (d = 0; d < D; d++)
+				gt[d] += s * dj[d];
+			if (touched)
+				touched->tag[m->item_tag_idx[k]] = 1;
+		}
+	}
+}
+
+/* scores (B, N+1) = U (B, D) · out^T + item_bias; column 0 is -inf */
+void
+nn_scores(const nn_model *m, const float *item_out, const float *u, int32_t B,
+		  float *scores)
+{
+	int32_t		N = m->cfg.n_items,
+				D = m->cfg.dim;
+	int32_t		b,
+				j;
+
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, D, 1.0f, u, D,
+				item_out + D, D, 0.0f, scores + 1, N + 1);
+	for (b = 0; b < B; b++)
+	{
+		float	   *s = scores + (size_t) b * (N + 1);
+
+		s[0] = -INFINITY;
+		for (j = 1; j <= N; j++)
+			s[j] += m->item_bias[j];
+	}
+}
+
+/* U (P, D) = Hv (P, H) · proj^T, proj (D, H) */
+void
+nn_project(const float *proj, int32_t D, int32_t H, int32_t P, const float *Hv, float *U)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, D, H, 1.0f, Hv, H,
+				proj, H, 0.0f, U, D);
+}
+
+/* dHv (P, H) = dU (P, D) · proj; dproj (D, H) += dU^T · Hv */
+void
+nn_project_backward(const float *proj, int32_t D, int32_t H, int32_t P,
+					const float *Hv, const float *dU, float *dHv, float *dproj)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, H, D, 1.0f, dU, D,
+				proj, H, 0.0f, dHv, H);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, H, P, 1.0f, dU, D,
+				Hv, H, 1.0f, dproj, H);
+}
+
+#define LANES 8
+
+/*
+ * Softmax cross-entropy of one row of n logits s (n) against column tgt,
+ * in place: s becomes scale * (softmax - onehot(tgt)).  bias (n), when not
+ * NULL, is added to the logits first; dbias (n), when not NULL, gets the
+ * gradient added.  Returns the row's loss.  The reductions run in LANES
+ * independent accumulators so that the compiler can vectorise them.
+ */
+static double
+softmax_xent_row(float *s, int32_t n, int32_t tgt, const float *bias, float scale,
+				 float *dbias)
+{
+	float		acc[LANES];
+	float		mx,
+				sum,
+				inv,
+				st;
+	int32_t		j,
+				k,
+				nv = n - n % LANES;
+
+	if (bias)
+		for (j = 0; j < n; j++)
+			s[j] += bias[j];
+	for (k = 0; k < LANES; k++)
+		acc[k] = -INFINITY;
+	for (j = 0; j < nv; j += LANES)
+		for (k = 0; k < LANES; k++)
+			acc[k] = s[j + k] > acc[k] ? s[j + k] : acc[k];
+	for (j = nv; j < n; j++)
+		acc[0] = s[j] > acc[0] ? s[j] : acc[0];
+	mx = acc[0];
+	for (k = 1; k < LANES; k++)
+		mx = acc[k] > mx ? acc[k] : mx;
+	st = s[tgt];
+
+	for (k = 0; k < LANES; k++)
+		acc[k] = 0.0f;
+	for (j = 0; j < nv; j += LANES)
+		for (k = 0; k < LANES; k++)
+		{
+			s[j + k] = nn_expf(s[j + k] - mx);
+			acc[k] += s[j + k];
+		}
+	for (j = nv; j < n; j++)
+	{
+		s[j] = nn_expf(s[j] - mx);
+		acc[0] += s[j];
+	}
+	sum = 0.0f;
+	for (k = 0; k < LANES; k++)
+		sum += acc[k];
+
+	inv = scale / sum;
+	for (j = 0; j < n; j++)
+		s[j] *= inv;
+	s[tgt] -= scale;
+	if (dbias)
+		for (j = 0; j < n; j++)
+			dbias[j] += s[j];
+	return log((double) sum) - (double) (st - mx);
+}
+
+/*
+ * Full-softmax cross-entropy of P positions: U (P, D), targets (P) in 1..N,
+ * out (N+1, D), bias (N+1).  Returns the summed loss; writes dU (P, D) and
+ * adds into dout (N+1, D) and dbias (N+1) the gradients of scale * loss.
+ * logits is (NN_OUTPUT_CHUNK, N) workspace.  Column 0 (padding) is left out.
+ */
+double
+nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
+			   const int32_t *targets, const float *out, const float *bias,
+			   float scale, float *dU, float *dout, float *dbias, float *logits)
+{
+	double		loss = 0.0;
+	int32_t		p0,
+				c,
+				r;
+
+	for (p0 = 0; p0 < P; p0 += NN_OUTPUT_CHUNK)
+	{
+		const float *Uc = U + (size_t) p0 * D;
+
+		c = P - p0 < NN_OUTPUT_CHUNK ? P - p0 : NN_OUTPUT_CHUNK;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, N, D, 1.0f, Uc, D,
+					out + D, D, 0.0f, logits, N);
+		for (r = 0; r < c; r++)
+			loss += softmax_xent_row(logits + (size_t) r * N, N, targets[p0 + r] - 1,
+									 bias + 1, scale, dbias + 1);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, D, N, 1.0f, logits, N,
+					out + D, D, 0.0f, dU + (size_t) p0 * D, D);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, c, 1.0f, logits, N,
+					Uc, D, 1.0f, dout + D, D);
+	}
+	return loss;
+}
+
+/*
+ * Sampled softmax with K shared negatives neg (K) and logQ correction logq
+ * (N+1, log of each item's expected count among the draws): position p's
+ * logits are its target's (column 0) and the negatives' (a negative equal to
+ * the target is masked out), each minus its logq.  Shapes and outputs as
+ * nn_output_full; gradients reach only the target and negative rows.
+ * Workspace: logits (NN_OUTPUT_CHUNK, K + 1), nout (K, D), dnout (K, D).
+ */
+double
+nn_output_sampled(int32_t N, int32_t D, int32_t P, const float *U,
+				  const int32_t *targets, int32_t K, const int32_t *neg,
+				  const float *logq, const float *out, const float *bias,
+				  float scale, float *dU, float *dout, float *dbias,
+				  float *logits, float *nout, float *dnout)
+{
+	double		loss = 0.0;
+	int32_t		W = K + 1;
+	int32_t		p0,
+				c,
+				r,
+				k,
+				d;
+
+	for (k = 0; k < K; k++)
+		memcpy(nout + (size_t) k * D, out + (size_t) neg[k] * D, sizeof(float) * D);
+	memset(dnout, 0, sizeof(float) * (size_t) K * D);
+	for (p0 = 0; p0 < P; p0 += NN_OUTPUT_CHUNK)
+	{
+		const float *Uc = U + (size_t) p0 * D;
+		float	   *dUc = dU + (size_t) p0 * D;
+
+		c = P - p0 < NN_OUTPUT_CHUNK ? P - p0 : NN_OUTPUT_CHUNK;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, K, D, 1.0f, Uc, D,
+					nout, D, 0.0f, logits + 1, W);
+		for (r = 0; r < c; r++)
+		{
+			float	   *s = logits + (size_t) r * W;
+			const float *u = Uc + (size_t) r * D;
+			int32_t		tgt = targets[p0 + r];
+			const float *ot = out + (size_t) tgt * D;
+			float		dot = 0.0f;
+
+			for (d = 0; d < D; d++)
+				dot += u[d] * ot[d];
+			s[0] = dot + bias[tgt] - logq[tgt];
+			for (k = 0; k < K; k++)
+				s[k + 1] = neg[k] == tgt ? -INFINITY : s[k + 1] + bias[neg[k]] - logq[neg[k]];
+			loss += softmax_xent_row(s, W, 0, NULL, scale, NULL);
+			for (k = 0; k < K; k++)
+			{
+				if (neg[k] == tgt)
+					s[k + 1] = 0.0f;
+				dbias[neg[k]] += s[k + 1];
+			}
+			dbias[tgt] += s[0];
+			for (d = 0; d < D; d++)
+				dout[(size_t) tgt * D + d] += s[0] * u[d];
+		}
+		/* dU = dlogits[:, 1:] · nout + dlogit[:, 0] * out[target] */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, D, K, 1.0f, logits + 1, W,
+					nout, D, 0.0f, dUc, D);
+		for (r = 0; r < c; r++)
+		{
+			const float *ot = out + (size_t) targets[p0 + r] * D;
+			float		g0 = logits[(size_t) r * W];
+
+			for (d = 0; d < D; d++)
+				dUc[(size_t) r * D + d] += g0 * ot[d];
+		}
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, c, 1.0f, logits + 1, W,
+					Uc, D, 1.0f, dnout, D);
+	}
+	for (k = 0; k < K; k++)
+		for (d = 0; d < D; d++)
+			dout[(size_t) neg[k] * D + d] += dnout[(size_t) k * D + d];
+	return loss;
+}
