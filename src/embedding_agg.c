@@ -126,5 +126,5 @@ animerec_user_embedding_final(PG_FUNCTION_ARGS)
 	nn_infer_embedding(&st->sm->m, st->state, u);
 	for (int32 d = 0; d < D; d++)
 		elems[d] = Float4GetDatum(u[d]);
-	PG_RETURN_ARRAYTYPE_P(construct_array_builtin(elems, D, FLOAT4OID));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, D, FLOAT4OID, 4, true, TYPALIGN_INT));
 }

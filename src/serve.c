@@ -363,10 +363,12 @@ animerec_recommend_for_history(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
-	deconstruct_array_builtin(PG_GETARG_ARRAYTYPE_P(0), INT8OID, &ids, &id_nulls, &n);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &ids, &id_nulls, &n);
 	if (!PG_ARGISNULL(1))
 	{
-		deconstruct_array_builtin(PG_GETARG_ARRAYTYPE_P(1), FLOAT4OID, &rts, &rt_nulls, &n_rt);
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), FLOAT4OID, 4, true, TYPALIGN_INT,
+						  &rts, &rt_nulls, &n_rt);
 		if (n_rt != n)
 			ereport(ERROR,
 					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
@@ -417,7 +419,8 @@ animerec_recommend_for_embedding(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
-	deconstruct_array_builtin(PG_GETARG_ARRAYTYPE_P(0), FLOAT4OID, &elems, &enulls, &n);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), FLOAT4OID, 4, true, TYPALIGN_INT,
+					  &elems, &enulls, &n);
 	sm = get_model(fcinfo, 2);
 	if (n != sm->m.cfg.dim)
 		ereport(ERROR,
@@ -653,7 +656,8 @@ animerec_recommend_all(PG_FUNCTION_ARGS)
 		int			n;
 
 		values[0] = PG_GETARG_DATUM(2);
-		deconstruct_array_builtin(PG_GETARG_ARRAYTYPE_P(2), INT8OID, &elems, &enulls, &n);
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+						  &elems, &enulls, &n);
 		wanted = palloc(sizeof(int64) * (n + 1));
 		for (int i = 0; i < n; i++)
 			if (!enulls[i])
