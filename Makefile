@@ -64,6 +64,9 @@ bench/bin/%: bench/%.c $(NN_SRCS) $(wildcard src/nn/*.h)
 	$(NN_CC) $(CFLAGS) $(NN_OPT_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(NN_SRCS) $(BLAS_LIBS) -lm
 
 .PHONY: unittest prove bench
+# the serving tests build their model blobs with test/nn/bin/make_blob
+installcheck prove: test/nn/bin/make_blob
+
 unittest: $(NN_TESTS)
 	@for t in $(NN_TESTS); do echo "# $$t"; (cd test/nn && ../../$$t) || echo "not ok - $$t exited with status $$?"; done
 
