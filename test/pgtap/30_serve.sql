@@ -1,0 +1,82 @@
+-- pgTAP: serving properties — the aggregate agrees with recommend_for_history,
+-- and a newly activated version is seen by another connection sharing the cache.
+-- Not wrapped in a transaction: the second connection (dblink) must see the rows.
+\set blob1 `test/nn/bin/make_blob /dev/stdout 40 5 8 8 2 6 7 | od -An -tx1 -v | tr -d ' \n'`
+\set blob2 `test/nn/bin/make_blob /dev/stdout 40 5 8 8 2 6 8 | od -An -tx1 -v | tr -d ' \n'`
+\set QUIET on
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS animerec;
+CREATE EXTENSION IF NOT EXISTS dblink;
+CREATE TABLE tap_serve_ratings (user_id int, anime_id int, rating real, ts int);
+INSERT INTO tap_serve_ratings
+SELECT u, 10 * (1 + (u * 11 + s * 7) % 40), 1 + (u * s) % 10, s
+FROM generate_series(1, 30) u, generate_series(1, 1 + u % 6) s;
+CREATE INDEX ON tap_serve_ratings (user_id, ts);
+INSERT INTO animerec.models (name, version, status, active, ratings_table, user_col, item_col,
+                             rating_col, order_col, hyperparams, weights)
+VALUES ('tap_serve', 1, 'ready', true, 'public.tap_serve_ratings', 'user_id', 'anime_id', 'rating', 'ts',
+        '{}', decode(:'blob1', 'hex')),
+       ('tap_serve', 2, 'ready', false, 'public.tap_serve_ratings', 'user_id', 'anime_id', 'rating', 'ts',
+        '{}', decode(:'blob2', 'hex'));
+SET animerec.model = 'tap_serve';
+
+SELECT plan(9);
+
+-- the aggregate over a user's rows and recommend_for_history over the same rows agree
+CREATE TEMP TABLE tap_cmp AS
+SELECT h.user_id,
+       (SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend_for_history(h.items, h.ratings, 40)) AS hist_items,
+       (SELECT array_agg(score ORDER BY rank) FROM animerec.recommend_for_history(h.items, h.ratings, 40)) AS hist_scores,
+       (SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend_for_embedding(e.emb, 40)
+        WHERE item_id <> ALL (h.items)) AS emb_items,
+       (SELECT array_agg(score ORDER BY rank) FROM animerec.recommend_for_embedding(e.emb, 40)
+        WHERE item_id <> ALL (h.items)) AS emb_scores
+FROM (SELECT user_id, array_agg(anime_id::bigint ORDER BY ts) AS items, array_agg(rating ORDER BY ts) AS ratings
+      FROM tap_serve_ratings GROUP BY user_id) h
+JOIN (SELECT user_id, animerec.user_embedding(anime_id, rating ORDER BY ts) AS emb
+      FROM tap_serve_ratings GROUP BY user_id) e USING (user_id);
+SELECT is((SELECT count(*) FROM tap_cmp), 30::bigint, 'one embedding per user (GROUP BY over the whole table)');
+SELECT is((SELECT count(*) FROM tap_cmp WHERE hist_items IS DISTINCT FROM emb_items), 0::bigint,
+          'aggregate + recommend_for_embedding ranks like recommend_for_history');
+SELECT ok((SELECT max(abs(a - b)) FROM tap_cmp, unnest(hist_scores, emb_scores) s(a, b)) < 1e-5,
+          'and with the same scores');
+SELECT is((SELECT count(*) FROM tap_cmp c
+           WHERE hist_items IS DISTINCT FROM
+                 (SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend(c.user_id, 40))), 0::bigint,
+          'recommend reads the same history from the ratings table');
+
+-- a second connection shares the cache and follows activations
+\o /dev/null
+SELECT dblink_connect('tap_serve_peer',
+                      format('dbname=%s host=%s port=%s user=%s', current_database(),
+                             split_part(current_setting('unix_socket_directories'), ',', 1),
+                             current_setting('port'), current_user));
+SELECT dblink_exec('tap_serve_peer', 'SET animerec.model = ''tap_serve''');
+\o
+CREATE TEMP TABLE tap_v1 AS SELECT array_agg(item_id ORDER BY rank) AS items FROM animerec.recommend(5, 10);
+SELECT calls AS calls_before FROM animerec.loaded_models WHERE name = 'tap_serve' \gset
+SELECT is((SELECT items FROM dblink('tap_serve_peer',
+                                    'SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend(5, 10)') AS t(items bigint[])),
+          (SELECT items FROM tap_v1), 'the peer gets the same recommendations from version 1');
+SELECT is((SELECT calls FROM animerec.loaded_models WHERE name = 'tap_serve'), (:calls_before + 1)::bigint,
+          'one shared copy: the peer''s call counted in this connection''s view');
+
+UPDATE animerec.models SET active = false WHERE name = 'tap_serve';
+UPDATE animerec.models SET active = true WHERE name = 'tap_serve' AND version = 2;
+SELECT is((SELECT items FROM dblink('tap_serve_peer',
+                                    'SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend(5, 10)') AS t(items bigint[])),
+          (SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend(5, 10)),
+          'after activation the peer serves version 2 like this connection');
+SELECT is((SELECT array_agg(version) FROM animerec.loaded_models WHERE name = 'tap_serve'), '{2}'::int[],
+          'version 2 replaced version 1 in the cache');
+SELECT isnt((SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend(5, 10)), (SELECT items FROM tap_v1),
+            'version 2 is a different model');
+
+SELECT * FROM finish();
+\o /dev/null
+SELECT dblink_disconnect('tap_serve_peer');
+SELECT animerec.unload_model('tap_serve');
+DELETE FROM animerec.models WHERE name = 'tap_serve';
+DROP TABLE tap_serve_ratings;
+\o
