@@ -81,6 +81,7 @@ _PG_init(void)
 							 NULL, &animerec_progress_notices, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("animerec");
+	progress_shmem_init();
 }
 
 PG_FUNCTION_INFO_V1(animerec_build_info);
