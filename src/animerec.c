@@ -82,6 +82,7 @@ _PG_init(void)
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("animerec");
 	progress_shmem_init();
+	animerec_shmem_init();
 }
 
 PG_FUNCTION_INFO_V1(animerec_build_info);

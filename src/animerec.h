@@ -30,4 +30,7 @@ extern void animerec_set_blas_threads(void);
 /* reserve the training progress slots (src/progress.c); from _PG_init */
 extern void progress_shmem_init(void);
 
+/* install the shared memory hooks of the model cache when preloading (src/shmem.c) */
+extern void animerec_shmem_init(void);
+
 #endif

@@ -81,6 +81,86 @@ nn_expf(float x)
 	return p * scale;
 }
 
+/*
+ * Four floats as one GCC/Clang vector: plain C that compiles to SSE on any
+ * x86-64 (and to NEON elsewhere), with the same results lane by lane as the
+ * scalar functions above.
+ */
+typedef float nn_v4f __attribute__((vector_size(16)));
+typedef int32_t nn_v4i __attribute__((vector_size(16)));
+
+/* load 4 floats at any alignment */
+static inline nn_v4f
+nn_v4_load(const float *p)
+{
+	nn_v4f		v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* store 4 floats at any alignment */
+static inline void
+nn_v4_store(float *p, nn_v4f v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/* per lane: mask ? a : b (mask lanes all ones or zero) */
+static inline nn_v4f
+nn_v4_select(nn_v4i mask, nn_v4f a, nn_v4f b)
+{
+	return (nn_v4f) ((mask & (nn_v4i) a) | (~mask & (nn_v4i) b));
+}
+
+/* per lane maximum */
+static inline nn_v4f
+nn_v4_max(nn_v4f a, nn_v4f b)
+{
+	return nn_v4_select(a > b, a, b);
+}
+
+/* nn_expf on 4 lanes */
+static inline nn_v4f
+nn_v4_exp(nn_v4f x)
+{
+	const nn_v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
+	const float shift = 12582912.0f;
+	nn_v4f		n,
+				r,
+				p;
+	nn_v4i		bits;
+
+	x = nn_v4_select(x < -87.0f, zero - 87.0f, x);
+	x = nn_v4_select(x > 88.0f, zero + 88.0f, x);
+	n = (x * 1.44269504088896341f + shift) - shift;
+	r = x - n * 0.693359375f;
+	r = r - n * -2.12194440e-4f;
+	p = zero + 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	bits = (__builtin_convertvector(n, nn_v4i) + 127) << 23;
+	return p * (nn_v4f) bits;
+}
+
+/* logistic sigmoid on 4 lanes */
+static inline nn_v4f
+nn_v4_sigmoid(nn_v4f x)
+{
+	return 1.0f / (1.0f + nn_v4_exp(-x));
+}
+
+/* tanh on 4 lanes */
+static inline nn_v4f
+nn_v4_tanh(nn_v4f x)
+{
+	return 1.0f - 2.0f / (nn_v4_exp(2.0f * x) + 1.0f);
+}
+
 /* logistic sigmoid */
 static inline float
 nn_sigmoidf(float x)

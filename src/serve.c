@@ -1,0 +1,747 @@
+/*
+ * serve.c — recommendations from SQL: recommend, recommend_for_history,
+ * recommend_for_embedding, similar_items and the batch path recommend_all.
+ *
+ * Every function pins the active model version (src/shmem.c), reads what it
+ * needs through SPI with the caller's privileges, runs the LSTM over the
+ * history, scores all items with one GEMV/GEMM (nn_scores) and selects the top
+ * k without a full sort (nn_topk).  Results are materialised in one call.
+ *
+ * Cold users: a history with no known item has the zero embedding, so its
+ * scores are the learned item biases — under the full softmax these track
+ * each item's (log) popularity in the training data.
+ */
+#include "postgres.h"
+
+#include <cblas.h>
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "animerec.h"
+#include "registry.h"
+#include "shmem.h"
+
+#define BATCH_USERS 256			/* users per GEMM in recommend_all */
+#define FETCH_ROWS 10000		/* rows per cursor fetch in recommend_all */
+
+/* a cached history query for one model version */
+typedef struct HistoryPlan
+{
+	char		name[NAMEDATALEN];
+	int32		version;
+	SPIPlanPtr	plan;			/* $1 user id (int8), $2 row limit (int8, NULL: all) */
+	struct HistoryPlan *next;
+} HistoryPlan;
+
+static HistoryPlan *history_plans = NULL;
+
+/* ---- arguments ------------------------------------------------------------- */
+
+/* k from argument argno: error when NULL or < 1, clamped to the catalogue size later */
+static int32
+get_k(FunctionCallInfo fcinfo, int argno)
+{
+	int32		k;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("k must not be null")));
+	k = PG_GETARG_INT32(argno);
+	if (k < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be at least 1, not %d", k)));
+	return k;
+}
+
+/* pin the model named by argument argno (NULL: DESIGN §4's default rule) */
+static const ServeModel *
+get_model(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *name = registry_resolve_name(PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno));
+
+	return serve_model_acquire(name);
+}
+
+/* ---- history reading ---------------------------------------------------------- */
+
+/*
+ * Say once (per model version and backend) when the ratings table has no
+ * index starting with (user_col, order_col): every recommend call then scans
+ * the table.  Inside an SPI connection.
+ */
+static void
+check_history_index(const RegistryModel *rm)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(rm->ratings_table);
+	values[1] = CStringGetTextDatum(rm->user_col);
+	if (rm->order_col)
+		values[2] = CStringGetTextDatum(rm->order_col);
+	else
+		nulls[2] = 'n';
+	if (SPI_execute_with_args(
+							  "SELECT EXISTS (SELECT 1 FROM pg_index i"
+							  " JOIN pg_attribute u ON u.attrelid = i.indrelid AND u.attname = $2"
+							  " LEFT JOIN pg_attribute o ON o.attrelid = i.indrelid AND o.attname = $3"
+							  " WHERE i.indrelid = $1::regclass AND i.indkey[0] = u.attnum"
+							  " AND ($3 IS NULL OR (i.indnkeyatts >= 2 AND i.indkey[1] = o.attnum)))",
+							  3, argtypes, values, nulls, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_index");
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(NOTICE,
+				(errmsg("%s has no index on (%s%s%s): every recommendation scans the table",
+						rm->ratings_table, quote_identifier(rm->user_col),
+						rm->order_col ? ", " : "",
+						rm->order_col ? quote_identifier(rm->order_col) : ""),
+				 errhint("CREATE INDEX ON %s (%s%s%s);", rm->ratings_table,
+						 quote_identifier(rm->user_col), rm->order_col ? ", " : "",
+						 rm->order_col ? quote_identifier(rm->order_col) : "")));
+}
+
+/*
+ * SQL text reading rows (item bigint, rating real) of the model's ratings
+ * table, newest first (order column descending, then item descending).
+ * where is the condition on the user column, e.g. "= $1".
+ */
+static char *
+history_sql(const RegistryModel *rm, const char *select_user, const char *where,
+			const char *order_user)
+{
+	StringInfoData s;
+	const char *item = quote_identifier(rm->item_col);
+
+	initStringInfo(&s);
+	appendStringInfo(&s, "SELECT %s%s::bigint, %s::real FROM %s WHERE %s %s ORDER BY %s",
+					 select_user, item,
+					 rm->rating_col ? quote_identifier(rm->rating_col) : "NULL",
+					 rm->ratings_table,
+					 quote_identifier(rm->user_col), where, order_user);
+	if (rm->order_col)
+		appendStringInfo(&s, "%s DESC, ", quote_identifier(rm->order_col));
+	appendStringInfo(&s, "%s DESC", item);
+	return s.data;
+}
+
+/* The cached history plan of sm's model version (built, and the index checked, on first use). */
+static SPIPlanPtr
+get_history_plan(const ServeModel *sm)
+{
+	HistoryPlan *hp;
+	RegistryModel rm;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	char	   *sql;
+
+	for (hp = history_plans; hp != NULL; hp = hp->next)
+		if (strcmp(hp->name, sm->name) == 0)
+			break;
+	if (hp != NULL && hp->version == sm->version)
+		return hp->plan;
+	if (!registry_fetch_active(sm->name, &rm, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" has no active version", sm->name)));
+	sql = psprintf("%s LIMIT $2", history_sql(&rm, "", "= $1", ""));
+	check_history_index(&rm);
+	if (hp == NULL)
+	{
+		hp = MemoryContextAllocZero(TopMemoryContext, sizeof(HistoryPlan));
+		strlcpy(hp->name, sm->name, NAMEDATALEN);
+		hp->next = history_plans;
+		history_plans = hp;
+	}
+	else if (hp->plan != NULL)
+	{
+		SPI_freeplan(hp->plan);
+		hp->plan = NULL;
+	}
+	hp->plan = SPI_prepare(sql, 2, argtypes);
+	if (hp->plan == NULL)
+		elog(ERROR, "could not prepare the history query of model \"%s\": %s",
+			 sm->name, SPI_result_code_string(SPI_result));
+	SPI_keepplan(hp->plan);
+	hp->version = sm->version;
+	return hp->plan;
+}
+
+/*
+ * A user's history as dense items: win_items/win_ratings (n_win) hold the
+ * newest T rows in chronological order (unknown items skipped, ratings scaled);
+ * exclude (N+1) gets a 1 for every item of the user when exclude_seen.
+ */
+typedef struct History
+{
+	int32	   *win_items;
+	float	   *win_ratings;
+	int32		n_win;
+} History;
+
+/* Read user_id's history through the model's cached plan into *h and exclude. */
+static void
+read_user_history(const ServeModel *sm, int64 user_id, bool exclude_seen,
+				  uint8 *exclude, History *h)
+{
+	const nn_model *m = &sm->m;
+	int32		T = m->cfg.maxlen;
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	SPIPlanPtr	plan;
+
+	h->win_items = palloc(sizeof(int32) * T);
+	h->win_ratings = palloc(sizeof(float) * T);
+	h->n_win = 0;
+	SPI_connect();
+	plan = get_history_plan(sm);
+	values[0] = Int64GetDatum(user_id);
+	values[1] = Int64GetDatum(T);
+	if (exclude_seen)
+		nulls[1] = 'n';			/* every row: all seen items are excluded */
+	if (SPI_execute_plan(plan, values, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the history of user " INT64_FORMAT, user_id);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+		int32		j = isnull ? 0 : nn_item_index(m, DatumGetInt64(d));
+		float		rating;
+
+		if (j == 0)
+			continue;
+		if (exclude_seen)
+			exclude[j] = 1;
+		if (r >= (uint64) T)
+			continue;
+		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+		rating = isnull ? NAN : DatumGetFloat4(d);
+		/* rows come newest first: fill the window from its end */
+		h->win_items[T - 1 - h->n_win] = j;
+		h->win_ratings[T - 1 - h->n_win] = nn_scale_rating(&m->cfg, rating);
+		h->n_win++;
+	}
+	SPI_finish();
+	/* move the window to the start of the arrays */
+	memmove(h->win_items, h->win_items + (T - h->n_win), sizeof(int32) * h->n_win);
+	memmove(h->win_ratings, h->win_ratings + (T - h->n_win), sizeof(float) * h->n_win);
+}
+
+/* ---- scoring ------------------------------------------------------------------ */
+
+/* u (D) = the model's embedding of a chronological history of n dense items (zero when n = 0) */
+static void
+embed_history(const ServeModel *sm, const int32 *items, const float *ratings, int32 n, float *u)
+{
+	const nn_model *m = &sm->m;
+	float	   *work;
+
+	if (n == 0)
+	{
+		memset(u, 0, sizeof(float) * m->cfg.dim);
+		return;
+	}
+	animerec_set_blas_threads();
+	work = palloc(sizeof(float) * nn_batch_work_floats(m, 1, n));
+	nn_infer_batch(m, 1, n, items, ratings, NULL, NULL, NULL, u, work);
+	pfree(work);
+}
+
+/*
+ * Put the top k of scores (N+1) not excluded into the SRF's tuplestore as
+ * (rank, item_id, score), preceded by user_id when with_user.
+ */
+static void
+emit_topk(ReturnSetInfo *rsinfo, const ServeModel *sm, const float *scores,
+		  const uint8 *exclude, int32 k, bool with_user, int64 user_id)
+{
+	int32		n = sm->m.cfg.n_items;
+	int32	   *idx;
+	float	   *sc;
+	int32		got;
+	Datum		values[4];
+	bool		nulls[4] = {false};
+	int			first = with_user ? 0 : 1;	/* skip the user column when not wanted */
+
+	k = Min(k, n);
+	idx = palloc(sizeof(int32) * k);
+	sc = palloc(sizeof(float) * k);
+	got = nn_topk(scores, n, k, exclude, idx, sc);
+	values[0] = Int64GetDatum(user_id);
+	for (int32 r = 0; r < got; r++)
+	{
+		values[1] = Int32GetDatum(r + 1);
+		values[2] = Int64GetDatum(sm->m.item_ids[idx[r]]);
+		values[3] = Float4GetDatum(sc[r]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values + first, nulls + first);
+	}
+	pfree(idx);
+	pfree(sc);
+}
+
+/* Score every item for embedding u (D) and emit the top k not excluded. */
+static void
+recommend_from_embedding(ReturnSetInfo *rsinfo, const ServeModel *sm, const float *u,
+						 const uint8 *exclude, int32 k)
+{
+	float	   *scores = palloc(sizeof(float) * (sm->m.cfg.n_items + 1));
+
+	animerec_set_blas_threads();
+	nn_scores(&sm->m, sm->item_out, u, 1, scores);
+	emit_topk(rsinfo, sm, scores, exclude, k, false, 0);
+	pfree(scores);
+}
+
+/* ---- SQL functions ------------------------------------------------------------ */
+
+PG_FUNCTION_INFO_V1(animerec_recommend);
+
+/*
+ * recommend(user_id bigint, k int, model text, exclude_seen bool)
+ *   -> setof (rank int, item_id bigint, score real)
+ * The user's newest T rows feed the LSTM; with exclude_seen every item the user
+ * has rated is left out.  NULL user: no rows.
+ */
+Datum
+animerec_recommend(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int32		k = get_k(fcinfo, 1);
+	bool		exclude_seen = PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3);
+	const ServeModel *sm;
+	History		h;
+	uint8	   *exclude;
+	float	   *u;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	sm = get_model(fcinfo, 2);
+	exclude = palloc0(sm->m.cfg.n_items + 1);
+	read_user_history(sm, PG_GETARG_INT64(0), exclude_seen, exclude, &h);
+	u = palloc(sizeof(float) * sm->m.cfg.dim);
+	embed_history(sm, h.win_items, h.win_ratings, h.n_win, u);
+	recommend_from_embedding(rsinfo, sm, u, exclude_seen ? exclude : NULL, k);
+	serve_model_release(sm);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(animerec_recommend_for_history);
+
+/*
+ * recommend_for_history(item_ids bigint[], ratings real[], k int, model text)
+ *   -> setof (rank int, item_id bigint, score real)
+ * An anonymous session's chronological history: unknown or NULL ids are
+ * skipped, the last T known ones feed the LSTM, ratings are clamped to the
+ * trained range (NULL: no rating), and the given items are excluded.
+ */
+Datum
+animerec_recommend_for_history(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int32		k = get_k(fcinfo, 2);
+	const ServeModel *sm;
+	Datum	   *ids, *rts = NULL;
+	bool	   *id_nulls, *rt_nulls = NULL;
+	int			n, n_rt = 0;
+	int32	   *items;
+	float	   *ratings, *u;
+	int32		n_known = 0, start;
+	uint8	   *exclude;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &ids, &id_nulls, &n);
+	if (!PG_ARGISNULL(1))
+	{
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), FLOAT4OID, 4, true, TYPALIGN_INT,
+						  &rts, &rt_nulls, &n_rt);
+		if (n_rt != n)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("item_ids has %d elements but ratings has %d", n, n_rt)));
+	}
+	sm = get_model(fcinfo, 3);
+	exclude = palloc0(sm->m.cfg.n_items + 1);
+	items = palloc(sizeof(int32) * (n + 1));
+	ratings = palloc(sizeof(float) * (n + 1));
+	for (int i = 0; i < n; i++)
+	{
+		int32		j = id_nulls[i] ? 0 : nn_item_index(&sm->m, DatumGetInt64(ids[i]));
+
+		if (j == 0)
+			continue;
+		exclude[j] = 1;
+		items[n_known] = j;
+		ratings[n_known] = nn_scale_rating(&sm->m.cfg,
+										   (rts == NULL || rt_nulls[i]) ? NAN : DatumGetFloat4(rts[i]));
+		n_known++;
+	}
+	start = Max(0, n_known - sm->m.cfg.maxlen);
+	u = palloc(sizeof(float) * sm->m.cfg.dim);
+	embed_history(sm, items + start, ratings + start, n_known - start, u);
+	recommend_from_embedding(rsinfo, sm, u, exclude, k);
+	serve_model_release(sm);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(animerec_recommend_for_embedding);
+
+/*
+ * recommend_for_embedding(embedding real[], k int, model text)
+ *   -> setof (rank int, item_id bigint, score real)
+ * Top k items for a user embedding (D), e.g. from the user_embedding aggregate.
+ */
+Datum
+animerec_recommend_for_embedding(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int32		k = get_k(fcinfo, 1);
+	const ServeModel *sm;
+	Datum	   *elems;
+	bool	   *enulls;
+	int			n;
+	float	   *u;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), FLOAT4OID, 4, true, TYPALIGN_INT,
+					  &elems, &enulls, &n);
+	sm = get_model(fcinfo, 2);
+	if (n != sm->m.cfg.dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("embedding has %d elements but model \"%s\" has dimension %d",
+						n, sm->name, sm->m.cfg.dim)));
+	u = palloc(sizeof(float) * n);
+	for (int i = 0; i < n; i++)
+	{
+		if (enulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("embedding must not contain nulls")));
+		u[i] = DatumGetFloat4(elems[i]);
+	}
+	recommend_from_embedding(rsinfo, sm, u, NULL, k);
+	serve_model_release(sm);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(animerec_similar_items);
+
+/*
+ * similar_items(item_id bigint, k int, model text)
+ *   -> setof (rank int, item_id bigint, score real)
+ * The k items whose output representations (E_item + mean tag embedding,
+ * bias left out) have the highest cosine similarity with item_id's.
+ */
+Datum
+animerec_similar_items(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int32		k = get_k(fcinfo, 1);
+	const ServeModel *sm;
+	int64		item_id;
+	int32		q, n, D;
+	float	   *scores;
+	const float *qv;
+	float		qnorm = 0.0f;
+	uint8	   *exclude;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	item_id = PG_GETARG_INT64(0);
+	sm = get_model(fcinfo, 2);
+	n = sm->m.cfg.n_items;
+	D = sm->m.cfg.dim;
+	q = nn_item_index(&sm->m, item_id);
+	if (q == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("item " INT64_FORMAT " is not in the catalogue of model \"%s\"",
+						item_id, sm->name)));
+	qv = sm->item_out + (size_t) q * D;
+	for (int d = 0; d < D; d++)
+		qnorm += qv[d] * qv[d];
+	qnorm = sqrtf(qnorm);
+	scores = palloc(sizeof(float) * (n + 1));
+	animerec_set_blas_threads();
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, n + 1, D, 1.0f, sm->item_out, D, qv, 1,
+				0.0f, scores, 1);
+	for (int32 j = 1; j <= n; j++)
+	{
+		const float *v = sm->item_out + (size_t) j * D;
+		float		norm = 0.0f;
+
+		for (int d = 0; d < D; d++)
+			norm += v[d] * v[d];
+		norm = sqrtf(norm) * qnorm;
+		scores[j] = norm > 0.0f ? scores[j] / norm : 0.0f;
+	}
+	exclude = palloc0(n + 1);
+	exclude[q] = 1;
+	emit_topk(rsinfo, sm, scores, exclude, k, false, 0);
+	serve_model_release(sm);
+	return (Datum) 0;
+}
+
+/* ---- batch path ----------------------------------------------------------------- */
+
+/* users collected for one GEMM: left-padded windows and each user's seen items */
+typedef struct UserBlock
+{
+	int32		B;				/* users in the block */
+	int32		T;				/* maxlen */
+	int64	   *user_ids;		/* (BATCH_USERS) */
+	int32	   *n_win;			/* (BATCH_USERS) window lengths */
+	int32	   *items;			/* (BATCH_USERS, T) chronological, right-aligned */
+	float	   *ratings;		/* (BATCH_USERS, T) */
+	int32	   *seen_ptr;		/* (BATCH_USERS + 1) CSR offsets into seen */
+	int32	   *seen;			/* dense items seen, grows */
+	int32		seen_cap;
+	float	   *u;				/* (BATCH_USERS, D) */
+	float	   *scores;			/* (BATCH_USERS, N+1) */
+	float	   *work;
+	uint8	   *exclude;		/* (N+1), all zero between users */
+} UserBlock;
+
+/* Allocate a block for model sm. */
+static void
+block_init(UserBlock *b, const ServeModel *sm)
+{
+	const nn_model *m = &sm->m;
+
+	b->B = 0;
+	b->T = m->cfg.maxlen;
+	b->user_ids = palloc(sizeof(int64) * BATCH_USERS);
+	b->n_win = palloc(sizeof(int32) * BATCH_USERS);
+	b->items = palloc0(sizeof(int32) * BATCH_USERS * b->T);
+	b->ratings = palloc0(sizeof(float) * BATCH_USERS * b->T);
+	b->seen_ptr = palloc0(sizeof(int32) * (BATCH_USERS + 1));
+	b->seen_cap = 4096;
+	b->seen = palloc(sizeof(int32) * b->seen_cap);
+	b->u = palloc(sizeof(float) * BATCH_USERS * m->cfg.dim);
+	b->scores = MemoryContextAllocHuge(CurrentMemoryContext,
+									   sizeof(float) * BATCH_USERS * (size_t) (m->cfg.n_items + 1));
+	b->work = MemoryContextAllocHuge(CurrentMemoryContext,
+									 sizeof(float) * nn_batch_work_floats(m, BATCH_USERS, b->T));
+	b->exclude = palloc0(m->cfg.n_items + 1);
+}
+
+/* Append a seen item of the block's current (last) user. */
+static void
+block_add_seen(UserBlock *b, int32 j)
+{
+	int32		at = b->seen_ptr[b->B + 1];
+
+	if (at == b->seen_cap)
+	{
+		b->seen_cap *= 2;
+		b->seen = repalloc_huge(b->seen, sizeof(int32) * b->seen_cap);
+	}
+	b->seen[at] = j;
+	b->seen_ptr[b->B + 1] = at + 1;
+}
+
+/* Start a new user in the block (its window and seen list empty). */
+static void
+block_begin_user(UserBlock *b, int64 user_id)
+{
+	b->user_ids[b->B] = user_id;
+	b->n_win[b->B] = 0;
+	b->seen_ptr[b->B + 1] = b->seen_ptr[b->B];
+	memset(b->items + (size_t) b->B * b->T, 0, sizeof(int32) * b->T);
+	memset(b->ratings + (size_t) b->B * b->T, 0, sizeof(float) * b->T);
+}
+
+/*
+ * Score the block's users with one nn_infer_batch + nn_scores, emit each
+ * user's top k (seen items excluded), and empty the block.
+ */
+static void
+block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, int32 k)
+{
+	const nn_model *m = &sm->m;
+	int32		D = m->cfg.dim;
+	size_t		N1 = (size_t) m->cfg.n_items + 1;
+
+	if (b->B == 0)
+		return;
+	CHECK_FOR_INTERRUPTS();
+	animerec_set_blas_threads();
+	nn_infer_batch(m, b->B, b->T, b->items, b->ratings, NULL, NULL, NULL, b->u, b->work);
+	for (int32 i = 0; i < b->B; i++)
+		if (b->n_win[i] == 0)
+			memset(b->u + (size_t) i * D, 0, sizeof(float) * D);
+	nn_scores(m, sm->item_out, b->u, b->B, b->scores);
+	for (int32 i = 0; i < b->B; i++)
+	{
+		for (int32 s = b->seen_ptr[i]; s < b->seen_ptr[i + 1]; s++)
+			b->exclude[b->seen[s]] = 1;
+		emit_topk(rsinfo, sm, b->scores + i * N1, b->exclude, k, true, b->user_ids[i]);
+		for (int32 s = b->seen_ptr[i]; s < b->seen_ptr[i + 1]; s++)
+			b->exclude[b->seen[s]] = 0;
+	}
+	b->B = 0;
+	b->seen_ptr[0] = 0;
+}
+
+/* Close the block's current user; flush when the block is full. */
+static void
+block_end_user(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, int32 k)
+{
+	b->B++;
+	if (b->B == BATCH_USERS)
+		block_flush(b, rsinfo, sm, k);
+}
+
+/* comparator for int64 qsort */
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a, y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+PG_FUNCTION_INFO_V1(animerec_recommend_all);
+
+/*
+ * recommend_all(k int, model text, users bigint[])
+ *   -> setof (user_id bigint, rank int, item_id bigint, score real)
+ * Top k for every user of the model's ratings table (or for the given users;
+ * those without rows get the cold-start ranking), reading all histories with
+ * one query and scoring BATCH_USERS users per GEMM.  Users come out in
+ * ascending id order.
+ */
+Datum
+animerec_recommend_all(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext caller = CurrentMemoryContext;
+	int32		k = get_k(fcinfo, 0);
+	const ServeModel *sm;
+	RegistryModel rm;
+	int64	   *wanted = NULL;
+	int			n_wanted = 0, next_wanted = 0;
+	UserBlock	b;
+	Portal		portal;
+	char	   *sql;
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	bool		have_user = false;
+	int64		cur_user = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+	sm = get_model(fcinfo, 1);
+	if (!PG_ARGISNULL(2))
+	{
+		Datum	   *elems;
+		bool	   *enulls;
+		int			n;
+
+		values[0] = PG_GETARG_DATUM(2);
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+						  &elems, &enulls, &n);
+		wanted = palloc(sizeof(int64) * (n + 1));
+		for (int i = 0; i < n; i++)
+			if (!enulls[i])
+				wanted[n_wanted++] = DatumGetInt64(elems[i]);
+		qsort(wanted, n_wanted, sizeof(int64), cmp_int64);
+		n = n_wanted;
+		n_wanted = 0;
+		for (int i = 0; i < n; i++)
+			if (n_wanted == 0 || wanted[n_wanted - 1] != wanted[i])
+				wanted[n_wanted++] = wanted[i];
+	}
+	if (!registry_fetch_active(sm->name, &rm, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" has no active version", sm->name)));
+	sql = history_sql(&rm, psprintf("%s::bigint, ", quote_identifier(rm.user_col)),
+					  wanted ? "= ANY($1)" : "IS NOT NULL",
+					  psprintf("%s, ", quote_identifier(rm.user_col)));
+	block_init(&b, sm);
+
+	SPI_connect();
+	portal = SPI_cursor_open_with_args(NULL, sql, wanted ? 1 : 0, argtypes, values, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	td = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		user = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+			Datum		d = SPI_getbinval(tup, td, 2, &isnull);
+			int32		j = isnull ? 0 : nn_item_index(&sm->m, DatumGetInt64(d));
+			MemoryContext spi = MemoryContextSwitchTo(caller);
+
+			if (!have_user || user != cur_user)
+			{
+				if (have_user)
+					block_end_user(&b, rsinfo, sm, k);
+				/* requested users without rows: cold start, in id order */
+				while (next_wanted < n_wanted && wanted[next_wanted] <= user)
+				{
+					if (wanted[next_wanted] < user)
+					{
+						block_begin_user(&b, wanted[next_wanted]);
+						block_end_user(&b, rsinfo, sm, k);
+					}
+					next_wanted++;
+				}
+				block_begin_user(&b, user);
+				have_user = true;
+				cur_user = user;
+			}
+			if (j != 0)
+			{
+				block_add_seen(&b, j);
+				if (b.n_win[b.B] < b.T)
+				{
+					/* rows come newest first: fill the row from its end */
+					size_t		at = (size_t) b.B * b.T + (b.T - 1 - b.n_win[b.B]);
+
+					d = SPI_getbinval(tup, td, 3, &isnull);
+					b.items[at] = j;
+					b.ratings[at] = nn_scale_rating(&sm->m.cfg, isnull ? NAN : DatumGetFloat4(d));
+					b.n_win[b.B]++;
+				}
+			}
+			MemoryContextSwitchTo(spi);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+
+	if (have_user)
+		block_end_user(&b, rsinfo, sm, k);
+	for (; next_wanted < n_wanted; next_wanted++)
+	{
+		block_begin_user(&b, wanted[next_wanted]);
+		block_end_user(&b, rsinfo, sm, k);
+	}
+	block_flush(&b, rsinfo, sm, k);
+	serve_model_release(sm);
+	return (Datum) 0;
+}
