@@ -243,20 +243,62 @@ check_data(const TrainParams *p, const TrainData *d, int64 n_windows)
 				 errhint("A sequence model learns from users with two or more rows.")));
 }
 
-/* Fisher-Yates shuffle of the windows with the epoch's generator */
+/* windows per length bucket: this many batches are sorted by length together */
+#define BUCKET_BATCHES 32
+
+/* Fisher-Yates shuffle of n elements of size bytes with the epoch's generator */
 static void
-shuffle_windows(TrainWindow *w, int64 n, pg_prng_state *rng)
+shuffle(void *base, int64 n, size_t size, pg_prng_state *rng)
 {
+	char	   *a = base;
+	char		tmp[sizeof(TrainWindow)];
 	int64		i;
 
+	Assert(size <= sizeof(tmp));
 	for (i = n - 1; i > 0; i--)
 	{
 		int64		j = (int64) pg_prng_uint64_range(rng, 0, (uint64) i);
-		TrainWindow t = w[i];
 
-		w[i] = w[j];
-		w[j] = t;
+		memcpy(tmp, a + i * size, size);
+		memcpy(a + i * size, a + j * size, size);
+		memcpy(a + j * size, tmp, size);
 	}
+}
+
+/* order of windows by length, then start row (a total order: deterministic) */
+static int
+cmp_window_len(const void *a, const void *b)
+{
+	const TrainWindow *x = a,
+			   *y = b;
+
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * The epoch's batch order: shuffle the windows, sort each bucket of
+ * BUCKET_BATCHES batches by length (so that a batch pads little), and
+ * shuffle the order of the batches.  Returns the first window of every batch
+ * (n_batches).
+ */
+static int64 *
+plan_batches(TrainWindow *w, int64 n, int32 B, pg_prng_state *rng, int64 *n_batches)
+{
+	int64		bucket = (int64) B * BUCKET_BATCHES;
+	int64		nb = (n + B - 1) / B;
+	int64	   *first = palloc_extended(sizeof(int64) * Max(nb, 1), MCXT_ALLOC_HUGE);
+	int64		i;
+
+	shuffle(w, n, sizeof(TrainWindow), rng);
+	for (i = 0; i < n; i += bucket)
+		qsort(w + i, Min(bucket, n - i), sizeof(TrainWindow), cmp_window_len);
+	for (i = 0; i < nb; i++)
+		first[i] = i * B;
+	shuffle(first, nb, sizeof(int64), rng);
+	*n_batches = nb;
+	return first;
 }
 
 /*
@@ -316,7 +358,8 @@ train_epoch(TrainRun *run, int32 epoch, int64 *positions)
 	int32	   *utag_ptr = run->d.utag_ptr ? palloc(sizeof(int32) * (B + 1)) : NULL;
 	int32		utag_cap = 1024;
 	int32	   *utag_idx = palloc(sizeof(int32) * utag_cap);
-	int64		batches = (run->n_windows + B - 1) / B;
+	int64		batches;
+	int64	   *first;
 	int64		bi;
 	double		loss_sum = 0;
 	int64		n_pos = 0;
@@ -326,16 +369,15 @@ train_epoch(TrainRun *run, int32 epoch, int64 *positions)
 	nn_error	err;
 
 	pg_prng_seed(&rng, (uint64) p->seed * 1000003 + epoch);
-	shuffle_windows(run->windows, run->n_windows, &rng);
+	first = plan_batches(run->windows, run->n_windows, B, &rng, &batches);
 	INSTR_TIME_SET_CURRENT(start);
 	for (bi = 0; bi < batches; bi++)
 	{
-		int64		first = bi * B;
-		int32		nb = (int32) Min((int64) B, run->n_windows - first);
+		int32		nb = (int32) Min((int64) B, run->n_windows - first[bi]);
 		nn_batch	batch;
 
 		batch.B = nb;
-		batch.T = fill_batch(&run->d, run->windows + first, nb, items, ratings,
+		batch.T = fill_batch(&run->d, run->windows + first[bi], nb, items, ratings,
 							 utag_ptr, &utag_idx, &utag_cap);
 		batch.items = items;
 		batch.ratings = ratings;
@@ -350,6 +392,7 @@ train_epoch(TrainRun *run, int32 epoch, int64 *positions)
 		progress_update(run->progress_slot, epoch, bi + 1, n_pos ? loss_sum / n_pos : 0,
 						n_pos / Max(INSTR_TIME_GET_DOUBLE(now), 1e-9));
 	}
+	pfree(first);
 	pfree(items);
 	pfree(ratings);
 	pfree(utag_idx);
