@@ -233,7 +233,7 @@ animerec_evaluate(PG_FUNCTION_ARGS)
 {
 	text	   *arg = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
 	int32		k = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
-	char	   *name = registry_resolve_name(arg);
+	char	   *name;
 	RegistryModel rm;
 	TrainSource src;
 	TrainData	d;
@@ -249,6 +249,7 @@ animerec_evaluate(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("k must be between 1 and 100000, not %d", k)));
+	name = registry_resolve_name(arg);
 	if (!registry_fetch_active(name, &rm, true) || rm.weights == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -645,6 +645,22 @@ create_trainer(TrainRun *run)
 		nn_raise(&err, "creating the trainer");
 }
 
+/* NOTICE with the finished run's test metrics (animerec.progress_notices) */
+static void
+report_done(const TrainRun *run, const EvalResult *test)
+{
+	if (!animerec_progress_notices)
+		return;
+	if (run->p->holdout)
+		ereport(NOTICE,
+				(errmsg("model \"%s\" version %d is active: best epoch %d, test HR@10 %.4f NDCG@10 %.4f (popularity %.4f, %.4f) on " INT64_FORMAT " users",
+						run->p->name, run->version, run->best_epoch, test->hr, test->ndcg,
+						test->pop_hr, test->pop_ndcg, test->users)));
+	else
+		ereport(NOTICE,
+				(errmsg("model \"%s\" version %d is active", run->p->name, run->version)));
+}
+
 PG_FUNCTION_INFO_V1(animerec_train);
 
 /*
@@ -697,14 +713,7 @@ animerec_train(PG_FUNCTION_ARGS)
 	if (p.holdout)
 		eval_ranking(&run.best, &run.d, true, 10, eval_popularity(&run.d, true), &test);
 	registry_finish(p.name, run.version, metrics_json(&run, p.holdout ? &test : NULL));
-	if (p.holdout)
-		ereport(NOTICE,
-				(errmsg("model \"%s\" version %d is active: best epoch %d, test HR@10 %.4f NDCG@10 %.4f (popularity %.4f, %.4f) on " INT64_FORMAT " users",
-						p.name, run.version, run.best_epoch, test.hr, test.ndcg, test.pop_hr,
-						test.pop_ndcg, test.users)));
-	else
-		ereport(NOTICE,
-				(errmsg("model \"%s\" version %d is active", p.name, run.version)));
+	report_done(&run, &test);
 	nn_trainer_free(run.trainer);
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
