@@ -47,44 +47,12 @@ uint32_t	nn_rng_below(nn_rng *r, uint32_t n);
 /* standard normal (Box-Muller, one value per call) */
 float		nn_rng_normal(nn_rng *r);
 
-/* ---- elementwise math, written so that gcc vectorises the loops ---- */
-
-/*
- * exp(x) for x in about [-87, 88] (clamped outside), relative error below
- * 2e-7: range reduction x = n ln2 + r, |r| <= ln2/2, Cephes' degree-6
- * polynomial for e^r, and 2^n built in the exponent bits.
- */
-static inline float
-nn_expf(float x)
-{
-	const float shift = 12582912.0f;	/* 1.5 * 2^23: adding it rounds to an integer */
-	float		n,
-				r,
-				p;
-	int32_t		bits;
-	float		scale;
-
-	x = x < -87.0f ? -87.0f : x;
-	x = x > 88.0f ? 88.0f : x;
-	n = (x * 1.44269504088896341f + shift) - shift;
-	r = x - n * 0.693359375f;
-	r = r - n * -2.12194440e-4f;
-	p = 1.9875691500e-4f;
-	p = p * r + 1.3981999507e-3f;
-	p = p * r + 8.3334519073e-3f;
-	p = p * r + 4.1665795894e-2f;
-	p = p * r + 1.6666665459e-1f;
-	p = p * r + 5.0000001201e-1f;
-	p = p * r * r + r + 1.0f;
-	bits = ((int32_t) n + 127) << 23;
-	memcpy(&scale, &bits, sizeof(scale));
-	return p * scale;
-}
+/* ---- elementwise math in explicit 4-float vectors ---- */
 
 /*
  * Four floats as one GCC/Clang vector: plain C that compiles to SSE on any
- * x86-64 (and to NEON elsewhere), with the same results lane by lane as the
- * scalar functions above.
+ * x86-64 (and to NEON elsewhere).  The scalar functions below run the same
+ * code on one lane, so vector loops and their scalar tails agree bit for bit.
  */
 typedef float nn_v4f __attribute__((vector_size(16)));
 typedef int32_t nn_v4i __attribute__((vector_size(16)));
@@ -120,12 +88,16 @@ nn_v4_max(nn_v4f a, nn_v4f b)
 	return nn_v4_select(a > b, a, b);
 }
 
-/* nn_expf on 4 lanes */
+/*
+ * exp on 4 lanes for x in about [-87, 88] (clamped outside), relative error
+ * below 2e-7: range reduction x = n ln2 + r, |r| <= ln2/2, Cephes' degree-6
+ * polynomial for e^r, and 2^n built in the exponent bits.
+ */
 static inline nn_v4f
 nn_v4_exp(nn_v4f x)
 {
 	const nn_v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
-	const float shift = 12582912.0f;
+	const float shift = 12582912.0f;	/* 1.5 * 2^23: adding it rounds to an integer */
 	nn_v4f		n,
 				r,
 				p;
@@ -145,6 +117,19 @@ nn_v4_exp(nn_v4f x)
 	p = p * r * r + r + 1.0f;
 	bits = (__builtin_convertvector(n, nn_v4i) + 127) << 23;
 	return p * (nn_v4f) bits;
+}
+
+/*
+ * exp(x) for x in about [-87, 88] (clamped outside), relative error below
+ * 2e-7: nn_v4_exp on one lane, so scalar tails of vector loops give the
+ * same results as the vector lanes.
+ */
+static inline float
+nn_expf(float x)
+{
+	nn_v4f		v = {x, x, x, x};
+
+	return nn_v4_exp(v)[0];
 }
 
 /* logistic sigmoid on 4 lanes */
