@@ -81,6 +81,7 @@ _PG_init(void)
 							 NULL, &animerec_progress_notices, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("animerec");
+	progress_shmem_init();
 	animerec_shmem_init();
 }
 

@@ -27,6 +27,9 @@ extern const nn_allocator animerec_palloc_allocator;
 /* apply animerec.threads to OpenBLAS; call before numeric work, never in the postmaster */
 extern void animerec_set_blas_threads(void);
 
+/* reserve the training progress slots (src/progress.c); from _PG_init */
+extern void progress_shmem_init(void);
+
 /* install the shared memory hooks of the model cache when preloading (src/shmem.c) */
 extern void animerec_shmem_init(void);
 

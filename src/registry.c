@@ -5,6 +5,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "animerec.h"
@@ -99,6 +100,37 @@ copy_text_col(int attno, MemoryContext caller)
 	return isnull ? NULL : MemoryContextStrdup(caller, TextDatumGetCString(d));
 }
 
+/* array column attno of the current SPI row copied into the caller's context, or 0 */
+static Datum
+copy_array_col(int attno, MemoryContext caller)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, attno, &isnull);
+	MemoryContext old;
+
+	if (isnull)
+		return (Datum) 0;
+	old = MemoryContextSwitchTo(caller);
+	d = PointerGetDatum(DatumGetArrayTypePCopy(d));
+	MemoryContextSwitchTo(old);
+	return d;
+}
+
+/* the contents of bytea d copied 64-byte aligned into context cxt; length in *len */
+static void *
+copy_aligned_bytea(Datum d, MemoryContext cxt, size_t *len)
+{
+	bytea	   *b = DatumGetByteaPP(d);
+	char	   *raw;
+	char	   *aligned;
+
+	*len = VARSIZE_ANY_EXHDR(b);
+	raw = MemoryContextAllocHuge(cxt, *len + 64);
+	aligned = (char *) TYPEALIGN(64, raw);
+	memcpy(aligned, VARDATA_ANY(b), *len);
+	return aligned;
+}
+
 /* See registry.h. */
 bool
 registry_fetch_active(const char *name, RegistryModel *out, bool with_weights)
@@ -113,10 +145,10 @@ registry_fetch_active(const char *name, RegistryModel *out, bool with_weights)
 	values[0] = CStringGetTextDatum(name);
 	if (SPI_execute_with_args(with_weights ?
 							  "SELECT version, ratings_table, user_col, item_col, rating_col, order_col,"
-							  " items_table, item_key, tags_col, user_tags_table, weights"
+							  " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, weights"
 							  " FROM animerec.models WHERE name = $1 AND active" :
 							  "SELECT version, ratings_table, user_col, item_col, rating_col, order_col,"
-							  " items_table, item_key, tags_col, user_tags_table, NULL::bytea"
+							  " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, NULL::bytea"
 							  " FROM animerec.models WHERE name = $1 AND active",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read animerec.models");
@@ -138,19 +170,214 @@ registry_fetch_active(const char *name, RegistryModel *out, bool with_weights)
 		out->item_key = copy_text_col(8, caller);
 		out->tags_col = copy_text_col(9, caller);
 		out->user_tags_table = copy_text_col(10, caller);
-		w = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 11, &isnull);
+		out->user_tag_vocab = copy_array_col(11, caller);
+		w = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 12, &isnull);
 		if (!isnull)
-		{
-			bytea	   *b = DatumGetByteaPP(w);
-			size_t		len = VARSIZE_ANY_EXHDR(b);
-			char	   *raw = MemoryContextAllocHuge(caller, len + 64);
-			char	   *aligned = (char *) TYPEALIGN(64, raw);
-
-			memcpy(aligned, VARDATA_ANY(b), len);
-			out->weights = aligned;
-			out->weights_len = len;
-		}
+			out->weights = copy_aligned_bytea(w, caller, &out->weights_len);
 	}
 	SPI_finish();
 	return found;
+}
+
+/* run sql with args (nulls: NULL pointers in values_or_null become SQL NULLs); error on failure */
+static void
+exec_args(const char *sql, int nargs, Oid *types, Datum *values, const bool *isnull, int expect)
+{
+	char		nulls[32];
+	int			i;
+	int			rc;
+
+	for (i = 0; i < nargs; i++)
+		nulls[i] = isnull && isnull[i] ? 'n' : ' ';
+	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	if (rc != expect)
+		elog(ERROR, "animerec registry statement failed: %s", SPI_result_code_string(rc));
+}
+
+/* text Datum of s, or a NULL flag */
+static Datum
+text_or_null(const char *s, bool *isnull)
+{
+	*isnull = (s == NULL);
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+/* See registry.h. */
+void
+registry_lock_name(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+
+	exec_args("SELECT pg_advisory_xact_lock(hashtext('animerec.train'), hashtext($1))",
+			  1, types, values, NULL, SPI_OK_SELECT);
+}
+
+/*
+ * SQL condition: row m's training backend is gone or is this backend.  Other
+ * users' backend_start is hidden (NULL) from unprivileged roles: a live pid is
+ * then trusted.
+ */
+#define STALE_RUN \
+	"(m.train_pid = pg_backend_pid() OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a" \
+	" WHERE a.pid = m.train_pid AND (a.backend_start IS NULL" \
+	" OR a.backend_start = m.train_backend_start)))"
+
+/* See registry.h. */
+void
+registry_fail_stale(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+
+	exec_args("UPDATE animerec.models m SET status = 'failed', finished_at = now()"
+			  " WHERE m.name = $1 AND m.status = 'training' AND " STALE_RUN,
+			  1, types, values, NULL, SPI_OK_UPDATE);
+}
+
+/* See registry.h. */
+int32
+registry_insert_run(const RegistryRun *run)
+{
+	Oid			types[17] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT4OID, INT4OID,
+	INT4OID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[17];
+	bool		isnull[17] = {0};
+	bool		dummy;
+	Datum		v;
+
+	values[0] = CStringGetTextDatum(run->name);
+	values[1] = CStringGetTextDatum(run->ratings_table);
+	values[2] = CStringGetTextDatum(run->user_col);
+	values[3] = CStringGetTextDatum(run->item_col);
+	values[4] = text_or_null(run->rating_col, &isnull[4]);
+	values[5] = text_or_null(run->order_col, &isnull[5]);
+	values[6] = text_or_null(run->items_table, &isnull[6]);
+	values[7] = text_or_null(run->items_table ? run->item_key : NULL, &isnull[7]);
+	values[8] = text_or_null(run->items_table ? run->tags_col : NULL, &isnull[8]);
+	values[9] = text_or_null(run->user_tags_table, &isnull[9]);
+	values[10] = CStringGetTextDatum(run->hyperparams);
+	values[11] = Int64GetDatum(run->n_rows);
+	values[12] = Int32GetDatum(run->n_users);
+	values[13] = Int32GetDatum(run->n_items);
+	values[14] = Int32GetDatum(run->n_tags);
+	values[15] = run->user_tag_vocab;
+	isnull[15] = run->user_tag_vocab == (Datum) 0;
+	values[16] = run->tag_vocab;
+	isnull[16] = run->tag_vocab == (Datum) 0;
+	exec_args("INSERT INTO animerec.models (name, version, status, ratings_table, user_col,"
+			  " item_col, rating_col, order_col, items_table, item_key, tags_col,"
+			  " user_tags_table, hyperparams, n_rows, n_users, n_items, n_tags,"
+			  " user_tag_vocab, tag_vocab, train_pid, train_backend_start)"
+			  " SELECT $1, coalesce(max(version), 0) + 1, 'training', $2, $3, $4, $5, $6, $7,"
+			  " $8, $9, $10, $11::jsonb, $12, $13, $14, $15, $16, $17, pg_backend_pid(),"
+			  " (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())"
+			  " FROM animerec.models WHERE name = $1 RETURNING version",
+			  17, types, values, isnull, SPI_OK_INSERT_RETURNING);
+	v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &dummy);
+	return DatumGetInt32(v);
+}
+
+/* See registry.h. */
+bool
+registry_find_resumable(const char *name, RegistryCheckpoint *out)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+
+	exec_args("UPDATE animerec.models SET train_pid = pg_backend_pid(),"
+			  " train_backend_start = (SELECT backend_start FROM pg_stat_activity"
+			  " WHERE pid = pg_backend_pid())"
+			  " WHERE (name, version) = (SELECT m.name, m.version FROM animerec.models m"
+			  " WHERE m.name = $1 AND m.status = 'training' AND " STALE_RUN
+			  " ORDER BY m.version DESC LIMIT 1)"
+			  " RETURNING version, epochs_done, coalesce(best_epoch, 0),"
+			  " coalesce((metrics->>'best_val_ndcg')::float8, -1),"
+			  " coalesce((metrics->>'epochs_since_best')::int, 0), weights",
+			  1, types, values, NULL, SPI_OK_UPDATE_RETURNING);
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	memset(out, 0, sizeof(*out));
+	out->version = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+	out->epochs_done = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+	out->best_epoch = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	out->best_val_ndcg = DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull));
+	out->epochs_since_best = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+	d = SPI_getbinval(tup, desc, 6, &isnull);
+	if (!isnull)
+		out->weights = copy_aligned_bytea(d, caller, &out->weights_len);
+	SPI_freetuptable(SPI_tuptable);
+	return true;
+}
+
+/* See registry.h. */
+void
+registry_checkpoint(const char *name, int32 version, const void *weights, size_t len,
+					const char *metrics, int32 epochs_done, int32 best_epoch, int32 epoch,
+					double loss, double val_hr, double val_ndcg, bool have_val,
+					double seconds, double positions_per_s)
+{
+	Oid			ctypes[7] = {TEXTOID, INT4OID, BYTEAOID, TEXTOID, INT4OID, INT4OID, INT8OID};
+	Datum		cvalues[7];
+	Oid			ltypes[8] = {TEXTOID, INT4OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+	FLOAT8OID, FLOAT8OID};
+	Datum		lvalues[8];
+	bool		lnull[8] = {0};
+	bytea	   *b = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), weights, len);
+	cvalues[0] = CStringGetTextDatum(name);
+	cvalues[1] = Int32GetDatum(version);
+	cvalues[2] = PointerGetDatum(b);
+	cvalues[3] = CStringGetTextDatum(metrics);
+	cvalues[4] = Int32GetDatum(epochs_done);
+	cvalues[5] = Int32GetDatum(best_epoch);
+	cvalues[6] = Int64GetDatum((int64) len);
+	exec_args("UPDATE animerec.models SET weights = $3, metrics = $4::jsonb, epochs_done = $5,"
+			  " best_epoch = $6, bytes = $7 WHERE name = $1 AND version = $2",
+			  7, ctypes, cvalues, NULL, SPI_OK_UPDATE);
+	pfree(b);
+
+	lvalues[0] = cvalues[0];
+	lvalues[1] = cvalues[1];
+	lvalues[2] = Int32GetDatum(epoch);
+	lvalues[3] = Float8GetDatum(loss);
+	lvalues[4] = Float8GetDatum(val_hr);
+	lvalues[5] = Float8GetDatum(val_ndcg);
+	lnull[4] = lnull[5] = !have_val;
+	lvalues[6] = Float8GetDatum(seconds);
+	lvalues[7] = Float8GetDatum(positions_per_s);
+	exec_args("INSERT INTO animerec.training_log (name, version, epoch, loss, val_hr, val_ndcg,"
+			  " seconds, positions_per_s) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+			  " ON CONFLICT (name, version, epoch) DO UPDATE SET loss = excluded.loss,"
+			  " val_hr = excluded.val_hr, val_ndcg = excluded.val_ndcg,"
+			  " seconds = excluded.seconds, positions_per_s = excluded.positions_per_s,"
+			  " logged_at = now()",
+			  8, ltypes, lvalues, lnull, SPI_OK_INSERT);
+}
+
+/* See registry.h. */
+void
+registry_finish(const char *name, int32 version, const char *metrics)
+{
+	Oid			types[3] = {TEXTOID, INT4OID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(version);
+	values[2] = CStringGetTextDatum(metrics);
+	exec_args("UPDATE animerec.models SET active = false WHERE name = $1 AND active",
+			  1, types, values, NULL, SPI_OK_UPDATE);
+	exec_args("UPDATE animerec.models SET status = 'ready', active = true, finished_at = now(),"
+			  " metrics = $3::jsonb WHERE name = $1 AND version = $2",
+			  3, types, values, NULL, SPI_OK_UPDATE);
 }

@@ -25,6 +25,7 @@ typedef struct RegistryModel
 	char	   *item_key;
 	char	   *tags_col;
 	char	   *user_tags_table;	/* NULL: no user tags */
+	Datum		user_tag_vocab; /* text[]: user tag g is element g; (Datum) 0 when none */
 	void	   *weights;		/* NULL unless with_weights: the nn weight blob, */
 	size_t		weights_len;	/* 64-byte aligned, ready for nn_weights_view() */
 } RegistryModel;
@@ -44,5 +45,73 @@ extern char *registry_resolve_name(text *model_or_null);
  * active version (out is then untouched).
  */
 extern bool registry_fetch_active(const char *name, RegistryModel *out, bool with_weights);
+
+/* ---- writes by training (src/train.c), inside the caller's SPI connection ---- */
+
+/* A training run's row, as written when the run starts. */
+typedef struct RegistryRun
+{
+	const char *name;
+	const char *ratings_table;
+	const char *user_col;
+	const char *item_col;
+	const char *rating_col;		/* NULL allowed from here on */
+	const char *order_col;
+	const char *items_table;
+	const char *item_key;
+	const char *tags_col;
+	const char *user_tags_table;
+	const char *hyperparams;	/* json text */
+	int64		n_rows;
+	int32		n_users;
+	int32		n_items;
+	int32		n_tags;
+	Datum		tag_vocab;		/* text[] or (Datum) 0 */
+	Datum		user_tag_vocab; /* text[] or (Datum) 0 */
+} RegistryRun;
+
+/* An interrupted run that resume => true continues. */
+typedef struct RegistryCheckpoint
+{
+	int32		version;
+	int32		epochs_done;
+	int32		best_epoch;		/* 0: no checkpoint yet */
+	double		best_val_ndcg;
+	int32		epochs_since_best;
+	void	   *weights;		/* NULL, or the best weights so far (64-byte aligned) */
+	size_t		weights_len;
+} RegistryCheckpoint;
+
+/*
+ * Serialise runs of one model name for the rest of the transaction
+ * (advisory lock), so that concurrent trainings get distinct versions.
+ */
+extern void registry_lock_name(const char *name);
+
+/* mark the 'training' rows of name whose backend is gone (or is us) as 'failed' */
+extern void registry_fail_stale(const char *name);
+
+/* insert a new version with status 'training'; returns the version */
+extern int32 registry_insert_run(const RegistryRun *run);
+
+/*
+ * The newest 'training' row of name whose backend is gone (or is us), taken
+ * over by this backend; false when there is none.  Weights are copied into
+ * CurrentMemoryContext.
+ */
+extern bool registry_find_resumable(const char *name, RegistryCheckpoint *out);
+
+/*
+ * Store a checkpoint: weights (nn format, len bytes), metrics (json text),
+ * epochs done and the best epoch; and the epoch's training_log row.
+ */
+extern void registry_checkpoint(const char *name, int32 version, const void *weights,
+								size_t len, const char *metrics, int32 epochs_done,
+								int32 best_epoch, int32 epoch, double loss, double val_hr,
+								double val_ndcg, bool have_val, double seconds,
+								double positions_per_s);
+
+/* status 'ready' with final metrics, and make version the active one of name */
+extern void registry_finish(const char *name, int32 version, const char *metrics);
 
 #endif

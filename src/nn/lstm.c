@@ -24,15 +24,39 @@ nn_layer_weights(const nn_model *m, int32_t l, nn_lstm_weights *w)
  * The cell of one row: z (4H) holds the gate pre-activations without bias
  * and gets the activated gates; c_prev (H) may be NULL (zero state); writes
  * c, tanh(c) and h (H each).  c may alias c_prev (element k is read before
- * it is written) and tc may alias h (h is written last).
+ * it is written) and tc may alias h (h is written last).  Four hidden units
+ * at a time in vectors, the rest one by one with the same arithmetic.
  */
-static inline void
+static void
 lstm_cell(int32_t H, float *z, const float *b_ih, const float *b_hh,
 		  const float *c_prev, float *c, float *tc, float *h)
 {
-	int32_t		k;
+	const nn_v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
+	int32_t		k,
+				hv = H - H % 4;
 
-	for (k = 0; k < H; k++)
+	for (k = 0; k < hv; k += 4)
+	{
+		nn_v4f		i = nn_v4_sigmoid(nn_v4_load(z + k) + nn_v4_load(b_ih + k) +
+									  nn_v4_load(b_hh + k));
+		nn_v4f		f = nn_v4_sigmoid(nn_v4_load(z + H + k) + nn_v4_load(b_ih + H + k) +
+									  nn_v4_load(b_hh + H + k));
+		nn_v4f		g = nn_v4_tanh(nn_v4_load(z + 2 * H + k) + nn_v4_load(b_ih + 2 * H + k) +
+								   nn_v4_load(b_hh + 2 * H + k));
+		nn_v4f		o = nn_v4_sigmoid(nn_v4_load(z + 3 * H + k) + nn_v4_load(b_ih + 3 * H + k) +
+									  nn_v4_load(b_hh + 3 * H + k));
+		nn_v4f		cn = i * g + (c_prev ? f * nn_v4_load(c_prev + k) : zero);
+		nn_v4f		t = nn_v4_tanh(cn);
+
+		nn_v4_store(z + k, i);
+		nn_v4_store(z + H + k, f);
+		nn_v4_store(z + 2 * H + k, g);
+		nn_v4_store(z + 3 * H + k, o);
+		nn_v4_store(c + k, cn);
+		nn_v4_store(tc + k, t);
+		nn_v4_store(h + k, o * t);
+	}
+	for (k = hv; k < H; k++)
 	{
 		float		i = nn_sigmoidf(z[k] + b_ih[k] + b_hh[k]);
 		float		f = nn_sigmoidf(z[H + k] + b_ih[H + k] + b_hh[H + k]);

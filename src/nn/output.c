@@ -115,67 +115,103 @@ nn_project_backward(const float *proj, int32_t D, int32_t H, int32_t P,
 				Hv, H, 1.0f, dproj, H);
 }
 
-#define LANES 8
+/* largest of the 4 lanes */
+static inline float
+hmax(nn_v4f v)
+{
+	float		a = v[0] > v[1] ? v[0] : v[1];
+	float		b = v[2] > v[3] ? v[2] : v[3];
+
+	return a > b ? a : b;
+}
 
 /*
  * Softmax cross-entropy of one row of n logits s (n) against column tgt,
  * in place: s becomes scale * (softmax - onehot(tgt)).  bias (n), when not
  * NULL, is added to the logits first; dbias (n), when not NULL, gets the
- * gradient added.  Returns the row's loss.  The reductions run in LANES
- * independent accumulators so that the compiler can vectorise them.
+ * gradient added.  Returns the row's loss.  Three passes over the row (it
+ * stays in L1/L2): bias and max, exp and sum, scaling; each in 4-float
+ * vectors with two accumulators, and a scalar tail.
  */
 static double
 softmax_xent_row(float *s, int32_t n, int32_t tgt, const float *bias, float scale,
 				 float *dbias)
 {
-	float		acc[LANES];
+	const nn_v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
+	nn_v4f		m0 = zero - INFINITY,
+				m1 = m0,
+				a0 = zero,
+				a1 = zero,
+				v0,
+				v1;
 	float		mx,
 				sum,
 				inv,
 				st;
 	int32_t		j,
-				k,
-				nv = n - n % LANES;
+				nv = n - n % 8;
 
-	if (bias)
-		for (j = 0; j < n; j++)
-			s[j] += bias[j];
-	for (k = 0; k < LANES; k++)
-		acc[k] = -INFINITY;
-	for (j = 0; j < nv; j += LANES)
-		for (k = 0; k < LANES; k++)
-			acc[k] = s[j + k] > acc[k] ? s[j + k] : acc[k];
+	for (j = 0; j < nv; j += 8)
+	{
+		v0 = nn_v4_load(s + j);
+		v1 = nn_v4_load(s + j + 4);
+		if (bias)
+		{
+			v0 += nn_v4_load(bias + j);
+			v1 += nn_v4_load(bias + j + 4);
+			nn_v4_store(s + j, v0);
+			nn_v4_store(s + j + 4, v1);
+		}
+		m0 = nn_v4_max(m0, v0);
+		m1 = nn_v4_max(m1, v1);
+	}
+	mx = hmax(nn_v4_max(m0, m1));
 	for (j = nv; j < n; j++)
-		acc[0] = s[j] > acc[0] ? s[j] : acc[0];
-	mx = acc[0];
-	for (k = 1; k < LANES; k++)
-		mx = acc[k] > mx ? acc[k] : mx;
+	{
+		s[j] += bias ? bias[j] : 0.0f;
+		mx = s[j] > mx ? s[j] : mx;
+	}
 	st = s[tgt];
 
-	for (k = 0; k < LANES; k++)
-		acc[k] = 0.0f;
-	for (j = 0; j < nv; j += LANES)
-		for (k = 0; k < LANES; k++)
-		{
-			s[j + k] = nn_expf(s[j + k] - mx);
-			acc[k] += s[j + k];
-		}
+	for (j = 0; j < nv; j += 8)
+	{
+		v0 = nn_v4_exp(nn_v4_load(s + j) - mx);
+		v1 = nn_v4_exp(nn_v4_load(s + j + 4) - mx);
+		nn_v4_store(s + j, v0);
+		nn_v4_store(s + j + 4, v1);
+		a0 += v0;
+		a1 += v1;
+	}
+	a0 += a1;
+	sum = (a0[0] + a0[1]) + (a0[2] + a0[3]);
 	for (j = nv; j < n; j++)
 	{
 		s[j] = nn_expf(s[j] - mx);
-		acc[0] += s[j];
+		sum += s[j];
 	}
-	sum = 0.0f;
-	for (k = 0; k < LANES; k++)
-		sum += acc[k];
 
 	inv = scale / sum;
-	for (j = 0; j < n; j++)
+	for (j = 0; j < nv; j += 8)
+	{
+		v0 = nn_v4_load(s + j) * inv;
+		v1 = nn_v4_load(s + j + 4) * inv;
+		nn_v4_store(s + j, v0);
+		nn_v4_store(s + j + 4, v1);
+		if (dbias)
+		{
+			nn_v4_store(dbias + j, nn_v4_load(dbias + j) + v0);
+			nn_v4_store(dbias + j + 4, nn_v4_load(dbias + j + 4) + v1);
+		}
+	}
+	for (j = nv; j < n; j++)
+	{
 		s[j] *= inv;
+		if (dbias)
+			dbias[j] += s[j];
+	}
 	s[tgt] -= scale;
 	if (dbias)
-		for (j = 0; j < n; j++)
-			dbias[j] += s[j];
+		dbias[tgt] -= scale;
 	return log((double) sum) - (double) (st - mx);
 }
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "nn/nn_internal.h"
+#include "testlib.h"
 
 #define MAXV 4096
 
@@ -124,7 +124,7 @@ max_err(const float *got, const double *want, int n)
 int
 main(void)
 {
-	nn_config	cfg = {0};
+	nn_config	cfg;
 	nn_model	m;
 	nn_error	err = {0};
 	nn_train_config tc = {0};
@@ -149,14 +149,9 @@ main(void)
 
 	if (!tap_ok(load("torch_reference.txt"), "torch_reference.txt loads"))
 		return tap_done();
-	cfg.n_items = (int32_t) cfgv[0];
-	cfg.n_tags = (int32_t) cfgv[1];
-	cfg.n_user_tags = (int32_t) cfgv[2];
-	cfg.n_users = (int32_t) cfgv[3];
-	cfg.dim = (int32_t) cfgv[4];
-	cfg.hidden = (int32_t) cfgv[5];
-	cfg.layers = (int32_t) cfgv[6];
-	cfg.maxlen = (int32_t) cfgv[7];
+	cfg = small_config((int32_t) cfgv[0], (int32_t) cfgv[1], (int32_t) cfgv[2],
+					   (int32_t) cfgv[3], (int32_t) cfgv[4], (int32_t) cfgv[5],
+					   (int32_t) cfgv[6], (int32_t) cfgv[7]);
 	cfg.rating_min = (float) cfgv[8];
 	cfg.rating_max = (float) cfgv[9];
 	tap_ok(nn_model_create(&m, &cfg, ints("item_tag_ptr"), ints("item_tag_idx"), NULL, 1,

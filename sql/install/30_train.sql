@@ -1,0 +1,107 @@
+-- ---------------------------------------------------------------------------
+-- In-database training (src/train.c, src/train_data.c, src/evaluate.c,
+-- src/progress.c, src/registry.c).
+-- ---------------------------------------------------------------------------
+
+-- Registry columns used by training: who is training a row (to tell a live run
+-- from one whose backend died), and the tag vocabularies (tag g = element g).
+ALTER TABLE models
+    ADD COLUMN train_pid           int,
+    ADD COLUMN train_backend_start timestamptz,
+    ADD COLUMN tag_vocab           text[],
+    ADD COLUMN user_tag_vocab      text[];
+COMMENT ON COLUMN models.train_pid IS 'process id of the backend that trains (or trained) this version';
+COMMENT ON COLUMN models.train_backend_start IS 'start time of that backend: with train_pid, tells a live training from a dead one';
+COMMENT ON COLUMN models.tag_vocab IS 'item tags of the items table; dense tag index g is element g';
+COMMENT ON COLUMN models.user_tag_vocab IS 'user tags of the user_tags table; dense user-tag index g is element g';
+
+CREATE PROCEDURE train(
+    name          text,
+    ratings       regclass,
+    user_col      text             DEFAULT 'user_id',
+    item_col      text             DEFAULT 'item_id',
+    rating_col    text             DEFAULT 'rating',
+    order_col     text             DEFAULT 'rated_at',
+    items         regclass         DEFAULT NULL,
+    item_key      text             DEFAULT 'item_id',
+    tags_col      text             DEFAULT 'tags',
+    user_tags     regclass         DEFAULT NULL,
+    dim           int              DEFAULT 64,
+    hidden        int              DEFAULT 128,
+    layers        int              DEFAULT 2,
+    maxlen        int              DEFAULT 50,
+    batch_size    int              DEFAULT 128,
+    learning_rate double precision DEFAULT 1e-3,
+    clip          double precision DEFAULT 5,
+    dropout       double precision DEFAULT 0.2,
+    epochs        int              DEFAULT 30,
+    patience      int              DEFAULT 3,
+    loss          text             DEFAULT 'full',
+    negatives     int              DEFAULT 1024,
+    holdout       boolean          DEFAULT true,
+    resume        boolean          DEFAULT false,
+    seed          int              DEFAULT 42)
+    AS 'MODULE_PATHNAME', 'animerec_train'
+    LANGUAGE C;
+COMMENT ON PROCEDURE train(text, regclass, text, text, text, text, regclass, text, text, regclass,
+                           int, int, int, int, int, double precision, double precision,
+                           double precision, int, int, text, int, boolean, boolean, int) IS
+$$Train a new version of model NAME from the ratings table or view RATINGS and make it active.
+Columns: USER_COL and ITEM_COL (int or bigint ids; rows with a NULL id are skipped and counted),
+RATING_COL (numeric, NULL for none), ORDER_COL (the order of each user's history, ties by item id;
+NULL means item-id order, which only suits data whose ids follow time, since the LSTM learns
+transitions between consecutive items). ITEMS with ITEM_KEY and TAGS_COL (text[] or comma-separated
+text) gives the items' tags; USER_TAGS is a table of (USER_COL, tag).
+Hyperparameters: DIM embedding size (64), HIDDEN LSTM size (128), LAYERS (2), MAXLEN steps a window (50),
+BATCH_SIZE windows a batch (128), LEARNING_RATE Adam (1e-3), CLIP gradient norm (5; 0 none), DROPOUT (0.2),
+EPOCHS at most (30), PATIENCE epochs without better validation NDCG@10 before stopping (3; 0 never),
+LOSS 'full' softmax or 'sampled' with NEGATIVES popularity-sampled negatives (1024), SEED (42).
+HOLDOUT (true): users with at least 5 rows keep their last item for test and the one before for
+validation; false trains on every row (no early stopping, no metrics).
+Outside a transaction block every epoch commits a checkpoint (the best weights so far, metrics and a
+training_log row), so a cancel or crash loses at most one epoch; inside a transaction block nothing is
+committed before the end. RESUME => true continues the newest interrupted run of NAME from its
+checkpoint with the same arguments (Adam moments restart). Reads the data with the caller's privileges.$$;
+
+CREATE FUNCTION activate(name text, version int) RETURNS void
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    PERFORM 1 FROM animerec.models m
+     WHERE m.name = activate.name AND m.version = activate.version AND m.status = 'ready';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" has no ready version %', activate.name, activate.version
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Ready versions: ' || coalesce((SELECT string_agg(m.version::text, ', ' ORDER BY m.version)
+                                                  FROM animerec.models m
+                                                 WHERE m.name = activate.name AND m.status = 'ready'), 'none') || '.';
+    END IF;
+    UPDATE animerec.models m SET active = false WHERE m.name = activate.name AND m.active;
+    UPDATE animerec.models m SET active = true WHERE m.name = activate.name AND m.version = activate.version;
+END
+$$;
+COMMENT ON FUNCTION activate(text, int) IS
+    'make VERSION (status ready) the active version of model NAME, deactivating the previous one';
+
+CREATE FUNCTION evaluate(name text DEFAULT NULL, k int DEFAULT 10,
+    OUT users bigint, OUT hr double precision, OUT ndcg double precision, OUT mrr double precision,
+    OUT popularity_hr double precision, OUT popularity_ndcg double precision,
+    OUT popularity_mrr double precision)
+    AS 'MODULE_PATHNAME', 'animerec_evaluate'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION evaluate(text, int) IS
+    'HR@k, NDCG@k and MRR@k of the active version of model NAME (NULL: animerec.model or the only model) on each user''s last item (users with at least 5 rows), full ranking with earlier items excluded, beside the popularity baseline; reads the source table again';
+
+CREATE FUNCTION training_progress_rows(
+    OUT pid int, OUT model text, OUT version int, OUT epoch int, OUT epochs int,
+    OUT batch bigint, OUT batches bigint, OUT loss double precision,
+    OUT positions_per_s double precision, OUT elapsed interval, OUT remaining interval)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'animerec_training_progress'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION training_progress_rows() IS
+    'rows of the training_progress view, read from shared memory';
+
+CREATE VIEW training_progress AS SELECT * FROM training_progress_rows();
+COMMENT ON VIEW training_progress IS
+    'running trainings of every session: epoch and batch within it, running loss, speed, elapsed time and an estimate of the time left if all epochs run; empty unless animerec is in shared_preload_libraries';

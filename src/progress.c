@@ -1,0 +1,232 @@
+/*
+ * progress.c — a few progress slots in shared memory, one per running
+ * training, written under a spinlock after every batch and read by the
+ * animerec.training_progress view from any session.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/procarray.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "animerec.h"
+#include "progress.h"
+
+#define PROGRESS_SLOTS 8
+
+typedef struct ProgressSlot
+{
+	int			pid;			/* 0: free */
+	char		model[NAMEDATALEN];
+	int32		version;
+	int32		epoch;
+	int32		epochs;
+	int64		batch;
+	int64		batches;
+	double		loss;
+	double		positions_per_s;
+	TimestampTz started;
+} ProgressSlot;
+
+typedef struct ProgressShared
+{
+	slock_t		lock;
+	ProgressSlot slots[PROGRESS_SLOTS];
+} ProgressShared;
+
+static ProgressShared *progress = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* shmem_request_hook: reserve the slots */
+static void
+progress_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(ProgressShared)));
+}
+
+/* shmem_startup_hook: create or attach to the slots */
+static void
+progress_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	progress = ShmemInitStruct("animerec progress", sizeof(ProgressShared), &found);
+	if (!found)
+	{
+		memset(progress, 0, sizeof(ProgressShared));
+		SpinLockInit(&progress->lock);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* install the shared-memory hooks when preloading (declared in animerec.h) */
+void
+progress_shmem_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = progress_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = progress_shmem_startup;
+}
+
+/* memory context callback: free the slot (arg: its index) if still ours */
+static void
+progress_release(void *arg)
+{
+	int			slot = (int) (intptr_t) arg;
+
+	SpinLockAcquire(&progress->lock);
+	if (progress->slots[slot].pid == MyProcPid)
+		progress->slots[slot].pid = 0;
+	SpinLockRelease(&progress->lock);
+}
+
+/* see progress.h */
+int
+progress_begin(const char *model, int32 version, int32 epochs, int64 batches_per_epoch,
+			   MemoryContext context)
+{
+	int			i;
+	int			found = -1;
+	int			pids[PROGRESS_SLOTS];
+	MemoryContextCallback *cb;
+
+	if (progress == NULL)
+		return -1;
+	/* slots of backends that died without cleaning up (kill -9 of a child restarts all) */
+	SpinLockAcquire(&progress->lock);
+	for (i = 0; i < PROGRESS_SLOTS; i++)
+		pids[i] = progress->slots[i].pid;
+	SpinLockRelease(&progress->lock);
+	for (i = 0; i < PROGRESS_SLOTS; i++)
+		if (pids[i] != 0 && pids[i] != MyProcPid && BackendPidGetProc(pids[i]) == NULL)
+			pids[i] = 0;
+
+	SpinLockAcquire(&progress->lock);
+	for (i = 0; i < PROGRESS_SLOTS && found < 0; i++)
+	{
+		ProgressSlot *s = &progress->slots[i];
+
+		if (s->pid == 0 || s->pid == MyProcPid || pids[i] == 0)
+		{
+			found = i;
+			s->pid = MyProcPid;
+			strlcpy(s->model, model, NAMEDATALEN);
+			s->version = version;
+			s->epoch = 0;
+			s->epochs = epochs;
+			s->batch = 0;
+			s->batches = batches_per_epoch;
+			s->loss = 0;
+			s->positions_per_s = 0;
+			s->started = GetCurrentTimestamp();
+		}
+	}
+	SpinLockRelease(&progress->lock);
+	if (found >= 0)
+	{
+		cb = MemoryContextAlloc(context, sizeof(MemoryContextCallback));
+		cb->func = progress_release;
+		cb->arg = (void *) (intptr_t) found;
+		MemoryContextRegisterResetCallback(context, cb);
+	}
+	return found;
+}
+
+/* see progress.h */
+void
+progress_update(int slot, int32 epoch, int64 batch, double loss, double positions_per_s)
+{
+	ProgressSlot *s;
+
+	if (slot < 0 || progress == NULL)
+		return;
+	s = &progress->slots[slot];
+	SpinLockAcquire(&progress->lock);
+	if (s->pid == MyProcPid)
+	{
+		s->epoch = epoch;
+		s->batch = batch;
+		s->loss = loss;
+		s->positions_per_s = positions_per_s;
+	}
+	SpinLockRelease(&progress->lock);
+}
+
+/* interval of usecs microseconds */
+static Datum
+interval_usecs(int64 usecs)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = usecs;
+	return IntervalPGetDatum(iv);
+}
+
+PG_FUNCTION_INFO_V1(animerec_training_progress);
+
+/*
+ * training_progress() -> SETOF (pid, model, version, epoch, epochs, batch,
+ * batches, loss, positions_per_s, elapsed, remaining): one row per running
+ * training; remaining extrapolates the time per batch to the last epoch.
+ */
+Datum
+animerec_training_progress(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ProgressSlot copy[PROGRESS_SLOTS];
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (progress == NULL)
+		return (Datum) 0;
+	SpinLockAcquire(&progress->lock);
+	memcpy(copy, progress->slots, sizeof(copy));
+	SpinLockRelease(&progress->lock);
+	for (i = 0; i < PROGRESS_SLOTS; i++)
+	{
+		ProgressSlot *s = &copy[i];
+		Datum		values[11];
+		bool		nulls[11] = {0};
+		int64		elapsed = now - s->started;
+		int64		done = (int64) Max(s->epoch - 1, 0) * s->batches + s->batch;
+		int64		total = (int64) s->epochs * s->batches;
+
+		if (s->pid == 0 || BackendPidGetProc(s->pid) == NULL)
+			continue;
+		values[0] = Int32GetDatum(s->pid);
+		values[1] = CStringGetTextDatum(s->model);
+		values[2] = Int32GetDatum(s->version);
+		values[3] = Int32GetDatum(s->epoch);
+		values[4] = Int32GetDatum(s->epochs);
+		values[5] = Int64GetDatum(s->batch);
+		values[6] = Int64GetDatum(s->batches);
+		values[7] = Float8GetDatum(s->loss);
+		values[8] = Float8GetDatum(s->positions_per_s);
+		values[9] = interval_usecs(elapsed);
+		if (done > 0)
+			values[10] = interval_usecs((int64) ((double) elapsed / done * (total - done)));
+		else
+			nulls[10] = true;
+		nulls[3] = s->epoch == 0;
+		nulls[7] = s->epoch == 0;
+		nulls[8] = s->epoch == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

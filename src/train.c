@@ -1,0 +1,722 @@
+/*
+ * train.c — CALL animerec.train(...): argument checks, the training loop with
+ * early stopping, per-epoch checkpoints in the registry (committed when the
+ * CALL is non-atomic), progress, and the final activation.
+ */
+#include "postgres.h"
+
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "portability/instr_time.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+
+#include <math.h>
+
+#include "animerec.h"
+#include "evaluate.h"
+#include "progress.h"
+#include "registry.h"
+#include "train_data.h"
+
+/* The arguments of train(), checked. */
+typedef struct TrainParams
+{
+	char	   *name;
+	Oid			ratings;
+	Oid			items;
+	Oid			user_tags;
+	TrainSource src;
+	int32		dim;
+	int32		hidden;
+	int32		layers;
+	int32		maxlen;
+	int32		batch_size;
+	double		learning_rate;
+	double		clip;
+	double		dropout;
+	int32		epochs;
+	int32		patience;
+	char	   *loss;
+	int32		negatives;
+	bool		holdout;
+	bool		resume;
+	int32		seed;
+} TrainParams;
+
+/* State of a run between epochs. */
+typedef struct TrainRun
+{
+	const TrainParams *p;
+	TrainData	d;
+	int32		version;
+	nn_model	model;			/* trained in place */
+	nn_model	best;			/* best epoch so far */
+	nn_trainer *trainer;
+	TrainWindow *windows;
+	int64		n_windows;
+	float	   *popularity;		/* (N + 1) counts of the training rows */
+	int32		first_epoch;
+	int32		best_epoch;
+	double		best_ndcg;
+	double		best_hr;
+	int32		since_best;
+	int			progress_slot;
+	bool		atomic;
+	double		seconds;		/* training time of all epochs of this call */
+} TrainRun;
+
+/* ereport invalid_parameter_value unless lo <= v <= hi */
+static void
+check_int(const char *arg, int64 v, int64 lo, int64 hi)
+{
+	if (v < lo || v > hi)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between " INT64_FORMAT " and " INT64_FORMAT ", not " INT64_FORMAT,
+						arg, lo, hi, v),
+				 errhint("See COMMENT ON PROCEDURE animerec.train for the defaults.")));
+}
+
+/* ereport invalid_parameter_value unless lo <= v <= hi (lo excluded when open_lo) */
+static void
+check_float(const char *arg, double v, double lo, double hi, bool open_lo)
+{
+	if (isnan(v) || v < lo || v > hi || (open_lo && v == lo))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be %s %g and at most %g, not %g", arg,
+						open_lo ? "above" : "at least", lo, hi, v),
+				 errhint("See COMMENT ON PROCEDURE animerec.train for the defaults.")));
+}
+
+/* argument i as a C string, or NULL; error when NULL but required */
+static char *
+text_arg(FunctionCallInfo fcinfo, int i, const char *arg, bool required)
+{
+	if (PG_ARGISNULL(i))
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be NULL", arg)));
+		return NULL;
+	}
+	return text_to_cstring(PG_GETARG_TEXT_PP(i));
+}
+
+/* argument i, required */
+static Datum
+required_arg(FunctionCallInfo fcinfo, int i, const char *arg)
+{
+	if (PG_ARGISNULL(i))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", arg)));
+	return PG_GETARG_DATUM(i);
+}
+
+/* read and check train()'s arguments into p */
+static void
+parse_params(FunctionCallInfo fcinfo, TrainParams *p)
+{
+	int			i;
+
+	memset(p, 0, sizeof(*p));
+	p->name = text_arg(fcinfo, 0, "name", true);
+	for (i = 0; p->name[i]; i++)
+		if (!((p->name[i] >= 'a' && p->name[i] <= 'z') || p->name[i] == '_' ||
+			  (i > 0 && p->name[i] >= '0' && p->name[i] <= '9')))
+			break;
+	if (i == 0 || p->name[i] != '\0' || i > 63)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid model name \"%s\"", p->name),
+				 errhint("A model name is 1 to 63 lower-case letters, digits and underscores, not starting with a digit.")));
+	p->ratings = DatumGetObjectId(required_arg(fcinfo, 1, "ratings"));
+	p->src.user_col = text_arg(fcinfo, 2, "user_col", true);
+	p->src.item_col = text_arg(fcinfo, 3, "item_col", true);
+	p->src.rating_col = text_arg(fcinfo, 4, "rating_col", false);
+	p->src.order_col = text_arg(fcinfo, 5, "order_col", false);
+	p->items = PG_ARGISNULL(6) ? InvalidOid : PG_GETARG_OID(6);
+	p->src.item_key = text_arg(fcinfo, 7, "item_key", OidIsValid(p->items));
+	p->src.tags_col = text_arg(fcinfo, 8, "tags_col", OidIsValid(p->items));
+	p->user_tags = PG_ARGISNULL(9) ? InvalidOid : PG_GETARG_OID(9);
+	p->dim = DatumGetInt32(required_arg(fcinfo, 10, "dim"));
+	p->hidden = DatumGetInt32(required_arg(fcinfo, 11, "hidden"));
+	p->layers = DatumGetInt32(required_arg(fcinfo, 12, "layers"));
+	p->maxlen = DatumGetInt32(required_arg(fcinfo, 13, "maxlen"));
+	p->batch_size = DatumGetInt32(required_arg(fcinfo, 14, "batch_size"));
+	p->learning_rate = DatumGetFloat8(required_arg(fcinfo, 15, "learning_rate"));
+	p->clip = DatumGetFloat8(required_arg(fcinfo, 16, "clip"));
+	p->dropout = DatumGetFloat8(required_arg(fcinfo, 17, "dropout"));
+	p->epochs = DatumGetInt32(required_arg(fcinfo, 18, "epochs"));
+	p->patience = DatumGetInt32(required_arg(fcinfo, 19, "patience"));
+	p->loss = text_arg(fcinfo, 20, "loss", true);
+	p->negatives = DatumGetInt32(required_arg(fcinfo, 21, "negatives"));
+	p->holdout = DatumGetBool(required_arg(fcinfo, 22, "holdout"));
+	p->resume = DatumGetBool(required_arg(fcinfo, 23, "resume"));
+	p->seed = DatumGetInt32(required_arg(fcinfo, 24, "seed"));
+
+	check_int("dim", p->dim, 1, 4096);
+	check_int("hidden", p->hidden, 1, 8192);
+	check_int("layers", p->layers, 1, NN_MAX_LAYERS);
+	check_int("maxlen", p->maxlen, 1, 10000);
+	check_int("batch_size", p->batch_size, 1, 65536);
+	check_float("learning_rate", p->learning_rate, 0, 10, true);
+	check_float("clip", p->clip, 0, 1e6, false);
+	check_float("dropout", p->dropout, 0, 0.95, false);
+	check_int("epochs", p->epochs, 1, 100000);
+	check_int("patience", p->patience, 0, 100000);
+	check_int("negatives", p->negatives, 1, 1000000);
+	if (strcmp(p->loss, "full") != 0 && strcmp(p->loss, "sampled") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("loss must be 'full' or 'sampled', not '%s'", p->loss),
+				 errhint("'full' is the full-softmax cross-entropy; 'sampled' a sampled softmax for large catalogues.")));
+}
+
+/* hyperparameters as json text (the registry's hyperparams column) */
+static char *
+params_json(const TrainParams *p)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfo(&s, "{\"dim\": %d, \"hidden\": %d, \"layers\": %d, \"maxlen\": %d,"
+					 " \"batch_size\": %d, \"learning_rate\": %.17g, \"clip\": %.17g,"
+					 " \"dropout\": %.17g, \"epochs\": %d, \"patience\": %d, \"loss\": \"%s\","
+					 " \"negatives\": %d, \"holdout\": %s, \"seed\": %d}",
+					 p->dim, p->hidden, p->layers, p->maxlen, p->batch_size, p->learning_rate,
+					 p->clip, p->dropout, p->epochs, p->patience, p->loss, p->negatives,
+					 p->holdout ? "true" : "false", p->seed);
+	return s.data;
+}
+
+/* ereport the nn error err (from a call in what) */
+static void
+nn_raise(const nn_error *err, const char *what)
+{
+	if (err->code == NN_ENUMERIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("training diverged: %s", err->msg),
+				 errhint("Lower learning_rate or clip.")));
+	ereport(ERROR,
+			(errcode(err->code == NN_ENOMEM ? ERRCODE_OUT_OF_MEMORY : ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s failed: %s", what, err->msg)));
+}
+
+/* the data must allow training: rows, and users long enough for the split */
+static void
+check_data(const TrainParams *p, const TrainData *d, int64 n_windows)
+{
+	int32		u;
+	int64		held = 0;
+
+	if (d->n_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s has no rows with a user and an item id", p->src.ratings_table),
+				 errhint("%lld rows were skipped for a NULL %s or %s.",
+						 (long long) d->n_null, p->src.user_col, p->src.item_col)));
+	for (u = 0; u < d->n_users; u++)
+	{
+		int64		end;
+
+		held += data_user_split(d, u, p->holdout, &end);
+	}
+	if (p->holdout && held == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no user of %s has at least 5 rows", p->src.ratings_table),
+				 errhint("The holdout split needs users with 5 or more rows; pass holdout => false to train on every row.")));
+	if (n_windows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no user of %s has at least 2 training rows", p->src.ratings_table),
+				 errhint("A sequence model learns from users with two or more rows.")));
+}
+
+/* windows per length bucket: this many batches are sorted by length together */
+#define BUCKET_BATCHES 32
+
+/* Fisher-Yates shuffle of n elements of size bytes with the epoch's generator */
+static void
+shuffle(void *base, int64 n, size_t size, pg_prng_state *rng)
+{
+	char	   *a = base;
+	char		tmp[sizeof(TrainWindow)];
+	int64		i;
+
+	Assert(size <= sizeof(tmp));
+	for (i = n - 1; i > 0; i--)
+	{
+		int64		j = (int64) pg_prng_uint64_range(rng, 0, (uint64) i);
+
+		memcpy(tmp, a + i * size, size);
+		memcpy(a + i * size, a + j * size, size);
+		memcpy(a + j * size, tmp, size);
+	}
+}
+
+/* order of windows by length, then start row (a total order: deterministic) */
+static int
+cmp_window_len(const void *a, const void *b)
+{
+	const TrainWindow *x = a,
+			   *y = b;
+
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * The epoch's batch order: shuffle the windows, sort each bucket of
+ * BUCKET_BATCHES batches by length (so that a batch pads little), and
+ * shuffle the order of the batches.  Returns the first window of every batch
+ * (n_batches).
+ */
+static int64 *
+plan_batches(TrainWindow *w, int64 n, int32 B, pg_prng_state *rng, int64 *n_batches)
+{
+	int64		bucket = (int64) B * BUCKET_BATCHES;
+	int64		nb = (n + B - 1) / B;
+	int64	   *first = palloc_extended(sizeof(int64) * Max(nb, 1), MCXT_ALLOC_HUGE);
+	int64		i;
+
+	shuffle(w, n, sizeof(TrainWindow), rng);
+	for (i = 0; i < n; i += bucket)
+		qsort(w + i, Min(bucket, n - i), sizeof(TrainWindow), cmp_window_len);
+	for (i = 0; i < nb; i++)
+		first[i] = i * B;
+	shuffle(first, nb, sizeof(int64), rng);
+	*n_batches = nb;
+	return first;
+}
+
+/*
+ * Fill a batch from windows w[0..B-1]: items/ratings (B, T+1) left-padded,
+ * user tags CSR (B + 1) when the data has them.  Returns T (longest window
+ * minus one).
+ */
+static int32
+fill_batch(const TrainData *d, const TrainWindow *w, int32 B, int32 *items, float *ratings,
+		   int32 *utag_ptr, int32 **utag_idx, int32 *utag_cap)
+{
+	int32		T = 1;
+	int32		b;
+
+	for (b = 0; b < B; b++)
+		T = Max(T, w[b].len - 1);
+	memset(items, 0, sizeof(int32) * B * (T + 1));
+	memset(ratings, 0, sizeof(float) * B * (T + 1));
+	for (b = 0; b < B; b++)
+	{
+		int32		pad = T + 1 - w[b].len;
+
+		memcpy(items + (size_t) b * (T + 1) + pad, d->items + w[b].start, sizeof(int32) * w[b].len);
+		memcpy(ratings + (size_t) b * (T + 1) + pad, d->ratings + w[b].start, sizeof(float) * w[b].len);
+	}
+	if (utag_ptr)
+	{
+		utag_ptr[0] = 0;
+		for (b = 0; b < B; b++)
+		{
+			int32		from = d->utag_ptr[w[b].user],
+						to = d->utag_ptr[w[b].user + 1];
+
+			if (utag_ptr[b] + (to - from) > *utag_cap)
+			{
+				*utag_cap = Max(2 * *utag_cap, utag_ptr[b] + (to - from));
+				*utag_idx = repalloc(*utag_idx, sizeof(int32) * *utag_cap);
+			}
+			memcpy(*utag_idx + utag_ptr[b], d->utag_idx + from, sizeof(int32) * (to - from));
+			utag_ptr[b + 1] = utag_ptr[b] + (to - from);
+		}
+	}
+	return T;
+}
+
+/*
+ * One pass over the shuffled windows; returns the mean loss per predicted
+ * position and sets *positions.  Checks for interrupts between batches.
+ */
+static double
+train_epoch(TrainRun *run, int32 epoch, int64 *positions)
+{
+	const TrainParams *p = run->p;
+	int32		B = p->batch_size;
+	int32	   *items = palloc(sizeof(int32) * B * (p->maxlen + 1));
+	float	   *ratings = palloc(sizeof(float) * B * (p->maxlen + 1));
+	int32	   *utag_ptr = run->d.utag_ptr ? palloc(sizeof(int32) * (B + 1)) : NULL;
+	int32		utag_cap = 1024;
+	int32	   *utag_idx = palloc(sizeof(int32) * utag_cap);
+	int64		batches;
+	int64	   *first;
+	int64		bi;
+	double		loss_sum = 0;
+	int64		n_pos = 0;
+	pg_prng_state rng;
+	instr_time	start,
+				now;
+	nn_error	err;
+
+	pg_prng_seed(&rng, (uint64) p->seed * 1000003 + epoch);
+	first = plan_batches(run->windows, run->n_windows, B, &rng, &batches);
+	INSTR_TIME_SET_CURRENT(start);
+	for (bi = 0; bi < batches; bi++)
+	{
+		int32		nb = (int32) Min((int64) B, run->n_windows - first[bi]);
+		nn_batch	batch;
+
+		batch.B = nb;
+		batch.T = fill_batch(&run->d, run->windows + first[bi], nb, items, ratings,
+							 utag_ptr, &utag_idx, &utag_cap);
+		batch.items = items;
+		batch.ratings = ratings;
+		batch.users = NULL;
+		batch.utag_ptr = utag_ptr;
+		batch.utag_idx = utag_idx;
+		if (nn_trainer_step(run->trainer, &batch, &loss_sum, &n_pos, &err) != NN_OK)
+			nn_raise(&err, "a training step");
+		CHECK_FOR_INTERRUPTS();
+		INSTR_TIME_SET_CURRENT(now);
+		INSTR_TIME_SUBTRACT(now, start);
+		progress_update(run->progress_slot, epoch, bi + 1, n_pos ? loss_sum / n_pos : 0,
+						n_pos / Max(INSTR_TIME_GET_DOUBLE(now), 1e-9));
+	}
+	pfree(first);
+	pfree(items);
+	pfree(ratings);
+	pfree(utag_idx);
+	if (utag_ptr)
+		pfree(utag_ptr);
+	*positions = n_pos;
+	return n_pos ? loss_sum / n_pos : 0;
+}
+
+/* metrics json of the run so far (with test metrics when test is given) */
+static char *
+metrics_json(const TrainRun *run, const EvalResult *test)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfo(&s, "{\"best_epoch\": %d, \"epochs_since_best\": %d, \"train_seconds\": %.3f",
+					 run->best_epoch, run->since_best, run->seconds);
+	if (run->p->holdout)
+		appendStringInfo(&s, ", \"best_val_ndcg\": %.6f, \"val_hr@10\": %.6f, \"val_ndcg@10\": %.6f",
+						 run->best_ndcg, run->best_hr, run->best_ndcg);
+	if (test)
+		appendStringInfo(&s, ", \"test_users\": " INT64_FORMAT ", \"test_hr@10\": %.6f,"
+						 " \"test_ndcg@10\": %.6f, \"test_mrr@10\": %.6f,"
+						 " \"popularity_hr@10\": %.6f, \"popularity_ndcg@10\": %.6f,"
+						 " \"popularity_mrr@10\": %.6f",
+						 test->users, test->hr, test->ndcg, test->mrr, test->pop_hr,
+						 test->pop_ndcg, test->pop_mrr);
+	appendStringInfoChar(&s, '}');
+	return s.data;
+}
+
+/* commit the work so far when the CALL is non-atomic (not inside a transaction block) */
+static void
+maybe_commit(const TrainRun *run)
+{
+	if (!run->atomic)
+		SPI_commit();
+}
+
+/*
+ * Create the registry row (or take over the interrupted one with resume) and
+ * the models; load a resumed run's checkpoint.
+ */
+static void
+start_run(TrainRun *run, nn_config *cfg)
+{
+	const TrainParams *p = run->p;
+	const TrainData *d = &run->d;
+	RegistryCheckpoint ck;
+	nn_error	err;
+
+	registry_lock_name(p->name);
+	memset(&ck, 0, sizeof(ck));
+	if (p->resume)
+	{
+		if (!registry_find_resumable(p->name, &ck))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("model \"%s\" has no interrupted training to resume", p->name),
+					 errhint("Call animerec.train without resume => true to start a new version.")));
+		run->version = ck.version;
+	}
+	else
+	{
+		RegistryRun rr;
+
+		registry_fail_stale(p->name);
+		rr.name = p->name;
+		rr.ratings_table = p->src.ratings_table;
+		rr.user_col = p->src.user_col;
+		rr.item_col = p->src.item_col;
+		rr.rating_col = p->src.rating_col;
+		rr.order_col = p->src.order_col;
+		rr.items_table = p->src.items_table;
+		rr.item_key = p->src.item_key;
+		rr.tags_col = p->src.tags_col;
+		rr.user_tags_table = p->src.user_tags_table;
+		rr.hyperparams = params_json(p);
+		rr.n_rows = d->n_rows;
+		rr.n_users = d->n_users;
+		rr.n_items = d->n_items;
+		rr.n_tags = d->n_tags;
+		rr.tag_vocab = d->tag_vocab;
+		rr.user_tag_vocab = d->user_tag_vocab;
+		run->version = registry_insert_run(&rr);
+	}
+
+	if (ck.weights)
+	{
+		nn_model	saved;
+
+		if (nn_weights_view(ck.weights, ck.weights_len, &saved, &err) != NN_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("checkpoint of model \"%s\" version %d is unreadable: %s",
+							p->name, run->version, err.msg)));
+		cfg->rating_min = saved.cfg.rating_min;
+		cfg->rating_max = saved.cfg.rating_max;
+		if (memcmp(&saved.cfg, cfg, sizeof(nn_config)) != 0 ||
+			memcmp(saved.item_ids, d->item_ids, sizeof(int64) * (d->n_items + 1)) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("checkpoint of model \"%s\" version %d does not match the data and hyperparameters",
+							p->name, run->version),
+					 errhint("Resume with the arguments and data of the interrupted run, or train without resume.")));
+	}
+	data_scale_ratings(&run->d, cfg->rating_min, cfg->rating_max);
+	if (nn_model_create(&run->model, cfg, d->item_tag_ptr, d->item_tag_idx, d->item_ids,
+						(uint64) p->seed, &animerec_palloc_allocator, &err) != NN_OK)
+		nn_raise(&err, "creating the model");
+	if (nn_model_create(&run->best, cfg, d->item_tag_ptr, d->item_tag_idx, d->item_ids,
+						(uint64) p->seed, &animerec_palloc_allocator, &err) != NN_OK)
+		nn_raise(&err, "creating the model");
+	run->first_epoch = ck.epochs_done + 1;
+	run->best_epoch = ck.best_epoch;
+	run->best_ndcg = ck.best_val_ndcg;
+	run->since_best = ck.epochs_since_best;
+	if (ck.weights)
+	{
+		nn_model	saved;
+
+		(void) nn_weights_view(ck.weights, ck.weights_len, &saved, &err);
+		nn_model_copy_params(&run->model, &saved);
+		nn_model_copy_params(&run->best, &saved);
+	}
+}
+
+/* serialise the best model and store it with the epoch's log row */
+static void
+checkpoint(TrainRun *run, int32 epoch, double loss, const EvalResult *val,
+		   double seconds, double pos_per_s)
+{
+	size_t		len = nn_weights_size(&run->best);
+	void	   *raw = palloc_extended(len + 64, MCXT_ALLOC_HUGE);
+	void	   *buf = (void *) TYPEALIGN(64, raw);
+	nn_error	err;
+
+	if (nn_weights_write(&run->best, buf, len, &err) != NN_OK)
+		nn_raise(&err, "writing the weights");
+	registry_checkpoint(run->p->name, run->version, buf, len, metrics_json(run, NULL), epoch,
+						run->best_epoch, epoch, loss, val ? val->hr : 0, val ? val->ndcg : 0,
+						val != NULL, seconds, pos_per_s);
+	pfree(raw);
+}
+
+/* the epochs, with early stopping on validation NDCG@10 */
+static void
+train_loop(TrainRun *run)
+{
+	const TrainParams *p = run->p;
+	int32		epoch;
+
+	for (epoch = run->first_epoch; epoch <= p->epochs; epoch++)
+	{
+		instr_time	start,
+					end;
+		int64		positions;
+		double		loss,
+					seconds;
+		EvalResult	val;
+		bool		improved;
+
+		INSTR_TIME_SET_CURRENT(start);
+		loss = train_epoch(run, epoch, &positions);
+		INSTR_TIME_SET_CURRENT(end);
+		INSTR_TIME_SUBTRACT(end, start);
+		seconds = INSTR_TIME_GET_DOUBLE(end);
+		run->seconds += seconds;
+		if (p->holdout)
+		{
+			eval_ranking(&run->model, &run->d, false, 10, NULL, &val);
+			improved = val.ndcg > run->best_ndcg;
+		}
+		else
+			improved = true;
+		if (improved)
+		{
+			nn_model_copy_params(&run->best, &run->model);
+			run->best_epoch = epoch;
+			run->best_ndcg = p->holdout ? val.ndcg : 0;
+			run->best_hr = p->holdout ? val.hr : 0;
+			run->since_best = 0;
+		}
+		else
+			run->since_best++;
+		checkpoint(run, epoch, loss, p->holdout ? &val : NULL, seconds,
+				   positions / Max(seconds, 1e-9));
+		maybe_commit(run);
+		if (animerec_progress_notices)
+		{
+			if (p->holdout)
+				ereport(NOTICE,
+						(errmsg("epoch %d/%d: loss %.4f, validation HR@10 %.4f NDCG@10 %.4f%s, %.1f s, %.0f positions/s",
+								epoch, p->epochs, loss, val.hr, val.ndcg,
+								improved ? " (best)" : "", seconds,
+								positions / Max(seconds, 1e-9))));
+			else
+				ereport(NOTICE,
+						(errmsg("epoch %d/%d: loss %.4f, %.1f s, %.0f positions/s",
+								epoch, p->epochs, loss, seconds, positions / Max(seconds, 1e-9))));
+		}
+		if (p->patience > 0 && run->since_best >= p->patience)
+			break;
+	}
+}
+
+/* the configuration of the model for the data and parameters */
+static void
+model_config(const TrainParams *p, const TrainData *d, nn_config *cfg)
+{
+	nn_error	err;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->n_items = d->n_items;
+	cfg->n_tags = d->n_tags;
+	cfg->n_user_tags = d->n_user_tags;
+	cfg->dim = p->dim;
+	cfg->hidden = p->hidden;
+	cfg->layers = p->layers;
+	cfg->maxlen = p->maxlen;
+	cfg->rating_min = d->rating_min;
+	cfg->rating_max = d->rating_max;
+	if (nn_config_check(cfg, &err) != NN_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid model configuration: %s", err.msg)));
+}
+
+/* the trainer for the run's model */
+static void
+create_trainer(TrainRun *run)
+{
+	const TrainParams *p = run->p;
+	nn_train_config tc;
+	nn_error	err;
+
+	memset(&tc, 0, sizeof(tc));
+	tc.batch_size = p->batch_size;
+	tc.learning_rate = (float) p->learning_rate;
+	tc.clip = (float) p->clip;
+	tc.dropout = (float) p->dropout;
+	tc.loss = strcmp(p->loss, "sampled") == 0 ? NN_LOSS_SAMPLED : NN_LOSS_FULL;
+	tc.n_negatives = Min(p->negatives, run->d.n_items);
+	tc.negatives_by_popularity = true;
+	tc.item_popularity = run->popularity;
+	tc.seed = (uint64) p->seed;
+	run->trainer = nn_trainer_create(&run->model, &tc, &animerec_palloc_allocator, &err);
+	if (run->trainer == NULL)
+		nn_raise(&err, "creating the trainer");
+}
+
+/* NOTICE with the finished run's test metrics (animerec.progress_notices) */
+static void
+report_done(const TrainRun *run, const EvalResult *test)
+{
+	if (!animerec_progress_notices)
+		return;
+	if (run->p->holdout)
+		ereport(NOTICE,
+				(errmsg("model \"%s\" version %d is active: best epoch %d, test HR@10 %.4f NDCG@10 %.4f (popularity %.4f, %.4f) on " INT64_FORMAT " users",
+						run->p->name, run->version, run->best_epoch, test->hr, test->ndcg,
+						test->pop_hr, test->pop_ndcg, test->users)));
+	else
+		ereport(NOTICE,
+				(errmsg("model \"%s\" version %d is active", run->p->name, run->version)));
+}
+
+PG_FUNCTION_INFO_V1(animerec_train);
+
+/*
+ * CALL animerec.train(name, ratings, ...): read the data, train with early
+ * stopping, checkpoint after every epoch, activate the new version.
+ */
+Datum
+animerec_train(PG_FUNCTION_ARGS)
+{
+	bool		atomic = !(fcinfo->context && IsA(fcinfo->context, CallContext) &&
+						   !castNode(CallContext, fcinfo->context)->atomic);
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext cxt;
+	TrainParams p;
+	TrainRun	run;
+	nn_config	cfg;
+	EvalResult	test;
+
+	/* the run's memory must outlive the commits after each epoch */
+	cxt = AllocSetContextCreate(atomic ? CurrentMemoryContext : PortalContext,
+								"animerec train", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	parse_params(fcinfo, &p);
+	source_resolve(&p.src, p.ratings, p.items, p.user_tags);
+
+	memset(&run, 0, sizeof(run));
+	run.p = &p;
+	run.atomic = atomic;
+	SPI_connect_ext(atomic ? 0 : SPI_OPT_NONATOMIC);
+	MemoryContextSwitchTo(cxt);
+	data_read(&p.src, &run.d, NULL, 0, (Datum) 0, (Datum) 0);
+	run.windows = data_windows(&run.d, p.holdout, p.maxlen, &run.n_windows);
+	check_data(&p, &run.d, run.n_windows);
+	ereport(NOTICE,
+			(errmsg("training \"%s\" on " INT64_FORMAT " rows (" INT64_FORMAT " skipped for a NULL id): %d users, %d items, %d tags, " INT64_FORMAT " windows",
+					p.name, run.d.n_rows, run.d.n_null, run.d.n_users, run.d.n_items,
+					run.d.n_tags, run.n_windows)));
+
+	model_config(&p, &run.d, &cfg);
+	animerec_set_blas_threads();
+	start_run(&run, &cfg);
+	maybe_commit(&run);
+	run.popularity = eval_popularity(&run.d, false);
+	create_trainer(&run);
+	run.progress_slot = progress_begin(p.name, run.version, p.epochs,
+									   (run.n_windows + p.batch_size - 1) / p.batch_size, cxt);
+
+	train_loop(&run);
+
+	if (p.holdout)
+		eval_ranking(&run.best, &run.d, true, 10, eval_popularity(&run.d, true), &test);
+	registry_finish(p.name, run.version, metrics_json(&run, p.holdout ? &test : NULL));
+	report_done(&run, &test);
+	nn_trainer_free(run.trainer);
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	MemoryContextDelete(cxt);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,182 @@
+/*
+ * test_infer.c — inference: incremental steps equal the batched pass (with
+ * left padding, skipped items and user context, at benchmark shapes), top-k
+ * and rank against brute force, item id lookup and rating scaling.
+ */
+#include <stdio.h>
+
+#include "tap.h"
+#include "testlib.h"
+
+/* brute-force position of j in the order: higher score, then smaller index */
+static int
+better(const float *s, int32_t a, int32_t b)
+{
+	float		sa = isnan(s[a]) ? -INFINITY : s[a],
+				sb = isnan(s[b]) ? -INFINITY : s[b];
+
+	return sa > sb || (sa == sb && a < b);
+}
+
+#define n 1000
+
+static void
+test_topk(void)
+{
+	float		s[n + 1],
+				top_s[n];
+	int32_t		top_i[n],
+				want[n];
+	uint8_t		ex[n + 1];
+	nn_rng		r;
+	int32_t		j,
+				k,
+				m = 0,
+				got,
+				rank_ok = 1;
+	int			ok = 1;
+
+	nn_rng_seed(&r, 3);
+	for (j = 1; j <= n; j++)
+	{
+		s[j] = (float) nn_rng_below(&r, 50);	/* many ties */
+		ex[j] = nn_rng_below(&r, 4) == 0;
+	}
+	s[17] = NAN;
+	ex[17] = 0;
+	/* brute force: selection of the non-excluded in order */
+	for (j = 1; j <= n; j++)
+		if (!ex[j])
+			want[m++] = j;
+	for (j = 0; j < m; j++)
+		for (k = j + 1; k < m; k++)
+			if (better(s, want[k], want[j]))
+			{
+				int32_t		t = want[j];
+
+				want[j] = want[k];
+				want[k] = t;
+			}
+	got = nn_topk(s, n, 10, ex, top_i, top_s);
+	for (j = 0; j < 10; j++)
+		ok &= top_i[j] == want[j] && top_s[j] == s[want[j]];
+	tap_ok(got == 10 && ok, "nn_topk(10) equals the brute-force order with ties and exclusions");
+	got = nn_topk(s, n, n, ex, top_i, top_s);
+	ok = got == m;
+	for (j = 0; ok && j < m; j++)
+		ok &= top_i[j] == want[j];
+	tap_ok(ok && top_i[m - 1] == 17, "nn_topk(k > available) returns all %d in order, NaN last", m);
+	tap_ok(nn_topk(s, n, 0, ex, top_i, top_s) == 0, "nn_topk(0) returns nothing");
+
+	for (j = 0; j < m && j < 200; j++)
+	{
+		int32_t		target = want[j],
+					higher = 0;
+
+		for (k = 1; k <= n; k++)
+			if (k != target && !ex[k] && !isnan(s[k]) && s[k] >= s[target])
+				higher++;
+		rank_ok &= nn_rank(s, n, target, ex) == higher;
+	}
+	tap_ok(rank_ok, "nn_rank counts the non-excluded items scoring at least as high");
+}
+
+#undef n
+
+static void
+test_lookup(void)
+{
+	nn_config	cfg = small_config(5, 0, 0, 0, 2, 2, 1, 3);
+	int64_t		ids[6] = {0, -7, 10, 20, 35, 1000};
+	nn_model	m;
+	nn_error	err;
+	int			ok = 1;
+	int32_t		j;
+
+	nn_model_create(&m, &cfg, NULL, NULL, ids, 1, &nn_malloc_allocator, &err);
+	for (j = 1; j <= 5; j++)
+		ok &= nn_item_index(&m, ids[j]) == j;
+	tap_ok(ok && nn_item_index(&m, 0) == 0 && nn_item_index(&m, 11) == 0 &&
+		   nn_item_index(&m, 5000) == 0 && nn_item_index(&m, -8) == 0,
+		   "nn_item_index finds every id and returns 0 for unknown ones");
+	tap_near(nn_scale_rating(&cfg, 1.0f), -1.0f, 0, "rating_min scales to -1");
+	tap_near(nn_scale_rating(&cfg, 5.0f), 1.0f, 0, "rating_max scales to 1");
+	tap_near(nn_scale_rating(&cfg, 4.0f), 0.5f, 1e-7, "a rating inside the range scales linearly");
+	tap_near(nn_scale_rating(&cfg, 9.0f), 1.0f, 0, "ratings above the range clamp to 1");
+	tap_near(nn_scale_rating(&cfg, NAN), 0.0f, 0, "a NULL (NaN) rating scales to 0");
+	nn_model_free(&m);
+}
+
+#define B 6
+#define T 50
+
+static void
+test_step_equals_batch(void)
+{
+	nn_config	cfg = small_config(500, 19, 4, 9, 64, 128, 2, T);
+	nn_model	m;
+	nn_rng		r;
+	int32_t		items[B * T],
+				users[B],
+				uptr[B + 1],
+				uidx[2 * B];
+	float		ratings[B * T];
+	float	   *u_batch = calloc(B * 64, sizeof(float));
+	float		u_step[64];
+	float	   *work,
+			   *swork,
+			   *state;
+	double		e = 0.0;
+	int32_t		b,
+				t,
+				d;
+
+	make_model(&m, &cfg, 4, 0.0f);
+	work = calloc(nn_batch_work_floats(&m, B, T), sizeof(float));
+	swork = calloc(nn_step_work_floats(&m), sizeof(float));
+	state = calloc(nn_state_floats(&m), sizeof(float));
+	nn_rng_seed(&r, 5);
+	uptr[0] = 0;
+	for (b = 0; b < B; b++)
+	{
+		for (t = 0; t < T; t++)
+		{
+			/* row b left-padded with 9b zeros, one unknown item (0) inside */
+			items[b * T + t] = t < 9 * b || t == T - 7 ? 0 : 1 + (int32_t) nn_rng_below(&r, 500);
+			ratings[b * T + t] = 2.0f * nn_rng_uniform(&r) - 1.0f;
+		}
+		users[b] = (int32_t) nn_rng_below(&r, 10);
+		uptr[b + 1] = uptr[b] + (b % 3);
+		for (t = uptr[b]; t < uptr[b + 1]; t++)
+			uidx[t] = 1 + (int32_t) nn_rng_below(&r, 4);
+	}
+	nn_infer_batch(&m, B, T, items, ratings, users, uptr, uidx, u_batch, work);
+	for (b = 0; b < B; b++)
+	{
+		nn_state_reset(&m, state);
+		for (t = 0; t < T; t++)
+			nn_infer_step(&m, state, items[b * T + t], ratings[b * T + t], users[b],
+						  uidx + uptr[b], uptr[b + 1] - uptr[b], swork);
+		nn_infer_embedding(&m, state, u_step);
+		for (d = 0; d < 64; d++)
+			e = fmax(e, fabs(u_step[d] - u_batch[b * 64 + d]));
+	}
+	tap_ok(e <= 1e-6, "nn_infer_step equals nn_infer_batch at D=64, H=128, T=50 (max diff %.2g)", e);
+	free(u_batch);
+	free(work);
+	free(swork);
+	free(state);
+	nn_model_free(&m);
+}
+
+#undef B
+#undef T
+
+int
+main(void)
+{
+	test_topk();
+	test_lookup();
+	test_step_equals_batch();
+	return tap_done();
+}
