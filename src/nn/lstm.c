@@ -97,11 +97,7 @@ nn_lstm_forward(const nn_lstm_weights *w, int32_t B, int32_t T,
 		size_t		row = (size_t) t * B;
 		size_t		prev = row - B;
 
-		/* one row: a matrix-vector product (a one-row GEMM would pack w_hh every step) */
-		if (t > 0 && B == 1)
-			cblas_sgemv(CblasRowMajor, CblasNoTrans, G, H, 1.0f, w->w_hh, H,
-						a->Hs + prev * H, 1, 1.0f, a->Z + row * G, 1);
-		else if (t > 0)
+		if (t > 0)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H,
 						1.0f, a->Hs + prev * H, H, w->w_hh, H,
 						1.0f, a->Z + row * G, G);

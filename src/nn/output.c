@@ -79,13 +79,8 @@ nn_scores(const nn_model *m, const float *item_out, const float *u, int32_t B,
 	int32_t		b,
 				j;
 
-	/* one user: a matrix-vector product (a one-row GEMM would pack item_out every call) */
-	if (B == 1)
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, N, D, 1.0f, item_out + D, D,
-					u, 1, 0.0f, scores + 1, 1);
-	else
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, D, 1.0f, u, D,
-					item_out + D, D, 0.0f, scores + 1, N + 1);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, D, 1.0f, u, D,
+				item_out + D, D, 0.0f, scores + 1, N + 1);
 	for (b = 0; b < B; b++)
 	{
 		float	   *s = scores + (size_t) b * (N + 1);
