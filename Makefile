@@ -43,6 +43,9 @@ include $(PGXS)
 NN_OPT_CFLAGS = -O3 -fno-math-errno
 $(NN_SRCS:.c=.o): CFLAGS += $(NN_OPT_CFLAGS)
 
+# PGXS tracks no header dependencies: rebuild every object when any header changes
+$(OBJS): $(wildcard src/*.h src/nn/*.h)
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# bench/serve/run.sh — serving benchmark on a throwaway preloaded cluster (unix socket).
+#
+#   1. latency:  p50/p95 of SELECT * FROM animerec.recommend(:uid, 10), 1 client (pgbench -l)
+#   2. throughput: calls/s with 2 clients
+#   3. batch: users/s of animerec.recommend_all(10) over every user
+#   4. memory: private memory growth per backend (smaps_rollup) with 20 connections
+#      serving a >= 20 MB model, against 20 connections running SELECT 1
+#   5. reload under load: 8 clients for RELOAD_SECONDS while another session
+#      activates a new version every 3 s; counts failed transactions
+#
+# The model is DESIGN's default shape (10,000 items, D 64, H 128, 2 layers, T 50)
+# with seeded, untrained weights from test/nn/bin/make_blob: serving cost does
+# not depend on the weights' values.  Data: USERS users with histories of 50.
+# Environment: PG_CONFIG, USERS (5000), SECONDS_PER_RUN (10), RELOAD_SECONDS (60).
+set -u
+cd "$(dirname "$0")/../.."
+. scripts/lib.sh
+
+USERS=${USERS:-5000}
+SECS=${SECONDS_PER_RUN:-10}
+RELOAD_SECONDS=${RELOAD_SECONDS:-60}
+OUT=$(mktemp -d /tmp/animerec-bench.XXXXXX)
+chmod 777 "$OUT"
+
+build_install
+make -s test/nn/bin/make_blob >/dev/null
+start_cluster
+PSQL="psql -X -q -v ON_ERROR_STOP=1"
+
+# register a model blob file as version $3 of model $2 (active when $4 = true)
+register() {
+	$PSQL <<SQL
+\set hex \`od -An -tx1 -v $1 | tr -d ' \n'\`
+INSERT INTO animerec.models (name, version, status, active, ratings_table, user_col, item_col,
+                             rating_col, order_col, hyperparams, weights)
+VALUES ('$2', $3, 'ready', $4, 'public.bench_ratings', 'user_id', 'anime_id', 'rating', 'ts',
+        '{}', decode(:'hex', 'hex'));
+SQL
+}
+
+$PSQL -c "CREATE EXTENSION animerec"
+$PSQL -v users="$USERS" -v items=10000 -f bench/serve/data.sql >/dev/null
+test/nn/bin/make_blob "$OUT/bench1.bin" 10000 40 64 128 2 50 1
+test/nn/bin/make_blob "$OUT/bench2.bin" 10000 40 64 128 2 50 2
+test/nn/bin/make_blob "$OUT/big.bin" 80000 40 64 128 2 50 3
+register "$OUT/bench1.bin" bench 1 true
+register "$OUT/bench2.bin" bench 2 false
+register "$OUT/big.bin" big 1 true
+$PSQL -c "SELECT animerec.load_model('bench'), animerec.load_model('big')" >/dev/null
+echo "model bench: $(stat -c %s "$OUT/bench1.bin") bytes of weights; model big: $(stat -c %s "$OUT/big.bin") bytes"
+$PSQL -At -c "SELECT name, version, bytes FROM animerec.loaded_models ORDER BY name" | sed 's/^/loaded: /'
+
+cat >"$OUT/rec.sql" <<SQL
+\set uid random(1, $USERS)
+SELECT * FROM animerec.recommend(:uid, 10, 'bench');
+SQL
+
+# 1. latency, one client, per-transaction log
+(cd "$OUT" && pgbench -n -c1 -j1 -T"$SECS" -l --log-prefix=lat -f rec.sql >pgbench1.out 2>&1)
+p50=$(cat "$OUT"/lat.* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int(NR*0.5)+1]/1000}')
+p95=$(cat "$OUT"/lat.* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int(NR*0.95)+1]/1000}')
+echo "recommend latency, 1 client: p50 ${p50} ms, p95 ${p95} ms (target p50 <= 1 ms)"
+
+# 2. throughput, 2 clients
+tps=$(pgbench -n -c2 -j2 -T"$SECS" -f "$OUT/rec.sql" 2>&1 | awk '/^tps/ {print $3}')
+echo "recommend throughput, 2 clients: ${tps} calls/s (target >= 1500)"
+
+# 3. batch path
+start=$(date +%s.%N)
+n=$($PSQL -At -c "SELECT count(DISTINCT user_id) FROM animerec.recommend_all(10, 'bench')")
+end=$(date +%s.%N)
+echo "recommend_all: $n users in $(echo "$end - $start" | bc) s = $(echo "$n / ($end - $start)" | bc) users/s (target >= 5000)"
+
+# 4. private memory per backend, 20 connections
+mem_run() {	# $1: SQL of the script; prints the mean Private_Clean+Private_Dirty kB of the backends
+	printf '%s\nSELECT pg_sleep(0.2);\n' "$1" >"$OUT/mem.sql"
+	PGAPPNAME=benchmem pgbench -n -c20 -j2 -T8 -f "$OUT/mem.sql" >/dev/null 2>&1 &
+	local pg=$!
+	sleep 6
+	local pids
+	pids=$($PSQL -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'benchmem'")
+	for p in $pids; do
+		awk '/^Private_(Clean|Dirty)/ {s += $2} END {print s}' /proc/"$p"/smaps_rollup
+	done | awk '{s += $1; if ($1 > m) m = $1} END {printf "%.0f %d %d\n", s / NR, m, NR}'
+	wait $pg
+}
+base=$(mem_run "SELECT 1;")
+serv=$(mem_run "\\set uid random(1, $USERS)
+SELECT * FROM animerec.recommend(:uid, 10, 'big');")
+read -r bmean bmax bn <<<"$base"
+read -r smean smax sn <<<"$serv"
+echo "private memory per backend: SELECT 1 mean ${bmean} kB ($bn backends); recommend on 'big' mean ${smean} kB, max ${smax} kB ($sn backends); growth $(( (smean - bmean) / 1024 )) MB mean (target <= 2 MB)"
+
+# 5. reload under load
+(
+	v=2
+	end=$((SECONDS + RELOAD_SECONDS - 2))
+	while [ $SECONDS -lt $end ]; do
+		sleep 3
+		v=$((v + 1))
+		$PSQL <<SQL
+BEGIN;
+INSERT INTO animerec.models (name, version, status, active, ratings_table, user_col, item_col,
+                             rating_col, order_col, hyperparams, weights)
+SELECT name, $v, status, false, ratings_table, user_col, item_col, rating_col, order_col, hyperparams, weights
+FROM animerec.models WHERE name = 'bench' AND version = $((v % 2 + 1));
+UPDATE animerec.models SET active = false WHERE name = 'bench' AND active;
+UPDATE animerec.models SET active = true WHERE name = 'bench' AND version = $v;
+COMMIT;
+SQL
+	done
+	echo "$((v - 2))" >"$OUT/activations"
+) &
+activator=$!
+pgbench -n -c8 -j2 -T"$RELOAD_SECONDS" -f "$OUT/rec.sql" >"$OUT/reload.out" 2>&1
+rc=$?
+wait $activator
+errors=$(grep -cE 'ERROR|aborted' "$OUT/reload.out")
+echo "reload under load: $(awk '/number of transactions actually processed/ {print $NF}' "$OUT/reload.out") calls," \
+	"$(cat "$OUT/activations") activations, pgbench exit $rc, $errors error lines (target: 0)"
+$PSQL -At -c "SELECT 'loaded after reloads: ' || string_agg(name || ' v' || version, ', ') FROM animerec.loaded_models"
+rm -rf "$OUT"
