@@ -18,7 +18,8 @@
 #include "registry.h"
 #include "train_data.h"
 
-#define EVAL_BATCH 256
+/* users ranked at once: at most 256, and a score matrix of at most 16M floats */
+#define EVAL_BATCH(n_items) ((int32) Max(1, Min(256, (16 << 20) / ((int64) (n_items) + 1))))
 
 /* see evaluate.h */
 float *
@@ -82,20 +83,21 @@ eval_ranking(const nn_model *m, const TrainData *d, bool test, int32 k,
 	int32		N = m->cfg.n_items;
 	int32		D = m->cfg.dim;
 	int32		T = m->cfg.maxlen;
+	int32		max_b = EVAL_BATCH(N);
 	float	   *item_out = palloc_extended(sizeof(float) * ((size_t) N + 1) * D, MCXT_ALLOC_HUGE);
-	float	   *u_out = palloc(sizeof(float) * EVAL_BATCH * D);
-	float	   *scores = palloc_extended(sizeof(float) * ((size_t) N + 1) * EVAL_BATCH,
+	float	   *u_out = palloc(sizeof(float) * max_b * D);
+	float	   *scores = palloc_extended(sizeof(float) * ((size_t) N + 1) * max_b,
 										 MCXT_ALLOC_HUGE);
 	float	   *pop_scores = NULL;
-	float	   *work = palloc_extended(sizeof(float) * nn_batch_work_floats(m, EVAL_BATCH, T),
+	float	   *work = palloc_extended(sizeof(float) * nn_batch_work_floats(m, max_b, T),
 									   MCXT_ALLOC_HUGE);
-	int32	   *items = palloc(sizeof(int32) * EVAL_BATCH * T);
-	float	   *ratings = palloc(sizeof(float) * EVAL_BATCH * T);
-	int32	   *utag_ptr = d->utag_ptr ? palloc(sizeof(int32) * (EVAL_BATCH + 1)) : NULL;
+	int32	   *items = palloc(sizeof(int32) * max_b * T);
+	float	   *ratings = palloc(sizeof(float) * max_b * T);
+	int32	   *utag_ptr = d->utag_ptr ? palloc(sizeof(int32) * (max_b + 1)) : NULL;
 	int32	   *utag_idx = NULL;
 	int32		utag_cap = 0;
 	uint8	   *exclude = palloc0((size_t) N + 1);
-	int32	   *batch_user = palloc(sizeof(int32) * EVAL_BATCH);
+	int32	   *batch_user = palloc(sizeof(int32) * max_b);
 	double		hr = 0,
 				ndcg = 0,
 				mrr = 0,
@@ -120,8 +122,8 @@ eval_ranking(const nn_model *m, const TrainData *d, bool test, int32 k,
 		int32		B = 0;
 		int32		b;
 
-		/* gather up to EVAL_BATCH users with held-out items */
-		for (; u < d->n_users && B < EVAL_BATCH; u++)
+		/* gather up to max_b users with held-out items */
+		for (; u < d->n_users && B < max_b; u++)
 		{
 			int64		end;
 
