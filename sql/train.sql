@@ -98,6 +98,10 @@ CALL animerec.train('t_sampled', 'train_r', loss => 'sampled', negatives => 5, d
 SELECT status, hyperparams->>'loss' AS loss, hyperparams->>'negatives' AS negatives
 FROM animerec.models WHERE name = 't_sampled';
 
+-- without the moving average the raw weights are validated and kept
+CALL animerec.train('t_raw', 'train_r', ema_decay => 0, dim => 8, hidden => 8, epochs => 1);
+SELECT status, hyperparams->>'ema_decay' AS ema_decay FROM animerec.models WHERE name = 't_raw';
+
 -- nothing is training now
 SELECT count(*) AS running FROM animerec.training_progress;
 SELECT pid, model, version, epoch, epochs, batch, batches, loss, positions_per_s, elapsed, remaining

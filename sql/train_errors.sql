@@ -54,6 +54,7 @@ SELECT pg_temp.err($$CALL animerec.train('e', 'err_r', epochs => 0)$$);
 SELECT pg_temp.err($$CALL animerec.train('e', 'err_r', patience => -1)$$);
 SELECT pg_temp.err($$CALL animerec.train('e', 'err_r', loss => 'hinge')$$);
 SELECT pg_temp.err($$CALL animerec.train('e', 'err_r', negatives => 0)$$);
+SELECT pg_temp.err($$CALL animerec.train('e', 'err_r', ema_decay => 1)$$);
 SELECT pg_temp.err($$CALL animerec.train('e', 'err_r', dim => NULL)$$);
 -- resume without an interrupted run
 SELECT pg_temp.err($$CALL animerec.train('e', 'err_r', resume => true, dim => 8, hidden => 8)$$);

@@ -46,6 +46,7 @@ typedef struct TrainParams
 	bool		holdout;
 	bool		resume;
 	int32		seed;
+	double		ema_decay;		/* 0: validate and keep the raw weights */
 } TrainParams;
 
 /* State of a run between epochs. */
@@ -56,6 +57,8 @@ typedef struct TrainRun
 	int32		version;
 	nn_model	model;			/* trained in place */
 	nn_model	best;			/* best epoch so far */
+	nn_model	avg;			/* moving average of model (with ema_decay > 0) */
+	int64		avg_steps;
 	nn_trainer *trainer;
 	TrainWindow *windows;
 	int64		n_windows;
@@ -161,6 +164,7 @@ parse_params(FunctionCallInfo fcinfo, TrainParams *p)
 	p->holdout = DatumGetBool(required_arg(fcinfo, 22, "holdout"));
 	p->resume = DatumGetBool(required_arg(fcinfo, 23, "resume"));
 	p->seed = DatumGetInt32(required_arg(fcinfo, 24, "seed"));
+	p->ema_decay = DatumGetFloat8(required_arg(fcinfo, 25, "ema_decay"));
 
 	check_int("dim", p->dim, 1, 4096);
 	check_int("hidden", p->hidden, 1, 8192);
@@ -173,6 +177,7 @@ parse_params(FunctionCallInfo fcinfo, TrainParams *p)
 	check_int("epochs", p->epochs, 1, 100000);
 	check_int("patience", p->patience, 0, 100000);
 	check_int("negatives", p->negatives, 1, 1000000);
+	check_float("ema_decay", p->ema_decay, 0, 0.9999, false);
 	if (strcmp(p->loss, "full") != 0 && strcmp(p->loss, "sampled") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -190,10 +195,10 @@ params_json(const TrainParams *p)
 	appendStringInfo(&s, "{\"dim\": %d, \"hidden\": %d, \"layers\": %d, \"maxlen\": %d,"
 					 " \"batch_size\": %d, \"learning_rate\": %.17g, \"clip\": %.17g,"
 					 " \"dropout\": %.17g, \"epochs\": %d, \"patience\": %d, \"loss\": \"%s\","
-					 " \"negatives\": %d, \"holdout\": %s, \"seed\": %d}",
+					 " \"negatives\": %d, \"holdout\": %s, \"seed\": %d, \"ema_decay\": %.17g}",
 					 p->dim, p->hidden, p->layers, p->maxlen, p->batch_size, p->learning_rate,
 					 p->clip, p->dropout, p->epochs, p->patience, p->loss, p->negatives,
-					 p->holdout ? "true" : "false", p->seed);
+					 p->holdout ? "true" : "false", p->seed, p->ema_decay);
 	return s.data;
 }
 
@@ -344,6 +349,25 @@ fill_batch(const TrainData *d, const TrainWindow *w, int32 B, int32 *items, floa
 }
 
 /*
+ * Move the averaged weights toward the model's after a step:
+ * avg += (1 - d) (model - avg) with d = min(ema_decay, (1 + t) / (10 + t))
+ * at step t, so that short runs are not held back by the first weights.
+ */
+static void
+average_update(TrainRun *run)
+{
+	double		d = Min(run->p->ema_decay, (1.0 + run->avg_steps) / (10.0 + run->avg_steps));
+	float		w = (float) (1.0 - d);
+	float	   *a = run->avg.params;
+	const float *q = run->model.params;
+	size_t		i;
+
+	for (i = 0; i < run->model.n_params; i++)
+		a[i] += w * (q[i] - a[i]);
+	run->avg_steps++;
+}
+
+/*
  * One pass over the shuffled windows; returns the mean loss per predicted
  * position and sets *positions.  Checks for interrupts between batches.
  */
@@ -385,6 +409,8 @@ train_epoch(TrainRun *run, int32 epoch, int64 *positions)
 		batch.utag_idx = utag_idx;
 		if (nn_trainer_step(run->trainer, &batch, &loss_sum, &n_pos, &err) != NN_OK)
 			nn_raise(&err, "a training step");
+		if (p->ema_decay > 0)
+			average_update(run);
 		CHECK_FOR_INTERRUPTS();
 		INSTR_TIME_SET_CURRENT(now);
 		INSTR_TIME_SUBTRACT(now, start);
@@ -518,6 +544,13 @@ start_run(TrainRun *run, nn_config *cfg)
 		nn_model_copy_params(&run->model, &saved);
 		nn_model_copy_params(&run->best, &saved);
 	}
+	if (p->ema_decay > 0)
+	{
+		if (nn_model_create(&run->avg, cfg, d->item_tag_ptr, d->item_tag_idx, d->item_ids,
+							(uint64) p->seed, &animerec_palloc_allocator, &err) != NN_OK)
+			nn_raise(&err, "creating the model");
+		nn_model_copy_params(&run->avg, &run->model);
+	}
 }
 
 /* serialise the best model and store it with the epoch's log row */
@@ -538,11 +571,15 @@ checkpoint(TrainRun *run, int32 epoch, double loss, const EvalResult *val,
 	pfree(raw);
 }
 
-/* the epochs, with early stopping on validation NDCG@10 */
+/*
+ * The epochs, with early stopping on validation NDCG@10 of the averaged
+ * weights (or of the model's without averaging); the best are kept.
+ */
 static void
 train_loop(TrainRun *run)
 {
 	const TrainParams *p = run->p;
+	const nn_model *kept = p->ema_decay > 0 ? &run->avg : &run->model;
 	int32		epoch;
 
 	for (epoch = run->first_epoch; epoch <= p->epochs; epoch++)
@@ -563,14 +600,14 @@ train_loop(TrainRun *run)
 		run->seconds += seconds;
 		if (p->holdout)
 		{
-			eval_ranking(&run->model, &run->d, false, 10, NULL, &val);
+			eval_ranking(kept, &run->d, false, 10, NULL, &val);
 			improved = val.ndcg > run->best_ndcg;
 		}
 		else
 			improved = true;
 		if (improved)
 		{
-			nn_model_copy_params(&run->best, &run->model);
+			nn_model_copy_params(&run->best, kept);
 			run->best_epoch = epoch;
 			run->best_ndcg = p->holdout ? val.ndcg : 0;
 			run->best_hr = p->holdout ? val.hr : 0;

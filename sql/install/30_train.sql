@@ -40,12 +40,14 @@ CREATE PROCEDURE train(
     negatives     int              DEFAULT 1024,
     holdout       boolean          DEFAULT true,
     resume        boolean          DEFAULT false,
-    seed          int              DEFAULT 42)
+    seed          int              DEFAULT 42,
+    ema_decay     double precision DEFAULT 0.995)
     AS 'MODULE_PATHNAME', 'animerec_train'
     LANGUAGE C;
 COMMENT ON PROCEDURE train(text, regclass, text, text, text, text, regclass, text, text, regclass,
                            int, int, int, int, int, double precision, double precision,
-                           double precision, int, int, text, int, boolean, boolean, int) IS
+                           double precision, int, int, text, int, boolean, boolean, int,
+                           double precision) IS
 $$Train a new version of model NAME from the ratings table or view RATINGS and make it active.
 Columns: USER_COL and ITEM_COL (int or bigint ids; rows with a NULL id are skipped and counted),
 RATING_COL (numeric, NULL for none), ORDER_COL (the order of each user's history, ties by item id;
@@ -55,7 +57,9 @@ text) gives the items' tags; USER_TAGS is a table of (USER_COL, tag).
 Hyperparameters: DIM embedding size (64), HIDDEN LSTM size (128), LAYERS (2), MAXLEN steps a window (50),
 BATCH_SIZE windows a batch (128), LEARNING_RATE Adam (1e-3), CLIP gradient norm (5; 0 none), DROPOUT (0.2),
 EPOCHS at most (30), PATIENCE epochs without better validation NDCG@10 before stopping (3; 0 never),
-LOSS 'full' softmax or 'sampled' with NEGATIVES popularity-sampled negatives (1024), SEED (42).
+LOSS 'full' softmax or 'sampled' with NEGATIVES popularity-sampled negatives (1024), SEED (42),
+EMA_DECAY (0.995): validation ranks, and the run keeps, an exponential moving average of the weights
+over the steps (0: the raw weights).
 HOLDOUT (true): users with at least 5 rows keep their last item for test and the one before for
 validation; false trains on every row (no early stopping, no metrics).
 Outside a transaction block every epoch commits a checkpoint (the best weights so far, metrics and a
