@@ -21,7 +21,7 @@ VALUES ('tap_serve', 1, 'ready', true, 'public.tap_serve_ratings', 'user_id', 'a
         '{}', decode(:'blob2', 'hex'));
 SET animerec.model = 'tap_serve';
 
-SELECT plan(9);
+SELECT plan(13);
 
 -- the aggregate over a user's rows and recommend_for_history over the same rows agree
 CREATE TEMP TABLE tap_cmp AS
@@ -73,10 +73,36 @@ SELECT is((SELECT array_agg(version) FROM animerec.loaded_models WHERE name = 't
 SELECT isnt((SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend(5, 10)), (SELECT items FROM tap_v1),
             'version 2 is a different model');
 
+-- a model trained in the database (planted sequence: each user watches items k, k+1, ...)
+CREATE TABLE tap_serve_seq AS
+SELECT u AS user_id, 1 + ((u * 37) % 60 + k) % 60 AS item_id, 1 + (u + k) % 5 AS rating, k AS rated_at
+FROM generate_series(1, 300) u, generate_series(0, 9) k;
+CREATE INDEX ON tap_serve_seq (user_id, rated_at);
+SET animerec.progress_notices = off;
+CALL animerec.train('tap_serve_seq', 'tap_serve_seq', dim => 16, hidden => 16, batch_size => 32,
+                    learning_rate => 0.01, epochs => 15, patience => 15, seed => 3);
+CREATE TEMP TABLE tap_seq_top AS
+SELECT u.user_id, r.item_id, 1 + ((u.user_id * 37) % 60 + 10) % 60 AS next_item
+FROM generate_series(1, 300) u(user_id),
+     LATERAL animerec.recommend(u.user_id, 1, 'tap_serve_seq') r;
+SELECT cmp_ok((SELECT avg((item_id = next_item)::int) FROM tap_seq_top), '>', 0.5::numeric,
+              'a trained model recommends the next item of the planted sequence first for most users');
+SELECT is((SELECT count(*) FROM tap_seq_top t JOIN tap_serve_seq s USING (user_id)
+           WHERE s.item_id = t.item_id), 0::bigint, 'never an item the user has seen');
+SELECT is((SELECT count(*) FROM (SELECT user_id, item_id FROM animerec.recommend_all(1, 'tap_serve_seq')
+                                 EXCEPT SELECT user_id, item_id FROM tap_seq_top) d), 0::bigint,
+          'recommend_all agrees with recommend on the trained model');
+SELECT is((SELECT count(*) FROM tap_seq_top t
+           WHERE t.item_id <> (SELECT item_id FROM animerec.recommend_for_history(
+                                   (SELECT array_agg(item_id::bigint ORDER BY rated_at) FROM tap_serve_seq s WHERE s.user_id = t.user_id),
+                                   (SELECT array_agg(rating::real ORDER BY rated_at) FROM tap_serve_seq s WHERE s.user_id = t.user_id),
+                                   1, 'tap_serve_seq'))), 0::bigint,
+          'recommend_for_history agrees with recommend on the trained model');
+
 SELECT * FROM finish();
 \o /dev/null
 SELECT dblink_disconnect('tap_serve_peer');
-SELECT animerec.unload_model('tap_serve');
-DELETE FROM animerec.models WHERE name = 'tap_serve';
-DROP TABLE tap_serve_ratings;
+SELECT animerec.unload_model('tap_serve'), animerec.unload_model('tap_serve_seq');
+DELETE FROM animerec.models WHERE name IN ('tap_serve', 'tap_serve_seq');
+DROP TABLE tap_serve_ratings, tap_serve_seq;
 \o
