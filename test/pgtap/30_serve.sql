@@ -21,7 +21,7 @@ VALUES ('tap_serve', 1, 'ready', true, 'public.tap_serve_ratings', 'user_id', 'a
         '{}', decode(:'blob2', 'hex'));
 SET animerec.model = 'tap_serve';
 
-SELECT plan(13);
+SELECT plan(15);
 
 -- the aggregate over a user's rows and recommend_for_history over the same rows agree
 CREATE TEMP TABLE tap_cmp AS
@@ -99,10 +99,29 @@ SELECT is((SELECT count(*) FROM tap_seq_top t
                                    1, 'tap_serve_seq'))), 0::bigint,
           'recommend_for_history agrees with recommend on the trained model');
 
+-- user tags: recommend reads the user's tags like training did
+CREATE TABLE tap_serve_utags AS
+SELECT u AS user_id, CASE WHEN u % 2 = 0 THEN 'even' ELSE 'odd' END || ', g' || (u % 3) AS tag
+FROM generate_series(1, 300) u;
+INSERT INTO tap_serve_seq SELECT 1000 + t, item_id, rating, rated_at FROM tap_serve_seq, generate_series(1, 2) t WHERE user_id = 7;
+INSERT INTO tap_serve_utags VALUES (1001, 'even'), (1002, 'odd, g1');
+CALL animerec.train('tap_serve_utags', 'tap_serve_seq', user_tags => 'tap_serve_utags', dim => 8, hidden => 8,
+                    batch_size => 64, learning_rate => 0.01, epochs => 2, patience => 0, seed => 5);
+SELECT isnt((SELECT array_agg(score ORDER BY item_id) FROM animerec.recommend(1001, 60, 'tap_serve_utags')),
+            (SELECT array_agg(score ORDER BY item_id) FROM animerec.recommend(1002, 60, 'tap_serve_utags')),
+            'the same history with other user tags scores differently');
+SELECT is((SELECT count(*) FROM (SELECT user_id, rank, item_id FROM animerec.recommend_all(5, 'tap_serve_utags')
+                                 EXCEPT
+                                 SELECT u.user_id, r.rank, r.item_id
+                                 FROM (SELECT DISTINCT user_id FROM tap_serve_seq) u,
+                                      LATERAL animerec.recommend(u.user_id, 5, 'tap_serve_utags') r) d), 0::bigint,
+          'recommend_all reads user tags like recommend');
+
 SELECT * FROM finish();
 \o /dev/null
 SELECT dblink_disconnect('tap_serve_peer');
-SELECT animerec.unload_model('tap_serve'), animerec.unload_model('tap_serve_seq');
-DELETE FROM animerec.models WHERE name IN ('tap_serve', 'tap_serve_seq');
-DROP TABLE tap_serve_ratings, tap_serve_seq;
+SELECT animerec.unload_model('tap_serve'), animerec.unload_model('tap_serve_seq'),
+       animerec.unload_model('tap_serve_utags');
+DELETE FROM animerec.models WHERE name IN ('tap_serve', 'tap_serve_seq', 'tap_serve_utags');
+DROP TABLE tap_serve_ratings, tap_serve_seq, tap_serve_utags;
 \o
