@@ -79,8 +79,12 @@ nn_scores(const nn_model *m, const float *item_out, const float *u, int32_t B,
 	int32_t		b,
 				j;
 
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, D, 1.0f, u, D,
-				item_out + D, D, 0.0f, scores + 1, N + 1);
+	if (B == 1)					/* GEMV streams the table once, without packing */
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, N, D, 1.0f, item_out + D, D, u, 1,
+					0.0f, scores + 1, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, D, 1.0f, u, D,
+					item_out + D, D, 0.0f, scores + 1, N + 1);
 	for (b = 0; b < B; b++)
 	{
 		float	   *s = scores + (size_t) b * (N + 1);
@@ -125,10 +129,11 @@ hmax(nn_v4f v)
  * in place: s becomes scale * (softmax - onehot(tgt)).  bias (n), when not
  * NULL, is added to the logits first; dbias (n), when not NULL, gets the
  * gradient added.  Returns the row's loss.  Three passes over the row (it
- * stays in L1/L2): bias and max, exp and sum, scaling; each in 4-float
- * vectors with two accumulators, and a scalar tail.
+ * stays in L1/L2): bias and max, exp and sum, scaling.  The exp and scaling
+ * loops are vectorised by the compiler; the max and the sum run in 4-float
+ * vectors with two accumulators.
  */
-static double
+NN_SIMD_CLONES static double
 softmax_xent_row(float *s, int32_t n, int32_t tgt, const float *bias, float scale,
 				 float *dbias)
 {
@@ -136,9 +141,7 @@ softmax_xent_row(float *s, int32_t n, int32_t tgt, const float *bias, float scal
 	nn_v4f		m0 = zero - INFINITY,
 				m1 = m0,
 				a0 = zero,
-				a1 = zero,
-				v0,
-				v1;
+				a1 = zero;
 	float		mx,
 				sum,
 				inv,
@@ -146,64 +149,37 @@ softmax_xent_row(float *s, int32_t n, int32_t tgt, const float *bias, float scal
 	int32_t		j,
 				nv = n - n % 8;
 
+	if (bias)
+		for (j = 0; j < n; j++)
+			s[j] += bias[j];
 	for (j = 0; j < nv; j += 8)
 	{
-		v0 = nn_v4_load(s + j);
-		v1 = nn_v4_load(s + j + 4);
-		if (bias)
-		{
-			v0 += nn_v4_load(bias + j);
-			v1 += nn_v4_load(bias + j + 4);
-			nn_v4_store(s + j, v0);
-			nn_v4_store(s + j + 4, v1);
-		}
-		m0 = nn_v4_max(m0, v0);
-		m1 = nn_v4_max(m1, v1);
+		m0 = nn_v4_max(m0, nn_v4_load(s + j));
+		m1 = nn_v4_max(m1, nn_v4_load(s + j + 4));
 	}
 	mx = hmax(nn_v4_max(m0, m1));
 	for (j = nv; j < n; j++)
-	{
-		s[j] += bias ? bias[j] : 0.0f;
 		mx = s[j] > mx ? s[j] : mx;
-	}
 	st = s[tgt];
 
+	for (j = 0; j < n; j++)
+		s[j] = nn_expf(s[j] - mx);
 	for (j = 0; j < nv; j += 8)
 	{
-		v0 = nn_v4_exp(nn_v4_load(s + j) - mx);
-		v1 = nn_v4_exp(nn_v4_load(s + j + 4) - mx);
-		nn_v4_store(s + j, v0);
-		nn_v4_store(s + j + 4, v1);
-		a0 += v0;
-		a1 += v1;
+		a0 += nn_v4_load(s + j);
+		a1 += nn_v4_load(s + j + 4);
 	}
 	a0 += a1;
 	sum = (a0[0] + a0[1]) + (a0[2] + a0[3]);
 	for (j = nv; j < n; j++)
-	{
-		s[j] = nn_expf(s[j] - mx);
 		sum += s[j];
-	}
 
 	inv = scale / sum;
-	for (j = 0; j < nv; j += 8)
-	{
-		v0 = nn_v4_load(s + j) * inv;
-		v1 = nn_v4_load(s + j + 4) * inv;
-		nn_v4_store(s + j, v0);
-		nn_v4_store(s + j + 4, v1);
-		if (dbias)
-		{
-			nn_v4_store(dbias + j, nn_v4_load(dbias + j) + v0);
-			nn_v4_store(dbias + j + 4, nn_v4_load(dbias + j + 4) + v1);
-		}
-	}
-	for (j = nv; j < n; j++)
-	{
+	for (j = 0; j < n; j++)
 		s[j] *= inv;
-		if (dbias)
+	if (dbias)
+		for (j = 0; j < n; j++)
 			dbias[j] += s[j];
-	}
 	s[tgt] -= scale;
 	if (dbias)
 		dbias[tgt] -= scale;
