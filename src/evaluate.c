@@ -22,7 +22,7 @@
 
 /* see evaluate.h */
 float *
-eval_popularity(const TrainData *d, bool test)
+eval_popularity(const TrainData *d, bool holdout, bool test)
 {
 	float	   *pop = palloc0(sizeof(float) * (d->n_items + 1));
 	int32		u;
@@ -32,7 +32,7 @@ eval_popularity(const TrainData *d, bool test)
 		int64		end;
 		int64		r;
 
-		if (data_user_split(d, u, true, &end) && test)
+		if (data_user_split(d, u, holdout, &end) && test)
 			end++;
 		for (r = d->user_off[u]; r < end; r++)
 			pop[d->items[r]] += 1.0f;
@@ -281,7 +281,7 @@ animerec_evaluate(PG_FUNCTION_ARGS)
 
 	data_scale_ratings(&d, m.cfg.rating_min, m.cfg.rating_max);
 	animerec_set_blas_threads();
-	eval_ranking(&m, &d, true, k, eval_popularity(&d, true), &res);
+	eval_ranking(&m, &d, true, k, eval_popularity(&d, true, true), &res);
 
 	values[0] = Int64GetDatum(res.users);
 	values[1] = Float8GetDatum(res.hr);

@@ -22,9 +22,10 @@ typedef struct EvalResult
 
 /*
  * Item counts (N + 1, float) over the rows each user has before its
- * validation item (test = false) or its test item (test = true).
+ * validation item (test = false) or its test item (test = true); without
+ * holdout, over all rows.
  */
-extern float *eval_popularity(const TrainData *d, bool test);
+extern float *eval_popularity(const TrainData *d, bool holdout, bool test);
 
 /*
  * Rank every held-out item of d (ratings already scaled) with model m: the

@@ -25,6 +25,7 @@ typedef struct ProgressSlot
 	int			pid;			/* 0: free */
 	char		model[NAMEDATALEN];
 	int32		version;
+	int32		first_epoch;	/* first epoch of this call (resume starts late) */
 	int32		epoch;
 	int32		epochs;
 	int64		batch;
@@ -97,8 +98,8 @@ progress_release(void *arg)
 
 /* see progress.h */
 int
-progress_begin(const char *model, int32 version, int32 epochs, int64 batches_per_epoch,
-			   MemoryContext context)
+progress_begin(const char *model, int32 version, int32 first_epoch, int32 epochs,
+			   int64 batches_per_epoch, MemoryContext context)
 {
 	int			i;
 	int			found = -1;
@@ -127,6 +128,7 @@ progress_begin(const char *model, int32 version, int32 epochs, int64 batches_per
 			s->pid = MyProcPid;
 			strlcpy(s->model, model, NAMEDATALEN);
 			s->version = version;
+			s->first_epoch = first_epoch;
 			s->epoch = 0;
 			s->epochs = epochs;
 			s->batch = 0;
@@ -204,8 +206,8 @@ animerec_training_progress(PG_FUNCTION_ARGS)
 		Datum		values[11];
 		bool		nulls[11] = {0};
 		int64		elapsed = now - s->started;
-		int64		done = (int64) Max(s->epoch - 1, 0) * s->batches + s->batch;
-		int64		total = (int64) s->epochs * s->batches;
+		int64		done = (int64) Max(s->epoch - s->first_epoch, 0) * s->batches + s->batch;
+		int64		total = (int64) (s->epochs - s->first_epoch + 1) * s->batches;
 
 		if (s->pid == 0 || BackendPidGetProc(s->pid) == NULL)
 			continue;

@@ -13,7 +13,6 @@
 #include "nodes/parsenodes.h"
 #include "portability/instr_time.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/memutils.h"
 
 #include <math.h>
@@ -703,15 +702,15 @@ animerec_train(PG_FUNCTION_ARGS)
 	animerec_set_blas_threads();
 	start_run(&run, &cfg);
 	maybe_commit(&run);
-	run.popularity = eval_popularity(&run.d, false);
+	run.popularity = eval_popularity(&run.d, p.holdout, false);
 	create_trainer(&run);
-	run.progress_slot = progress_begin(p.name, run.version, p.epochs,
+	run.progress_slot = progress_begin(p.name, run.version, run.first_epoch, p.epochs,
 									   (run.n_windows + p.batch_size - 1) / p.batch_size, cxt);
 
 	train_loop(&run);
 
 	if (p.holdout)
-		eval_ranking(&run.best, &run.d, true, 10, eval_popularity(&run.d, true), &test);
+		eval_ranking(&run.best, &run.d, true, 10, eval_popularity(&run.d, true, true), &test);
 	registry_finish(p.name, run.version, metrics_json(&run, p.holdout ? &test : NULL));
 	report_done(&run, &test);
 	nn_trainer_free(run.trainer);

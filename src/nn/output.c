@@ -4,8 +4,8 @@
  * cross-entropy losses (full and sampled) fused with their gradients.
  *
  * The losses work on chunks of NN_OUTPUT_CHUNK positions so that the logits
- * buffer stays small: per chunk one GEMM for the logits, the softmax and its
- * gradient in place, then dU = dlogits · out and dout += dlogits^T · U.
+ * buffer stays small: per chunk one GEMM for the logits, the softmax in
+ * place, then dU = dlogits · out and dout += dlogits^T · U as GEMMs.
  */
 #include <cblas.h>
 
@@ -125,17 +125,16 @@ hmax(nn_v4f v)
 }
 
 /*
- * Softmax cross-entropy of one row of n logits s (n) against column tgt,
- * in place: s becomes scale * (softmax - onehot(tgt)).  bias (n), when not
- * NULL, is added to the logits first; dbias (n), when not NULL, gets the
- * gradient added.  Returns the row's loss.  Three passes over the row (it
- * stays in L1/L2): bias and max, exp and sum, scaling.  The exp and scaling
- * loops are vectorised by the compiler; the max and the sum run in 4-float
- * vectors with two accumulators.
+ * Exponentiate one row of n logits s (n) in place, shifted by its maximum
+ * after adding bias (n, may be NULL): s_j becomes exp(s_j + b_j - max).
+ * Returns the sum of the exponentials, so that the row's cross-entropy
+ * against column tgt is log(sum) - *tgt_shifted.  Two passes over the row
+ * (it stays in L1/L2): bias and max, exp and sum; the max and the sum run
+ * in 4-float vectors with two accumulators, the rest is vectorised by the
+ * compiler.
  */
-NN_SIMD_CLONES static double
-softmax_xent_row(float *s, int32_t n, int32_t tgt, const float *bias, float scale,
-				 float *dbias)
+NN_SIMD_CLONES static float
+softmax_exp_row(float *s, int32_t n, int32_t tgt, const float *bias, float *tgt_shifted)
 {
 	const nn_v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
 	nn_v4f		m0 = zero - INFINITY,
@@ -143,9 +142,7 @@ softmax_xent_row(float *s, int32_t n, int32_t tgt, const float *bias, float scal
 				a0 = zero,
 				a1 = zero;
 	float		mx,
-				sum,
-				inv,
-				st;
+				sum;
 	int32_t		j,
 				nv = n - n % 8;
 
@@ -160,7 +157,7 @@ softmax_xent_row(float *s, int32_t n, int32_t tgt, const float *bias, float scal
 	mx = hmax(nn_v4_max(m0, m1));
 	for (j = nv; j < n; j++)
 		mx = s[j] > mx ? s[j] : mx;
-	st = s[tgt];
+	*tgt_shifted = s[tgt] - mx;
 
 	for (j = 0; j < n; j++)
 		s[j] = nn_expf(s[j] - mx);
@@ -173,49 +170,73 @@ softmax_xent_row(float *s, int32_t n, int32_t tgt, const float *bias, float scal
 	sum = (a0[0] + a0[1]) + (a0[2] + a0[3]);
 	for (j = nv; j < n; j++)
 		sum += s[j];
-
-	inv = scale / sum;
-	for (j = 0; j < n; j++)
-		s[j] *= inv;
-	if (dbias)
-		for (j = 0; j < n; j++)
-			dbias[j] += s[j];
-	s[tgt] -= scale;
-	if (dbias)
-		dbias[tgt] -= scale;
-	return log((double) sum) - (double) (st - mx);
+	return sum;
 }
 
 /*
  * Full-softmax cross-entropy of P positions: U (P, D), targets (P) in 1..N,
  * out (N+1, D), bias (N+1).  Returns the summed loss; writes dU (P, D) and
  * adds into dout (N+1, D) and dbias (N+1) the gradients of scale * loss.
- * logits is (NN_OUTPUT_CHUNK, N) workspace.  Column 0 (padding) is left out.
+ * work has NN_OUTPUT_CHUNK * (N + D + 1) floats.  Column 0 (padding) is
+ * left out.
+ *
+ * The logits are only exponentiated (E, row sums z_p); the normalisation
+ * w_p = scale / z_p goes into the small operands instead of a third pass:
+ *   dU = diag(w) E out - scale out[targets]
+ *   dout += E^T diag(w) U - scale onehot^T U,  dbias += E^T w - scale onehot.
  */
 double
 nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 			   const int32_t *targets, const float *out, const float *bias,
-			   float scale, float *dU, float *dout, float *dbias, float *logits)
+			   float scale, float *dU, float *dout, float *dbias, float *work)
 {
+	float	   *E = work;		/* (chunk, N) */
+	float	   *Uw = E + (size_t) NN_OUTPUT_CHUNK * N;	/* (chunk, D) rows of U times w */
+	float	   *w = Uw + (size_t) NN_OUTPUT_CHUNK * D;	/* (chunk) */
 	double		loss = 0.0;
+	float		st;
 	int32_t		p0,
 				c,
-				r;
+				r,
+				d;
 
 	for (p0 = 0; p0 < P; p0 += NN_OUTPUT_CHUNK)
 	{
 		const float *Uc = U + (size_t) p0 * D;
+		float	   *dUc = dU + (size_t) p0 * D;
 
 		c = P - p0 < NN_OUTPUT_CHUNK ? P - p0 : NN_OUTPUT_CHUNK;
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, N, D, 1.0f, Uc, D,
-					out + D, D, 0.0f, logits, N);
+					out + D, D, 0.0f, E, N);
 		for (r = 0; r < c; r++)
-			loss += softmax_xent_row(logits + (size_t) r * N, N, targets[p0 + r] - 1,
-									 bias + 1, scale, dbias + 1);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, D, N, 1.0f, logits, N,
-					out + D, D, 0.0f, dU + (size_t) p0 * D, D);
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, c, 1.0f, logits, N,
-					Uc, D, 1.0f, dout + D, D);
+		{
+			float		z = softmax_exp_row(E + (size_t) r * N, N, targets[p0 + r] - 1,
+											bias + 1, &st);
+
+			loss += log((double) z) - (double) st;
+			w[r] = scale / z;
+			for (d = 0; d < D; d++)
+				Uw[(size_t) r * D + d] = w[r] * Uc[(size_t) r * D + d];
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, D, N, 1.0f, E, N,
+					out + D, D, 0.0f, dUc, D);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, c, 1.0f, E, N,
+					Uw, D, 1.0f, dout + D, D);
+		cblas_sgemv(CblasRowMajor, CblasTrans, c, N, 1.0f, E, N, w, 1, 1.0f, dbias + 1, 1);
+		for (r = 0; r < c; r++)
+		{
+			int32_t		t = targets[p0 + r];
+			const float *ot = out + (size_t) t * D;
+			const float *u = Uc + (size_t) r * D;
+			float	   *du = dUc + (size_t) r * D;
+
+			for (d = 0; d < D; d++)
+			{
+				du[d] = w[r] * du[d] - scale * ot[d];
+				dout[(size_t) t * D + d] -= scale * u[d];
+			}
+			dbias[t] -= scale;
+		}
 	}
 	return loss;
 }
@@ -237,6 +258,8 @@ nn_output_sampled(int32_t N, int32_t D, int32_t P, const float *U,
 {
 	double		loss = 0.0;
 	int32_t		W = K + 1;
+	float		z,
+				st;
 	int32_t		p0,
 				c,
 				r,
@@ -267,7 +290,11 @@ nn_output_sampled(int32_t N, int32_t D, int32_t P, const float *U,
 			s[0] = dot + bias[tgt] - logq[tgt];
 			for (k = 0; k < K; k++)
 				s[k + 1] = neg[k] == tgt ? -INFINITY : s[k + 1] + bias[neg[k]] - logq[neg[k]];
-			loss += softmax_xent_row(s, W, 0, NULL, scale, NULL);
+			z = softmax_exp_row(s, W, 0, NULL, &st);
+			loss += log((double) z) - (double) st;
+			for (k = 0; k <= K; k++)
+				s[k] *= scale / z;
+			s[0] -= scale;
 			for (k = 0; k < K; k++)
 			{
 				if (neg[k] == tgt)

@@ -433,7 +433,7 @@ test_output(void)
 	c.out = malloc(sizeof(float) * (c.N + 1) * c.D);
 	c.bias = malloc(sizeof(float) * (c.N + 1));
 	c.logq = malloc(sizeof(float) * (c.N + 1));
-	c.logits = malloc(sizeof(float) * NN_OUTPUT_CHUNK * c.N);
+	c.logits = malloc(sizeof(float) * NN_OUTPUT_CHUNK * (c.N + c.D + 1));
 	c.nout = malloc(sizeof(float) * c.K * c.D);
 	c.dnout = malloc(sizeof(float) * c.K * c.D);
 	c.targets = malloc(sizeof(int32_t) * c.P);
