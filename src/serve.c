@@ -23,7 +23,6 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "animerec.h"
@@ -120,7 +119,9 @@ check_history_index(const RegistryModel *rm)
 /*
  * SQL text reading rows (item bigint, rating real) of the model's ratings
  * table, newest first (order column descending, then item descending).
- * where is the condition on the user column, e.g. "= $1".
+ * where is the condition on the user column, e.g. "= $1"; select_user and
+ * order_user are prepended to the select list and the ORDER BY (for reading
+ * many users: "user::bigint, " and "user, ").
  */
 static char *
 history_sql(const RegistryModel *rm, const char *select_user, const char *where,
