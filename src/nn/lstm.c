@@ -140,44 +140,79 @@ nn_lstm_forward(const nn_lstm_weights *w, int32_t B, int32_t T,
 }
 
 /*
- * Backward of lstm_cell for one row: dh (H) total gradient on h, dc (H) the
- * cell gradient arriving from the next step (replaced by the one leaving to
- * the previous step), z (4H) activated gates, c_prev (H) or NULL, tc (H).
- * Writes dz (4H) pre-activation gradients and adds them to db (4H).
+ * The backward cell loop over the H units of one row (see
+ * lstm_cell_backward), with c_prev read only when has_prev; no two arrays
+ * overlap.
  */
-static inline void
-lstm_cell_backward(int32_t H, const float *dh, float *dc, const float *z,
-				   const float *c_prev, const float *tc, float *dz,
-				   float *db_ih, float *db_hh)
+static inline __attribute__((always_inline)) void
+cell_units_backward(int32_t H, const float *restrict dh, float *restrict dc,
+					const float *restrict z, const float *restrict c_prev, bool has_prev,
+					const float *restrict tc, float *restrict dz)
 {
+	const float *zi = z,
+			   *zf = z + H,
+			   *zg = z + 2 * H,
+			   *zo = z + 3 * H;
+	float	   *dzi = dz,
+			   *dzf = dz + H,
+			   *dzg = dz + 2 * H,
+			   *dzo = dz + 3 * H;
 	int32_t		k;
 
 	for (k = 0; k < H; k++)
 	{
-		float		i = z[k],
-					f = z[H + k],
-					g = z[2 * H + k],
-					o = z[3 * H + k];
+		float		i = zi[k],
+					f = zf[k],
+					g = zg[k],
+					o = zo[k];
 		float		t = tc[k];
 		float		dcell = dc[k] + dh[k] * o * (1.0f - t * t);
 		float		di = dcell * g * i * (1.0f - i);
-		float		df = c_prev ? dcell * c_prev[k] * f * (1.0f - f) : 0.0f;
+		float		df = has_prev ? dcell * c_prev[k] * f * (1.0f - f) : 0.0f;
 		float		dg = dcell * i * (1.0f - g * g);
 		float		dout = dh[k] * t * o * (1.0f - o);
 
 		dc[k] = dcell * f;
-		dz[k] = di;
-		dz[H + k] = df;
-		dz[2 * H + k] = dg;
-		dz[3 * H + k] = dout;
-		db_ih[k] += di;
-		db_ih[H + k] += df;
-		db_ih[2 * H + k] += dg;
-		db_ih[3 * H + k] += dout;
-		db_hh[k] += di;
-		db_hh[H + k] += df;
-		db_hh[2 * H + k] += dg;
-		db_hh[3 * H + k] += dout;
+		dzi[k] = di;
+		dzf[k] = df;
+		dzg[k] = dg;
+		dzo[k] = dout;
+	}
+}
+
+/*
+ * Backward of lstm_cell for one row: dh (H) total gradient on h, dc (H) the
+ * cell gradient arriving from the next step (replaced by the one leaving to
+ * the previous step), z (4H) activated gates, c_prev (H) or NULL, tc (H).
+ * Writes dz (4H), the gradient on the gate pre-activations.
+ */
+NN_SIMD_CLONES static void
+lstm_cell_backward(int32_t H, const float *dh, float *dc, const float *z,
+				   const float *c_prev, const float *tc, float *dz)
+{
+	if (c_prev)
+		cell_units_backward(H, dh, dc, z, c_prev, true, tc, dz);
+	else
+		cell_units_backward(H, dh, dc, z, NULL, false, tc, dz);
+}
+
+/* bias gradients: db_ih and db_hh (G) each += column sums of dZ (rows, G) */
+static void
+add_bias_grads(const float *restrict dZ, size_t rows, int32_t G,
+			   float *restrict db_ih, float *restrict db_hh)
+{
+	size_t		r;
+	int32_t		k;
+
+	for (r = 0; r < rows; r++)
+	{
+		const float *dz = dZ + r * G;
+
+		for (k = 0; k < G; k++)
+		{
+			db_ih[k] += dz[k];
+			db_hh[k] += dz[k];
+		}
 	}
 }
 
@@ -215,7 +250,7 @@ nn_lstm_backward(const nn_lstm_weights *w, int32_t B, int32_t T,
 			if (live[row + b])
 				lstm_cell_backward(H, dht, dc + (size_t) b * H, a->Z + (row + b) * G,
 								   t > 0 ? a->C + (row - B + b) * H : NULL,
-								   a->TC + (row + b) * H, dz, dw->b_ih, dw->b_hh);
+								   a->TC + (row + b) * H, dz);
 			else
 				memset(dz, 0, sizeof(float) * G);
 		}
@@ -228,7 +263,8 @@ nn_lstm_backward(const nn_lstm_weights *w, int32_t B, int32_t T,
 			if (!live[row + b])
 				memcpy(dh + (size_t) b * H, dH + (row + b) * H, sizeof(float) * H);
 	}
-	/* weight gradients over all steps at once */
+	/* weight and bias gradients over all steps at once */
+	add_bias_grads(dZ, (size_t) T * B, G, dw->b_ih, dw->b_hh);
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, w->in, T * B,
 				1.0f, dZ, G, X, w->in, 1.0f, dw->w_ih, w->in);
 	if (T > 1)
