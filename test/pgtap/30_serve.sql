@@ -3,6 +3,7 @@
 -- Not wrapped in a transaction: the second connection (dblink) must see the rows.
 \set blob1 `test/nn/bin/make_blob /dev/stdout 40 5 8 8 2 6 7 | od -An -tx1 -v | tr -d ' \n'`
 \set blob2 `test/nn/bin/make_blob /dev/stdout 40 5 8 8 2 6 8 | od -An -tx1 -v | tr -d ' \n'`
+\set blob3 `test/nn/bin/make_blob /dev/stdout 4000 5 16 8 1 6 9 | od -An -tx1 -v | tr -d ' \n'`
 \set QUIET on
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
@@ -21,7 +22,7 @@ VALUES ('tap_serve', 1, 'ready', true, 'public.tap_serve_ratings', 'user_id', 'a
         '{}', decode(:'blob2', 'hex'));
 SET animerec.model = 'tap_serve';
 
-SELECT plan(15);
+SELECT plan(18);
 
 -- the aggregate over a user's rows and recommend_for_history over the same rows agree
 CREATE TEMP TABLE tap_cmp AS
@@ -73,6 +74,52 @@ SELECT is((SELECT array_agg(version) FROM animerec.loaded_models WHERE name = 't
 SELECT isnt((SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend(5, 10)), (SELECT items FROM tap_v1),
             'version 2 is a different model');
 
+-- a version pinned by another connection's open transaction survives its replacement, and replaced
+-- versions are freed: ten activations fit under a cap of three copies (a copy is about 600 kB)
+INSERT INTO animerec.models (name, version, status, active, ratings_table, user_col, item_col,
+                             rating_col, order_col, hyperparams, weights)
+VALUES ('tap_pin', 1, 'ready', true, 'public.tap_serve_ratings', 'user_id', 'anime_id', 'rating', 'ts',
+        '{}', decode(:'blob3', 'hex'));
+\o /dev/null
+ALTER SYSTEM SET animerec.max_shared_memory = 2;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
+SELECT dblink_exec('tap_serve_peer', 'BEGIN');
+SELECT * FROM dblink('tap_serve_peer', 'SELECT animerec.user_embedding(anime_id, rating, ''tap_pin'' ORDER BY ts) FROM tap_serve_ratings WHERE user_id = 5') AS t(e real[]);
+\o
+SELECT lives_ok($$
+    DO $do$
+    BEGIN
+        FOR v IN 2..11 LOOP
+            INSERT INTO animerec.models (name, version, status, active, ratings_table, user_col, item_col,
+                                         rating_col, order_col, hyperparams, weights)
+            SELECT name, v, status, false, ratings_table, user_col, item_col, rating_col, order_col,
+                   hyperparams, weights
+            FROM animerec.models WHERE name = 'tap_pin' AND version = 1;
+            UPDATE animerec.models SET active = false WHERE name = 'tap_pin';
+            UPDATE animerec.models SET active = true WHERE name = 'tap_pin' AND version = v;
+            PERFORM animerec.load_model('tap_pin');
+        END LOOP;
+    END $do$ $$, 'ten activations while the peer pins version 1');
+\o /dev/null
+SELECT dblink_exec('tap_serve_peer', 'COMMIT');
+\o
+SELECT is((SELECT array_agg(version) FROM animerec.loaded_models WHERE name = 'tap_pin'), '{11}'::int[],
+          'only the active version stays loaded');
+\o /dev/null
+ALTER SYSTEM SET animerec.max_shared_memory = 1;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
+SELECT animerec.unload_model('tap_pin');
+\o
+SELECT lives_ok($$SELECT animerec.load_model('tap_pin')$$,
+                'the pinned version was freed when the peer''s transaction ended (one copy fits in 1 MB)');
+\o /dev/null
+ALTER SYSTEM RESET animerec.max_shared_memory;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
+\o
+
 -- a model trained in the database (planted sequence: each user watches items k, k+1, ...)
 CREATE TABLE tap_serve_seq AS
 SELECT u AS user_id, 1 + ((u * 37) % 60 + k) % 60 AS item_id, 1 + (u + k) % 5 AS rating, k AS rated_at
@@ -121,7 +168,7 @@ SELECT * FROM finish();
 \o /dev/null
 SELECT dblink_disconnect('tap_serve_peer');
 SELECT animerec.unload_model('tap_serve'), animerec.unload_model('tap_serve_seq'),
-       animerec.unload_model('tap_serve_utags');
-DELETE FROM animerec.models WHERE name IN ('tap_serve', 'tap_serve_seq', 'tap_serve_utags');
+       animerec.unload_model('tap_serve_utags'), animerec.unload_model('tap_pin');
+DELETE FROM animerec.models WHERE name IN ('tap_serve', 'tap_serve_seq', 'tap_serve_utags', 'tap_pin');
 DROP TABLE tap_serve_ratings, tap_serve_seq, tap_serve_utags;
 \o
