@@ -17,7 +17,8 @@ CREATE FUNCTION unload_model(name text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'animerec_unload_model'
     LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION unload_model(text) IS
-    'drop a model from the model cache (calls still running finish on it); true when it was loaded';
+    'drop a model from the model cache (calls still running finish on it); true when it was loaded; affects every connection, so only superusers and roles granted EXECUTE may call it';
+REVOKE ALL ON FUNCTION unload_model(text) FROM PUBLIC;
 
 CREATE FUNCTION loaded_models_info(OUT name text, OUT version int, OUT bytes bigint,
                                    OUT loaded_at timestamptz, OUT calls bigint, OUT shared boolean)
