@@ -173,15 +173,60 @@ softmax_exp_row(float *s, int32_t n, int32_t tgt, const float *bias, float *tgt_
 	return sum;
 }
 
+/* s (n) = exp(s + bias - shift), elementwise */
+NN_SIMD_CLONES static void
+exp_shifted_row(float *restrict s, const float *restrict bias, float shift, int32_t n)
+{
+	int32_t		j;
+
+	for (j = 0; j < n; j++)
+		s[j] = nn_expf(s[j] + bias[j] - shift);
+}
+
+/* dot product of a and b (n) */
+static float
+dot(const float *a, const float *b, int32_t n)
+{
+	float		s = 0.0f;
+	int32_t		i;
+
+	for (i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+/* largest Euclidean norm among the rows of x (rows, D) */
+static float
+max_row_norm(const float *x, int32_t rows, int32_t D)
+{
+	float		m = 0.0f;
+	int32_t		r;
+
+	for (r = 0; r < rows; r++)
+	{
+		float		n2 = dot(x + (size_t) r * D, x + (size_t) r * D, D);
+
+		m = n2 > m ? n2 : m;
+	}
+	return sqrtf(m);
+}
+
+/* smallest row sum of exp(logit - shift) trusted from the bound shift */
+#define NN_TINY_SUM 1e-20f
+
 /*
  * Full-softmax cross-entropy of P positions: U (P, D), targets (P) in 1..N,
  * out (N+1, D), bias (N+1).  Returns the summed loss; writes dU (P, D) and
  * adds into dout (N+1, D) and dbias (N+1) the gradients of scale * loss.
- * work has NN_OUTPUT_CHUNK * (N + D + 1) floats.  Column 0 (padding) is
+ * work has NN_OUTPUT_CHUNK * (N + D + 2) + N floats.  Column 0 (padding) is
  * left out.
  *
- * The logits are only exponentiated (E, row sums z_p); the normalisation
- * w_p = scale / z_p goes into the small operands instead of a third pass:
+ * One pass over the logits: each row is exponentiated against a shift known
+ * in advance, the Cauchy-Schwarz bound m_p = |u_p| max_j |out_j| + max_j b_j
+ * >= every logit of the row, so nothing overflows; the row sums z_p come
+ * from a GEMV with a ones vector.  A row whose sum is tiny (the bound far
+ * above its largest logit) is redone with its true maximum.  The
+ * normalisation w_p = scale / z_p then goes into the small operands:
  *   dU = diag(w) E out - scale out[targets]
  *   dout += E^T diag(w) U - scale onehot^T U,  dbias += E^T w - scale onehot.
  */
@@ -193,13 +238,24 @@ nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 	float	   *E = work;		/* (chunk, N) */
 	float	   *Uw = E + (size_t) NN_OUTPUT_CHUNK * N;	/* (chunk, D) rows of U times w */
 	float	   *w = Uw + (size_t) NN_OUTPUT_CHUNK * D;	/* (chunk) */
+	float	   *z = w + NN_OUTPUT_CHUNK;	/* (chunk) row sums */
+	float	   *ones = z + NN_OUTPUT_CHUNK; /* (N) */
+	float		out_norm = max_row_norm(out + D, N, D);
+	float		bias_max = -INFINITY,
+				shift,
+				st;
 	double		loss = 0.0;
-	float		st;
 	int32_t		p0,
 				c,
 				r,
-				d;
+				d,
+				j;
 
+	for (j = 1; j <= N; j++)
+	{
+		bias_max = bias[j] > bias_max ? bias[j] : bias_max;
+		ones[j - 1] = 1.0f;
+	}
 	for (p0 = 0; p0 < P; p0 += NN_OUTPUT_CHUNK)
 	{
 		const float *Uc = U + (size_t) p0 * D;
@@ -208,15 +264,33 @@ nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 		c = P - p0 < NN_OUTPUT_CHUNK ? P - p0 : NN_OUTPUT_CHUNK;
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, N, D, 1.0f, Uc, D,
 					out + D, D, 0.0f, E, N);
+		for (r = 0; r < c; r++)		/* w holds each row's shift until its sum is known */
+		{
+			const float *u = Uc + (size_t) r * D;
+
+			w[r] = sqrtf(dot(u, u, D)) * out_norm + bias_max;
+			exp_shifted_row(E + (size_t) r * N, bias + 1, w[r], N);
+		}
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, c, N, 1.0f, E, N, ones, 1, 0.0f, z, 1);
 		for (r = 0; r < c; r++)
 		{
-			float		z = softmax_exp_row(E + (size_t) r * N, N, targets[p0 + r] - 1,
-											bias + 1, &st);
+			const float *u = Uc + (size_t) r * D;
+			int32_t		t = targets[p0 + r];
+			float		logit = dot(u, out + (size_t) t * D, D) + bias[t];
 
-			loss += log((double) z) - (double) st;
-			w[r] = scale / z;
+			shift = w[r];
+			if (!(z[r] >= NN_TINY_SUM))
+			{
+				/* the bound was too loose (or the row is not finite): exact redo */
+				cblas_sgemv(CblasRowMajor, CblasNoTrans, N, D, 1.0f, out + D, D, u, 1,
+							0.0f, E + (size_t) r * N, 1);
+				z[r] = softmax_exp_row(E + (size_t) r * N, N, t - 1, bias + 1, &st);
+				shift = logit - st;
+			}
+			loss += log((double) z[r]) + (double) shift - (double) logit;
+			w[r] = scale / z[r];
 			for (d = 0; d < D; d++)
-				Uw[(size_t) r * D + d] = w[r] * Uc[(size_t) r * D + d];
+				Uw[(size_t) r * D + d] = w[r] * u[d];
 		}
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, D, N, 1.0f, E, N,
 					out + D, D, 0.0f, dUc, D);

@@ -43,7 +43,7 @@ struct nn_trainer
 	float	   *dX0;			/* (T, B, in_0) */
 	float	   *out;			/* (N+1, D) item output table */
 	float	   *dout;			/* (N+1, D) */
-	float	   *logits;			/* output loss workspace: (NN_OUTPUT_CHUNK, N+D+1 or K+1) */
+	float	   *logits;			/* output loss workspace: see nn_output_full or _sampled */
 	int32_t    *neg;			/* (K) sampled negatives */
 	float	   *nout;			/* (K, D) their output rows */
 	float	   *dnout;			/* (K, D) */
@@ -138,8 +138,8 @@ carve(nn_trainer *t, nn_arena *a)
 	t->dX0 = nn_arena_take(a, sizeof(float) * M * in0);
 	t->out = nn_arena_take(a, sizeof(float) * N1 * D);
 	t->dout = nn_arena_take(a, sizeof(float) * N1 * D);
-	t->logits = nn_arena_take(a, sizeof(float) * NN_OUTPUT_CHUNK *
-							  (sampled ? K + 1 : N1 - 1 + D + 1));
+	t->logits = nn_arena_take(a, sizeof(float) * (sampled ? NN_OUTPUT_CHUNK * (K + 1) :
+												  NN_OUTPUT_CHUNK * (N1 + D + 1) + N1));
 	t->neg = sampled ? nn_arena_take(a, sizeof(int32_t) * K) : NULL;
 	t->nout = sampled ? nn_arena_take(a, sizeof(float) * K * D) : NULL;
 	t->dnout = sampled ? nn_arena_take(a, sizeof(float) * K * D) : NULL;
