@@ -78,6 +78,7 @@ typedef struct LocalSlot
 {
 	ServeModel	sm;				/* sm.load_id == 0: no view built */
 	int			pins_held;		/* pins this backend holds on the slot */
+	uint64		pinned_load_id; /* the load those pins are on (shared mode) */
 	/* not preloaded: the slot is the cache entry itself */
 	bool		used;
 	bool		retired;
@@ -228,7 +229,7 @@ unpin_slot(int i)
 	Assert(s->pins_held > 0);
 	s->pins_held--;
 	if (ctl != NULL)
-		shared_unpin(i, s->sm.load_id);
+		shared_unpin(i, s->pinned_load_id);
 	else if (s->pins_held == 0 && s->retired)
 		local_free(s);
 }
@@ -345,6 +346,7 @@ shared_find_pin(const char *name, int32 version)
 			pg_atomic_fetch_add_u32(&e->pins, 1);
 			pg_atomic_fetch_add_u64(&e->calls, 1);
 			local[i].pins_held++;
+			local[i].pinned_load_id = e->load_id;
 			if (local[i].sm.load_id != e->load_id)
 				local[i].sm.load_id = 0;	/* view must be (re)built */
 			found = i;
@@ -485,6 +487,7 @@ shared_load(const char *name)
 	pg_atomic_fetch_add_u64(&ctl->entries[slot].calls, 1);
 	local[slot].pins_held++;
 	load_id = ctl->entries[slot].load_id;
+	local[slot].pinned_load_id = load_id;
 	LWLockRelease(ctl->lock);
 
 	if (DsaPointerIsValid(dp))
