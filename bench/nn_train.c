@@ -286,6 +286,7 @@ bench_inference(const nn_model *m, nn_rng *r)
 	free(exclude);
 }
 
+/* parse flags, measure the sgemm references, train, then time inference */
 int
 main(int argc, char **argv)
 {

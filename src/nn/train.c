@@ -236,6 +236,7 @@ nn_trainer_bytes(const nn_trainer *t)
 	return t->bytes;
 }
 
+/* free the trainer and everything it allocated (NULL is a no-op) */
 void
 nn_trainer_free(nn_trainer *t)
 {
