@@ -286,6 +286,7 @@ bench_inference(const nn_model *m, nn_rng *r)
 	free(exclude);
 }
 
+/* parse flags, measure the sgemm references, train, then time inference */
 int
 main(int argc, char **argv)
 {
@@ -389,10 +390,10 @@ main(int argc, char **argv)
 		flops += step_flops(&o, m.in_dim, b.B, b.T, np);
 	}
 	printf("config items=%d tags=%d dim=%d hidden=%d layers=%d maxlen=%d batch=%d threads=%d "
-		   "loss=%s%s steps=%d windows=%d trainer_mb=%.1f\n",
+		   "loss=%s negatives=%d steps=%d windows=%d trainer_mb=%.1f\n",
 		   o.items, o.tags, o.dim, o.hidden, o.layers, o.maxlen, o.batch, o.threads,
 		   o.loss == NN_LOSS_FULL ? "full" : "sampled",
-		   o.loss == NN_LOSS_FULL ? "" : " negatives", o.steps, n_windows,
+		   o.loss == NN_LOSS_FULL ? 0 : o.negatives, o.steps, n_windows,
 		   nn_trainer_bytes(tr) / 1048576.0);
 	printf("positions=%lld seconds=%.3f mean_loss=%.4f\n", (long long) npos, secs, loss / npos);
 	printf("positions_per_s=%.0f\n", npos / secs);

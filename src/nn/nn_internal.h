@@ -145,7 +145,8 @@ void		nn_item_tag_mean(const nn_model *m, int32_t j, float *out);
 
 /*
  * (ctx_dim) user context of one row: mean E_utag[utags] then E_user[user];
- * out-of-range indices count as padding (zero rows).
+ * user tags outside the vocabulary are skipped, a user outside 1..U gives a
+ * zero embedding.
  */
 void		nn_user_context(const nn_model *m, int32_t user, const int32_t *utags,
 							int32_t n_utags, float *ctx);

@@ -4,8 +4,9 @@
  * cross-entropy losses (full and sampled) fused with their gradients.
  *
  * The losses work on chunks of NN_OUTPUT_CHUNK positions so that the logits
- * buffer stays small: per chunk one GEMM for the logits, the softmax in
- * place, then dU = dlogits · out and dout += dlogits^T · U as GEMMs.
+ * buffer stays small: per chunk one GEMM for the logits, their exponentials
+ * in place, then dU = dlogits · out and dout += dlogits^T · U as GEMMs.
+ * Everything but the exponentials runs in BLAS, so it uses its threads.
  */
 #include <cblas.h>
 

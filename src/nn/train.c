@@ -236,6 +236,7 @@ nn_trainer_bytes(const nn_trainer *t)
 	return t->bytes;
 }
 
+/* free the trainer and everything it allocated (NULL is a no-op) */
 void
 nn_trainer_free(nn_trainer *t)
 {
@@ -255,15 +256,26 @@ nn_trainer_grad(nn_trainer *t)
 	return t->grad;
 }
 
-/* mask (n) of inverted-dropout scales: 0 with probability rate, else 1/(1-rate) */
+/*
+ * mask (n) of inverted-dropout scales: 0 with probability rate, else
+ * 1/(1-rate); each 64-bit draw decides two elements by its 32-bit halves.
+ */
 static void
 dropout_mask(nn_rng *r, float *mask, size_t n, float rate)
 {
 	float		keep = 1.0f / (1.0f - rate);
+	uint32_t	drop_below = (uint32_t) ((double) rate * 4294967296.0);
+	uint64_t	x = 0;
 	size_t		i;
 
 	for (i = 0; i < n; i++)
-		mask[i] = nn_rng_uniform(r) < rate ? 0.0f : keep;
+	{
+		if (i % 2 == 0)
+			x = nn_rng_next(r);
+		else
+			x >>= 32;
+		mask[i] = (uint32_t) x < drop_below ? 0.0f : keep;
+	}
 }
 
 /* y (n) = x (n) * mask (n); y may be x */

@@ -127,6 +127,7 @@ typedef struct input_ctx
 			   *ctxbuf;
 } input_ctx;
 
+/* sum R * X over the step inputs X (T, B, in_0) */
 static double
 input_loss(void *p)
 {
@@ -138,6 +139,7 @@ input_loss(void *p)
 	return dot(c->R, c->X, (size_t) b->B * b->T * c->m->in_dim);
 }
 
+/* sum R * out over the item output table (N+1, D) */
 static double
 item_output_loss(void *p)
 {
@@ -147,6 +149,7 @@ item_output_loss(void *p)
 	return dot(c->R, c->X, ((size_t) c->m->cfg.n_items + 1) * c->m->cfg.dim);
 }
 
+/* input assembly and item output table: every embedding table */
 static void
 test_input(void)
 {
@@ -211,6 +214,7 @@ typedef struct lstm_ctx
 			   *R;
 } lstm_ctx;
 
+/* sum R * Hs of the top layer after running the stack over X */
 static double
 lstm_loss(void *p)
 {
@@ -232,6 +236,7 @@ alloc_acts(nn_lstm_acts *a, size_t M, size_t H)
 	a->Hs = malloc(sizeof(float) * M * H);
 }
 
+/* one layer (layers = 1) or two stacked layers over 6 steps (layers = 2) */
 static void
 test_lstm(int32_t layers)
 {
@@ -357,6 +362,7 @@ typedef struct out_ctx
 			   *dproj;
 } out_ctx;
 
+/* sum R * U with U = Hv proj^T */
 static double
 proj_loss(void *p)
 {
@@ -378,6 +384,7 @@ full_loss(void *p)
 						  c->dU, c->dout, c->dbias, c->logits);
 }
 
+/* the sampled loss into scratch gradients (zeroed first), summed */
 static double
 sampled_loss(void *p)
 {
@@ -499,6 +506,7 @@ test_full_reference(void)
 	free(work);
 }
 
+/* projection, then the full and sampled losses over two chunks of positions */
 static void
 test_output(void)
 {
@@ -570,6 +578,7 @@ whole_loss(void *p)
 	return loss / (double) np;
 }
 
+/* every parameter group of the mean training loss through the trainer */
 static void
 test_whole(const char *label, int32_t layers, int32_t T, int32_t loss)
 {
@@ -631,6 +640,7 @@ test_whole(const char *label, int32_t layers, int32_t T, int32_t loss)
 	nn_model_free(&m);
 }
 
+/* every backward pass, from the layers up to the whole loss */
 int
 main(void)
 {

@@ -12,6 +12,7 @@
 /* an allocator that counts its calls */
 static int	n_allocs;
 
+/* calloc, counted */
 static void *
 count_alloc(void *ctx, size_t size)
 {
@@ -19,6 +20,7 @@ count_alloc(void *ctx, size_t size)
 	return calloc(1, size);
 }
 
+/* free */
 static void
 count_free(void *ctx, void *p)
 {
@@ -27,6 +29,7 @@ count_free(void *ctx, void *p)
 
 static const nn_allocator counting = {count_alloc, count_free, NULL};
 
+/* nn_model_create: refusals, then the initialisation of a valid model */
 static void
 test_create(void)
 {
@@ -88,6 +91,7 @@ test_create(void)
 	nn_model_free(&m);
 }
 
+/* allocation once, lazy Adam, refused batches, NaN detection */
 static void
 test_trainer(void)
 {
@@ -219,6 +223,7 @@ test_clip(void)
 	nn_model_free(&b);
 }
 
+/* model creation and the trainer contract */
 int
 main(void)
 {
