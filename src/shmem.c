@@ -7,7 +7,8 @@
  * and a fixed table of loaded-model entries) and one DSA area, created on
  * first use and pinned, holding each loaded model version once: the weight
  * blob (64-byte aligned, as nn_weights_view wants) followed by the item output
- * table (N+1, D).  Entries store dsa_pointers, never addresses.
+ * table (N+1, D).  Entries are keyed by (database, model name, version), since
+ * each database has its own registry, and store dsa_pointers, never addresses.
  *
  * Replacement: when the registry's active version differs from the loaded
  * one, the new version is loaded and published, and the old entry is
@@ -50,6 +51,7 @@ typedef struct SharedEntry
 {
 	bool		used;
 	bool		retired;		/* replaced or unloaded: freed at the last unpin */
+	Oid			dbid;			/* the database whose registry the model is from */
 	char		name[NAMEDATALEN];
 	int32		version;
 	uint64		load_id;		/* unique per load (from the generation counter) */
@@ -340,7 +342,7 @@ shared_find_pin(const char *name, int32 version)
 	{
 		SharedEntry *e = &ctl->entries[i];
 
-		if (e->used && !e->retired && e->version == version &&
+		if (e->used && !e->retired && e->dbid == MyDatabaseId && e->version == version &&
 			strcmp(e->name, name) == 0)
 		{
 			pg_atomic_fetch_add_u32(&e->pins, 1);
@@ -436,7 +438,7 @@ shared_load(const char *name)
 	{
 		SharedEntry *e = &ctl->entries[i];
 
-		if (!e->used || e->retired || strcmp(e->name, name) != 0)
+		if (!e->used || e->retired || e->dbid != MyDatabaseId || strcmp(e->name, name) != 0)
 			continue;
 		if (e->version == rm.version)
 			slot = i;
@@ -471,6 +473,7 @@ shared_load(const char *name)
 
 			e->used = true;
 			e->retired = false;
+			e->dbid = MyDatabaseId;
 			strlcpy(e->name, name, NAMEDATALEN);
 			e->version = rm.version;
 			e->load_id = ++ctl->generation;
@@ -690,7 +693,7 @@ animerec_unload_model(PG_FUNCTION_ARGS)
 		{
 			SharedEntry *e = &ctl->entries[i];
 
-			if (e->used && !e->retired && strcmp(e->name, name) == 0)
+			if (e->used && !e->retired && e->dbid == MyDatabaseId && strcmp(e->name, name) == 0)
 			{
 				shared_retire_locked(e);
 				any = true;
@@ -714,7 +717,8 @@ PG_FUNCTION_INFO_V1(animerec_loaded_models);
 
 /*
  * loaded_models() -> setof (name, version, bytes, loaded_at, calls, shared):
- * the cached model versions (shared ones, or this backend's when not preloaded).
+ * the cached model versions of this database (shared ones, or this backend's
+ * when not preloaded).
  */
 Datum
 animerec_loaded_models(PG_FUNCTION_ARGS)
@@ -731,7 +735,7 @@ animerec_loaded_models(PG_FUNCTION_ARGS)
 		{
 			SharedEntry *e = &ctl->entries[i];
 
-			if (!e->used || e->retired)
+			if (!e->used || e->retired || e->dbid != MyDatabaseId)
 				continue;
 			values[0] = CStringGetTextDatum(e->name);
 			values[1] = Int32GetDatum(e->version);

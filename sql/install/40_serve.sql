@@ -30,7 +30,7 @@ COMMENT ON FUNCTION loaded_models_info() IS
 
 CREATE VIEW loaded_models AS SELECT * FROM loaded_models_info();
 COMMENT ON VIEW loaded_models IS
-    'model versions in the model cache: bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
+    'model versions of this database in the model cache: bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
 
 CREATE FUNCTION recommend(user_id bigint, k int DEFAULT 10, model text DEFAULT NULL,
                           exclude_seen boolean DEFAULT true)

@@ -22,7 +22,7 @@ VALUES ('tap_serve', 1, 'ready', true, 'public.tap_serve_ratings', 'user_id', 'a
         '{}', decode(:'blob2', 'hex'));
 SET animerec.model = 'tap_serve';
 
-SELECT plan(18);
+SELECT plan(19);
 
 -- the aggregate over a user's rows and recommend_for_history over the same rows agree
 CREATE TEMP TABLE tap_cmp AS
@@ -73,6 +73,33 @@ SELECT is((SELECT array_agg(version) FROM animerec.loaded_models WHERE name = 't
           'version 2 replaced version 1 in the cache');
 SELECT isnt((SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend(5, 10)), (SELECT items FROM tap_v1),
             'version 2 is a different model');
+
+-- each database has its own registry: the same model name and version elsewhere is another model
+\o /dev/null
+SELECT dblink_exec('tap_serve_peer', 'CREATE DATABASE tap_serve_other');
+SELECT dblink_connect('tap_serve_other',
+                      format('dbname=tap_serve_other host=%s port=%s user=%s',
+                             split_part(current_setting('unix_socket_directories'), ',', 1),
+                             current_setting('port'), current_user));
+SELECT dblink_exec('tap_serve_other', 'CREATE EXTENSION animerec');
+SELECT dblink_exec('tap_serve_other', 'CREATE TABLE tap_serve_ratings AS SELECT * FROM (VALUES (5, 10, 1::real, 1)) v(user_id, anime_id, rating, ts)');
+SELECT dblink_exec('tap_serve_other', format(
+    'INSERT INTO animerec.models (name, version, status, active, ratings_table, user_col, item_col, rating_col, order_col, hyperparams, weights) '
+    'VALUES (''tap_serve'', 2, ''ready'', true, ''public.tap_serve_ratings'', ''user_id'', ''anime_id'', ''rating'', ''ts'', ''{}'', decode(%L, ''hex''))',
+    :'blob1'));
+\o
+SELECT is((SELECT items FROM dblink('tap_serve_other',
+                                    'SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend_for_history(''{'
+                                    || (SELECT string_agg(anime_id::text, ',' ORDER BY ts) FROM tap_serve_ratings WHERE user_id = 5)
+                                    || '}'', (SELECT array_agg(r) FROM unnest(''{'
+                                    || (SELECT string_agg(rating::text, ',' ORDER BY ts) FROM tap_serve_ratings WHERE user_id = 5)
+                                    || '}''::real[]) r), 10, ''tap_serve'')') AS t(items bigint[])),
+          (SELECT items FROM tap_v1),
+          'another database''s tap_serve version 2 (the first blob) is not this database''s version 2');
+\o /dev/null
+SELECT dblink_disconnect('tap_serve_other');
+SELECT dblink_exec('tap_serve_peer', 'DROP DATABASE tap_serve_other');
+\o
 
 -- a version pinned by another connection's open transaction survives its replacement, and replaced
 -- versions are freed: ten activations fit under a cap of three copies (a copy is about 600 kB)
