@@ -135,6 +135,16 @@ nn_v4_max(nn_v4f a, nn_v4f b)
 	return (nn_v4f) ((m & (nn_v4i) a) | (~m & (nn_v4i) b));
 }
 
+/* ---- threads for elementwise passes (parallel.c) ---- */
+
+typedef void (*nn_rows_fn) (void *ctx, int32_t r0, int32_t r1);
+
+/*
+ * Call fn(ctx, r0, r1) over slices covering [0, rows), one per OpenBLAS
+ * thread (slices of at least min_rows), the first on the calling thread.
+ */
+void		nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx);
+
 /* ---- input assembly (input.c) ---- */
 
 /* floats of per-row user context: D with user tags, + D with user ids */

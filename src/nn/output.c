@@ -6,7 +6,7 @@
  * The losses work on chunks of NN_OUTPUT_CHUNK positions so that the logits
  * buffer stays small: per chunk one GEMM for the logits, their exponentials
  * in place, then dU = dlogits · out and dout += dlogits^T · U as GEMMs.
- * Everything but the exponentials runs in BLAS, so it uses its threads.
+ * The GEMMs use BLAS's threads, the exponentials as many of their own.
  */
 #include <cblas.h>
 
@@ -184,6 +184,26 @@ exp_shifted_row(float *restrict s, const float *restrict bias, float shift, int3
 		s[j] = nn_expf(s[j] + bias[j] - shift);
 }
 
+/* rows of the exponentials pass of nn_output_full */
+typedef struct exp_rows
+{
+	float	   *E;				/* (rows, N) logits, exponentiated in place */
+	const float *bias;			/* (N) */
+	const float *shift;			/* (rows) */
+	int32_t		N;
+} exp_rows;
+
+/* nn_rows_fn: rows r0..r1-1 of E = exp(E + bias - shift) */
+static void
+exp_rows_fn(void *ctx, int32_t r0, int32_t r1)
+{
+	exp_rows   *x = ctx;
+	int32_t		r;
+
+	for (r = r0; r < r1; r++)
+		exp_shifted_row(x->E + (size_t) r * x->N, x->bias, x->shift[r], x->N);
+}
+
 /* dot product of a and b (n) */
 static float
 dot(const float *a, const float *b, int32_t n)
@@ -246,12 +266,15 @@ nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 				shift,
 				st;
 	double		loss = 0.0;
+	exp_rows	xr;
 	int32_t		p0,
 				c,
 				r,
 				d,
 				j;
 
+	xr.bias = bias + 1;
+	xr.N = N;
 	for (j = 1; j <= N; j++)
 	{
 		bias_max = bias[j] > bias_max ? bias[j] : bias_max;
@@ -266,12 +289,10 @@ nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, N, D, 1.0f, Uc, D,
 					out + D, D, 0.0f, E, N);
 		for (r = 0; r < c; r++)		/* w holds each row's shift until its sum is known */
-		{
-			const float *u = Uc + (size_t) r * D;
-
-			w[r] = sqrtf(dot(u, u, D)) * out_norm + bias_max;
-			exp_shifted_row(E + (size_t) r * N, bias + 1, w[r], N);
-		}
+			w[r] = sqrtf(dot(Uc + (size_t) r * D, Uc + (size_t) r * D, D)) * out_norm + bias_max;
+		xr.E = E;
+		xr.shift = w;
+		nn_parallel_rows(c, 16, exp_rows_fn, &xr);
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, c, N, 1.0f, E, N, ones, 1, 0.0f, z, 1);
 		for (r = 0; r < c; r++)
 		{
