@@ -147,6 +147,17 @@ UPDATE animerec.models SET active = false WHERE name = 'serve_toy';
 SELECT * FROM animerec.recommend(1, 5);
 UPDATE animerec.models SET active = true WHERE name = 'serve_toy' AND version = 2;
 
+-- a version number that comes back after its row was deleted is another model, not the cached one
+SELECT count(*) AS loaded_first FROM animerec.recommend_for_history('{20,40}', NULL, 5, 'serve_toy_noindex');
+DELETE FROM animerec.models WHERE name = 'serve_toy_noindex';
+INSERT INTO animerec.models (name, version, status, active, ratings_table, user_col, item_col,
+                             rating_col, order_col, hyperparams, weights)
+VALUES ('serve_toy_noindex', 1, 'ready', true, 'public.serve_ratings', 'anime_id', 'user_id', NULL, NULL,
+        '{}', decode(:'blob2', 'hex'));
+SELECT (SELECT array_agg(score ORDER BY rank) FROM animerec.recommend_for_history('{20,40}', NULL, 5, 'serve_toy_noindex')) =
+       (SELECT array_agg(score ORDER BY rank) FROM animerec.recommend_for_history('{20,40}', NULL, 5, 'serve_toy'))
+       AS new_row_served;
+
 -- the animerec.max_shared_memory cap refuses a model that does not fit and says how much it needs
 INSERT INTO animerec.models (name, version, status, active, ratings_table, user_col, item_col,
                              rating_col, order_col, hyperparams, weights)

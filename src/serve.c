@@ -38,6 +38,7 @@ typedef struct HistoryPlan
 {
 	char		name[NAMEDATALEN];
 	int32		version;
+	TimestampTz created_at;		/* of the model's registry row */
 	SPIPlanPtr	plan;			/* $1 user id (int8), $2 row limit (int8, NULL: all) */
 	SPIPlanPtr	utags;			/* user tags: $1 user id, $2 vocabulary; NULL: none */
 	SPIPlanPtr	utags_any;		/* the same for $1 int8[] of user ids */
@@ -185,7 +186,8 @@ get_history_plan(const ServeModel *sm)
 	for (hp = history_plans; hp != NULL; hp = hp->next)
 		if (strcmp(hp->name, sm->name) == 0)
 			break;
-	if (hp != NULL && hp->version == sm->version && hp->plan != NULL)
+	if (hp != NULL && hp->version == sm->version && hp->created_at == sm->created_at &&
+		hp->plan != NULL)
 		return hp;
 	if (!registry_fetch_active(sm->name, &rm, false))
 		ereport(ERROR,
@@ -218,6 +220,7 @@ get_history_plan(const ServeModel *sm)
 			   VARSIZE_ANY(DatumGetPointer(rm.user_tag_vocab)));
 	}
 	hp->version = sm->version;
+	hp->created_at = sm->created_at;
 	return hp;
 }
 
