@@ -225,9 +225,8 @@ get_history_plan(const ServeModel *sm)
 }
 
 /*
- * A user's history as dense items: win_items/win_ratings (n_win) hold the
- * newest T rows in chronological order (unknown items skipped, ratings scaled);
- * exclude (N+1) gets a 1 for every item of the user when exclude_seen.
+ * A user's history as dense items: win_items/win_ratings (n_win <= T) hold
+ * the known items of the newest T rows in chronological order, ratings scaled.
  */
 typedef struct History
 {
@@ -238,7 +237,11 @@ typedef struct History
 	int32		n_utags;
 } History;
 
-/* Read user_id's history through the model's cached plan into *h and exclude. */
+/*
+ * Read user_id's history (and user tags) through the model's cached queries
+ * into *h; with exclude_seen, exclude (N+1) gets a 1 for every known item of
+ * every row of the user (not only the newest T).
+ */
 static void
 read_user_history(const ServeModel *sm, int64 user_id, bool exclude_seen,
 				  uint8 *exclude, History *h)
