@@ -294,7 +294,7 @@ double		nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
  * nn_output_full; gradients reach only the target and negative rows.
  * Workspace: logits (NN_OUTPUT_CHUNK, K + 1), nout (K, D), dnout (K, D).
  */
-double		nn_output_sampled(int32_t N, int32_t D, int32_t P, const float *U,
+double		nn_output_sampled(int32_t D, int32_t P, const float *U,
 							  const int32_t *targets, int32_t K, const int32_t *neg,
 							  const float *logq, const float *out, const float *bias,
 							  float scale, float *dU, float *dout, float *dbias,

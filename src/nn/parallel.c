@@ -9,6 +9,10 @@
  * signal blocked, so signals keep going to the calling thread, and they
  * never call anything but fn.  glibc reuses the stacks of joined threads.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L	/* sigset_t, pthread_sigmask under -std=c11 */
+#endif
+
 #include <cblas.h>
 #include <pthread.h>
 #include <signal.h>

@@ -418,7 +418,7 @@ output_loss(nn_trainer *t, int32_t P, const int32_t *neg, int32_t K)
 		for (k = 0; k < P; k++)
 			t->touched.item[t->targets[k]] = 1;
 	}
-	return nn_output_sampled(N, D, P, t->U, t->targets, K, neg, t->logq, t->out,
+	return nn_output_sampled(D, P, t->U, t->targets, K, neg, t->logq, t->out,
 							 m->item_bias, scale, t->dU, t->dout, t->g.item_bias,
 							 t->logits, t->nout, t->dnout);
 }

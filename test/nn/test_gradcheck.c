@@ -392,7 +392,7 @@ sampled_loss(void *p)
 
 	memset(c->dout, 0, sizeof(float) * (c->N + 1) * c->D);
 	memset(c->dbias, 0, sizeof(float) * (c->N + 1));
-	return nn_output_sampled(c->N, c->D, c->P, c->U, c->targets, c->K, c->neg, c->logq,
+	return nn_output_sampled(c->D, c->P, c->U, c->targets, c->K, c->neg, c->logq,
 							 c->out, c->bias, 1.0f, c->dU, c->dout, c->dbias,
 							 c->logits, c->nout, c->dnout);
 }

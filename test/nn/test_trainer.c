@@ -16,6 +16,7 @@ static int	n_allocs;
 static void *
 count_alloc(void *ctx, size_t size)
 {
+	(void) ctx;
 	n_allocs++;
 	return calloc(1, size);
 }
@@ -24,6 +25,7 @@ count_alloc(void *ctx, size_t size)
 static void
 count_free(void *ctx, void *p)
 {
+	(void) ctx;
 	free(p);
 }
 
