@@ -39,8 +39,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# the numeric core is built with more optimisation (vectorised elementwise loops)
-NN_OPT_CFLAGS = -O3 -fno-math-errno
+# the numeric core is built with more optimisation: vectorised elementwise
+# loops (-fno-trapping-math lets the clamps of exp become blends; neither
+# flag changes a result)
+NN_OPT_CFLAGS = -O3 -fno-math-errno -fno-trapping-math
 $(NN_SRCS:.c=.o): CFLAGS += $(NN_OPT_CFLAGS)
 
 # PGXS tracks no header dependencies: rebuild every object when any header changes

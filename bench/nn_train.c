@@ -21,7 +21,9 @@
  *   output     3 * 2*P*N*D (logits, dU, dOut) full; N -> K with sampling.
  * Elementwise work (gates, softmax, Adam) is not counted.  The rate is
  * compared with single-thread sgemm measured in the same run on two shapes
- * the trainer uses: 6400x9724x64 (logits) and 512x128x6400 (dW).
+ * the trainer uses: 6400x9724x64 (logits) and 512x128x6400 (dW); with
+ * --threads > 1 the logits-shaped sgemm is also timed on that many threads,
+ * whose speed-up over one thread bounds what training can scale to here.
  *
  * Inference: one 50-item history -> nn_infer_batch (B = 1), nn_scores over
  * all items with the item output table precomputed (as a loaded model keeps
@@ -286,6 +288,7 @@ bench_inference(const nn_model *m, nn_rng *r)
 	free(exclude);
 }
 
+/* parse flags, measure the sgemm references, train, then time inference */
 int
 main(int argc, char **argv)
 {
@@ -309,7 +312,8 @@ main(int argc, char **argv)
 				flops = 0.0,
 				loss = 0.0,
 				g1,
-				g2;
+				g2,
+				gn = 0.0;
 	int64_t		npos = 0;
 	float	   *A,
 			   *Bm,
@@ -345,10 +349,18 @@ main(int argc, char **argv)
 		Bm[s] = nn_rng_uniform(&r);
 	g1 = sgemm_rate(6400, 9724, 64, A, Bm, C);
 	g2 = sgemm_rate(512, 128, 6400, A, Bm, C);
+	printf("sgemm_1thread_gflops=%.1f (6400x9724x64) %.1f (512x128x6400)\n", g1, g2);
+	if (o.threads > 1)
+	{
+		/* what this machine gives plain sgemm on the same threads: the ceiling for scaling */
+		openblas_set_num_threads(o.threads);
+		gn = sgemm_rate(6400, 9724, 64, A, Bm, C);
+		printf("sgemm_%dthread_gflops=%.1f (6400x9724x64) sgemm_scaling=%.2f\n",
+			   o.threads, gn, gn / g1);
+	}
 	free(A);
 	free(Bm);
 	free(C);
-	printf("sgemm_1thread_gflops=%.1f (6400x9724x64) %.1f (512x128x6400)\n", g1, g2);
 
 	tc.batch_size = o.batch;
 	tc.learning_rate = 1e-3f;
@@ -389,15 +401,18 @@ main(int argc, char **argv)
 		flops += step_flops(&o, m.in_dim, b.B, b.T, np);
 	}
 	printf("config items=%d tags=%d dim=%d hidden=%d layers=%d maxlen=%d batch=%d threads=%d "
-		   "loss=%s%s steps=%d windows=%d trainer_mb=%.1f\n",
+		   "loss=%s negatives=%d steps=%d windows=%d trainer_mb=%.1f\n",
 		   o.items, o.tags, o.dim, o.hidden, o.layers, o.maxlen, o.batch, o.threads,
 		   o.loss == NN_LOSS_FULL ? "full" : "sampled",
-		   o.loss == NN_LOSS_FULL ? "" : " negatives", o.steps, n_windows,
+		   o.loss == NN_LOSS_FULL ? 0 : o.negatives, o.steps, n_windows,
 		   nn_trainer_bytes(tr) / 1048576.0);
 	printf("positions=%lld seconds=%.3f mean_loss=%.4f\n", (long long) npos, secs, loss / npos);
 	printf("positions_per_s=%.0f\n", npos / secs);
 	printf("gemm_gflops=%.1f share_of_1thread_sgemm=%.2f (vs the faster reference shape)\n",
 		   flops / secs * 1e-9, flops / secs * 1e-9 / fmax(g1, g2));
+	if (o.threads > 1)
+		printf("share_of_%dthread_sgemm=%.2f (6400x9724x64 on %d threads)\n",
+			   o.threads, flops / secs * 1e-9 / gn, o.threads);
 	bench_inference(&m, &r);
 	nn_trainer_free(tr);
 	nn_model_free(&m);

@@ -2,7 +2,8 @@
 #
 #   ensure_packages   install missing Debian packages as root, or say what to install
 #   build_install     make && make install (with sudo when not root)
-#   start_cluster     a throwaway PostgreSQL cluster with shared_preload_libraries=animerec;
+#   start_cluster     a throwaway PostgreSQL cluster with shared_preload_libraries=animerec
+#                     (CLUSTER_PRELOAD= start_cluster: without preloading);
 #                     exports PGHOST PGPORT PGUSER PGDATABASE; stopped and removed on exit
 #
 # PG_CONFIG selects the PostgreSQL installation (default: pg_config on PATH).
@@ -65,7 +66,7 @@ start_cluster() {
 port = $PGPORT
 listen_addresses = ''
 unix_socket_directories = '$CLUSTER_DIR'
-shared_preload_libraries = 'animerec'
+shared_preload_libraries = '${CLUSTER_PRELOAD-animerec}'
 max_connections = 40
 fsync = off
 CONF

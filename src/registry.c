@@ -145,11 +145,11 @@ registry_fetch_active(const char *name, RegistryModel *out, bool with_weights)
 	values[0] = CStringGetTextDatum(name);
 	if (SPI_execute_with_args(with_weights ?
 							  "SELECT version, ratings_table, user_col, item_col, rating_col, order_col,"
-							  " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, weights"
-							  " FROM animerec.models WHERE name = $1 AND active" :
+							  " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, weights,"
+							  " created_at FROM animerec.models WHERE name = $1 AND active" :
 							  "SELECT version, ratings_table, user_col, item_col, rating_col, order_col,"
-							  " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, NULL::bytea"
-							  " FROM animerec.models WHERE name = $1 AND active",
+							  " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, NULL::bytea,"
+							  " created_at FROM animerec.models WHERE name = $1 AND active",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read animerec.models");
 	found = SPI_processed > 0;
@@ -171,6 +171,8 @@ registry_fetch_active(const char *name, RegistryModel *out, bool with_weights)
 		out->tags_col = copy_text_col(9, caller);
 		out->user_tags_table = copy_text_col(10, caller);
 		out->user_tag_vocab = copy_array_col(11, caller);
+		out->created_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+															SPI_tuptable->tupdesc, 13, &isnull));
 		w = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 12, &isnull);
 		if (!isnull)
 			out->weights = copy_aligned_bytea(w, caller, &out->weights_len);

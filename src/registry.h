@@ -11,11 +11,14 @@
 
 #include "postgres.h"
 
+#include "utils/timestamp.h"
+
 /* The active version of a model name, as stored in animerec.models. */
 typedef struct RegistryModel
 {
 	char	   *name;
 	int32		version;
+	TimestampTz created_at;		/* with name and version, identifies the row's weights */
 	char	   *ratings_table;	/* qualified, quoted relation name (usable in SQL) */
 	char	   *user_col;		/* column names, unquoted (quote_identifier them) */
 	char	   *item_col;

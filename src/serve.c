@@ -23,22 +23,26 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "animerec.h"
 #include "registry.h"
 #include "shmem.h"
+#include "train_data.h"
 
 #define BATCH_USERS 256			/* users per GEMM in recommend_all */
 #define FETCH_ROWS 10000		/* rows per cursor fetch in recommend_all */
 
-/* a cached history query for one model version */
+/* the cached queries of one model version */
 typedef struct HistoryPlan
 {
 	char		name[NAMEDATALEN];
 	int32		version;
+	TimestampTz created_at;		/* of the model's registry row */
 	SPIPlanPtr	plan;			/* $1 user id (int8), $2 row limit (int8, NULL: all) */
+	SPIPlanPtr	utags;			/* user tags: $1 user id, $2 vocabulary; NULL: none */
+	SPIPlanPtr	utags_any;		/* the same for $1 int8[] of user ids */
+	Datum		vocab;			/* user-tag vocabulary (text[]), in TopMemoryContext */
 	struct HistoryPlan *next;
 } HistoryPlan;
 
@@ -116,7 +120,9 @@ check_history_index(const RegistryModel *rm)
 /*
  * SQL text reading rows (item bigint, rating real) of the model's ratings
  * table, newest first (order column descending, then item descending).
- * where is the condition on the user column, e.g. "= $1".
+ * where is the condition on the user column, e.g. "= $1"; select_user and
+ * order_user are prepended to the select list and the ORDER BY (for reading
+ * many users: "user::bigint, " and "user, ").
  */
 static char *
 history_sql(const RegistryModel *rm, const char *select_user, const char *where,
@@ -137,25 +143,56 @@ history_sql(const RegistryModel *rm, const char *select_user, const char *where,
 	return s.data;
 }
 
-/* The cached history plan of sm's model version (built, and the index checked, on first use). */
+/* SPI_prepare sql and keep the plan; error naming the model when it fails */
 static SPIPlanPtr
+prepare_kept(const ServeModel *sm, const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare a query of model \"%s\": %s",
+			 sm->name, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/* Free the plans and vocabulary of hp. */
+static void
+history_plan_reset(HistoryPlan *hp)
+{
+	if (hp->plan)
+		SPI_freeplan(hp->plan);
+	if (hp->utags)
+		SPI_freeplan(hp->utags);
+	if (hp->utags_any)
+		SPI_freeplan(hp->utags_any);
+	if (hp->vocab)
+		pfree(DatumGetPointer(hp->vocab));
+	hp->plan = hp->utags = hp->utags_any = NULL;
+	hp->vocab = (Datum) 0;
+}
+
+/*
+ * The cached queries of sm's model version (built, and the index checked, on
+ * first use).  Inside an SPI connection.
+ */
+static HistoryPlan *
 get_history_plan(const ServeModel *sm)
 {
 	HistoryPlan *hp;
 	RegistryModel rm;
 	Oid			argtypes[2] = {INT8OID, INT8OID};
-	char	   *sql;
 
 	for (hp = history_plans; hp != NULL; hp = hp->next)
 		if (strcmp(hp->name, sm->name) == 0)
 			break;
-	if (hp != NULL && hp->version == sm->version)
-		return hp->plan;
+	if (hp != NULL && hp->version == sm->version && hp->created_at == sm->created_at &&
+		hp->plan != NULL)
+		return hp;
 	if (!registry_fetch_active(sm->name, &rm, false))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("model \"%s\" has no active version", sm->name)));
-	sql = psprintf("%s LIMIT $2", history_sql(&rm, "", "= $1", ""));
 	check_history_index(&rm);
 	if (hp == NULL)
 	{
@@ -164,53 +201,84 @@ get_history_plan(const ServeModel *sm)
 		hp->next = history_plans;
 		history_plans = hp;
 	}
-	else if (hp->plan != NULL)
+	history_plan_reset(hp);
+	hp->plan = prepare_kept(sm, psprintf("%s LIMIT $2", history_sql(&rm, "", "= $1", "")),
+							2, argtypes);
+	if (sm->m.cfg.n_user_tags > 0 && rm.user_tags_table != NULL && rm.user_tag_vocab != (Datum) 0)
 	{
-		SPI_freeplan(hp->plan);
-		hp->plan = NULL;
+		Oid			tag_types[2] = {INT8OID, TEXTARRAYOID};
+
+		hp->utags = prepare_kept(sm, data_user_tags_sql(rm.user_tags_table, rm.user_col, "= $1"),
+								 2, tag_types);
+		tag_types[0] = INT8ARRAYOID;
+		hp->utags_any = prepare_kept(sm, data_user_tags_sql(rm.user_tags_table, rm.user_col,
+															"= ANY($1)"),
+									 2, tag_types);
+		hp->vocab = PointerGetDatum(MemoryContextAlloc(TopMemoryContext,
+													   VARSIZE_ANY(DatumGetPointer(rm.user_tag_vocab))));
+		memcpy(DatumGetPointer(hp->vocab), DatumGetPointer(rm.user_tag_vocab),
+			   VARSIZE_ANY(DatumGetPointer(rm.user_tag_vocab)));
 	}
-	hp->plan = SPI_prepare(sql, 2, argtypes);
-	if (hp->plan == NULL)
-		elog(ERROR, "could not prepare the history query of model \"%s\": %s",
-			 sm->name, SPI_result_code_string(SPI_result));
-	SPI_keepplan(hp->plan);
 	hp->version = sm->version;
-	return hp->plan;
+	hp->created_at = sm->created_at;
+	return hp;
 }
 
 /*
- * A user's history as dense items: win_items/win_ratings (n_win) hold the
- * newest T rows in chronological order (unknown items skipped, ratings scaled);
- * exclude (N+1) gets a 1 for every item of the user when exclude_seen.
+ * A user's history as dense items: win_items/win_ratings (n_win <= T) hold
+ * the known items of the newest T rows in chronological order, ratings scaled.
  */
 typedef struct History
 {
 	int32	   *win_items;
 	float	   *win_ratings;
 	int32		n_win;
+	int32	   *utags;			/* the user's dense user tags (models trained with user tags) */
+	int32		n_utags;
 } History;
 
-/* Read user_id's history through the model's cached plan into *h and exclude. */
+/*
+ * Read user_id's history (and user tags) through the model's cached queries
+ * into *h; with exclude_seen, exclude (N+1) gets a 1 for every known item of
+ * every row of the user (not only the newest T).
+ */
 static void
 read_user_history(const ServeModel *sm, int64 user_id, bool exclude_seen,
 				  uint8 *exclude, History *h)
 {
 	const nn_model *m = &sm->m;
+	MemoryContext caller = CurrentMemoryContext;
 	int32		T = m->cfg.maxlen;
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
-	SPIPlanPtr	plan;
+	HistoryPlan *hp;
 
 	h->win_items = palloc(sizeof(int32) * T);
 	h->win_ratings = palloc(sizeof(float) * T);
 	h->n_win = 0;
+	h->utags = NULL;
+	h->n_utags = 0;
 	SPI_connect();
-	plan = get_history_plan(sm);
+	hp = get_history_plan(sm);
 	values[0] = Int64GetDatum(user_id);
+	if (hp->utags != NULL)
+	{
+		values[1] = hp->vocab;
+		if (SPI_execute_plan(hp->utags, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the user tags of user " INT64_FORMAT, user_id);
+		h->utags = MemoryContextAlloc(caller, sizeof(int32) * (SPI_processed + 1));
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+
+			h->utags[h->n_utags++] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+																 SPI_tuptable->tupdesc, 2, &isnull));
+		}
+	}
 	values[1] = Int64GetDatum(T);
 	if (exclude_seen)
 		nulls[1] = 'n';			/* every row: all seen items are excluded */
-	if (SPI_execute_plan(plan, values, nulls, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(hp->plan, values, nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the history of user " INT64_FORMAT, user_id);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
@@ -240,11 +308,16 @@ read_user_history(const ServeModel *sm, int64 user_id, bool exclude_seen,
 
 /* ---- scoring ------------------------------------------------------------------ */
 
-/* u (D) = the model's embedding of a chronological history of n dense items (zero when n = 0) */
+/*
+ * u (D) = the model's embedding of a chronological history of n dense items
+ * with the user's n_utags user tags (utags may be NULL); zero when n = 0.
+ */
 static void
-embed_history(const ServeModel *sm, const int32 *items, const float *ratings, int32 n, float *u)
+embed_history(const ServeModel *sm, const int32 *items, const float *ratings, int32 n,
+			  const int32 *utags, int32 n_utags, float *u)
 {
 	const nn_model *m = &sm->m;
+	int32		utag_ptr[2] = {0, n_utags};
 	float	   *work;
 
 	if (n == 0)
@@ -254,7 +327,7 @@ embed_history(const ServeModel *sm, const int32 *items, const float *ratings, in
 	}
 	animerec_set_blas_threads();
 	work = palloc(sizeof(float) * nn_batch_work_floats(m, 1, n));
-	nn_infer_batch(m, 1, n, items, ratings, NULL, NULL, NULL, u, work);
+	nn_infer_batch(m, 1, n, items, ratings, NULL, utags ? utag_ptr : NULL, utags, u, work);
 	pfree(work);
 }
 
@@ -331,7 +404,7 @@ animerec_recommend(PG_FUNCTION_ARGS)
 	exclude = palloc0(sm->m.cfg.n_items + 1);
 	read_user_history(sm, PG_GETARG_INT64(0), exclude_seen, exclude, &h);
 	u = palloc(sizeof(float) * sm->m.cfg.dim);
-	embed_history(sm, h.win_items, h.win_ratings, h.n_win, u);
+	embed_history(sm, h.win_items, h.win_ratings, h.n_win, h.utags, h.n_utags, u);
 	recommend_from_embedding(rsinfo, sm, u, exclude_seen ? exclude : NULL, k);
 	serve_model_release(sm);
 	return (Datum) 0;
@@ -392,7 +465,7 @@ animerec_recommend_for_history(PG_FUNCTION_ARGS)
 	}
 	start = Max(0, n_known - sm->m.cfg.maxlen);
 	u = palloc(sizeof(float) * sm->m.cfg.dim);
-	embed_history(sm, items + start, ratings + start, n_known - start, u);
+	embed_history(sm, items + start, ratings + start, n_known - start, NULL, 0, u);
 	recommend_from_embedding(rsinfo, sm, u, exclude, k);
 	serve_model_release(sm);
 	return (Datum) 0;
@@ -514,6 +587,9 @@ typedef struct UserBlock
 	int32	   *seen_ptr;		/* (BATCH_USERS + 1) CSR offsets into seen */
 	int32	   *seen;			/* dense items seen, grows */
 	int32		seen_cap;
+	int32	   *utag_ptr;		/* (BATCH_USERS + 1) CSR offsets of the users' tags */
+	int32	   *utag_idx;		/* user tags, grows */
+	int32		utag_cap;
 	float	   *u;				/* (BATCH_USERS, D) */
 	float	   *scores;			/* (BATCH_USERS, N+1) */
 	float	   *work;
@@ -535,6 +611,9 @@ block_init(UserBlock *b, const ServeModel *sm)
 	b->seen_ptr = palloc0(sizeof(int32) * (BATCH_USERS + 1));
 	b->seen_cap = 4096;
 	b->seen = palloc(sizeof(int32) * b->seen_cap);
+	b->utag_ptr = palloc0(sizeof(int32) * (BATCH_USERS + 1));
+	b->utag_cap = 1024;
+	b->utag_idx = palloc(sizeof(int32) * b->utag_cap);
 	b->u = palloc(sizeof(float) * BATCH_USERS * m->cfg.dim);
 	b->scores = MemoryContextAllocHuge(CurrentMemoryContext,
 									   sizeof(float) * BATCH_USERS * (size_t) (m->cfg.n_items + 1));
@@ -570,11 +649,52 @@ block_begin_user(UserBlock *b, int64 user_id)
 }
 
 /*
- * Score the block's users with one nn_infer_batch + nn_scores, emit each
- * user's top k (seen items excluded), and empty the block.
+ * Read the user tags of the block's users (ascending ids) with hp's utags_any
+ * query into utag_ptr/utag_idx.  Inside an SPI connection.
  */
 static void
-block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, int32 k)
+block_read_user_tags(UserBlock *b, const HistoryPlan *hp)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * b->B);
+	Datum		values[2];
+	int32		i = 0;
+
+	for (int32 j = 0; j < b->B; j++)
+		ids[j] = Int64GetDatum(b->user_ids[j]);
+	values[0] = PointerGetDatum(construct_array(ids, b->B, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = hp->vocab;
+	if (SPI_execute_plan(hp->utags_any, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read user tags");
+	/* rows come ordered by user, like the block: the tags are already grouped */
+	if (SPI_processed > (uint64) b->utag_cap)
+	{
+		b->utag_cap = (int32) SPI_processed;
+		b->utag_idx = repalloc_huge(b->utag_idx, sizeof(int32) * b->utag_cap);
+	}
+	b->utag_ptr[0] = 0;
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int64		user = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+
+		for (; i < b->B && b->user_ids[i] < user; i++)
+			b->utag_ptr[i + 1] = (int32) r;
+		b->utag_idx[r] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	for (; i < b->B; i++)
+		b->utag_ptr[i + 1] = (int32) SPI_processed;
+	SPI_freetuptable(SPI_tuptable);
+	pfree(ids);
+}
+
+/*
+ * Score the block's users with one nn_infer_batch + nn_scores, emit each
+ * user's top k (seen items excluded), and empty the block.  Inside an SPI
+ * connection (user tags are read through hp).
+ */
+static void
+block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const HistoryPlan *hp,
+			int32 k)
 {
 	const nn_model *m = &sm->m;
 	int32		D = m->cfg.dim;
@@ -583,8 +703,11 @@ block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, int32 k)
 	if (b->B == 0)
 		return;
 	CHECK_FOR_INTERRUPTS();
+	if (hp->utags_any != NULL)
+		block_read_user_tags(b, hp);
 	animerec_set_blas_threads();
-	nn_infer_batch(m, b->B, b->T, b->items, b->ratings, NULL, NULL, NULL, b->u, b->work);
+	nn_infer_batch(m, b->B, b->T, b->items, b->ratings, NULL,
+				   hp->utags_any ? b->utag_ptr : NULL, b->utag_idx, b->u, b->work);
 	for (int32 i = 0; i < b->B; i++)
 		if (b->n_win[i] == 0)
 			memset(b->u + (size_t) i * D, 0, sizeof(float) * D);
@@ -603,11 +726,12 @@ block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, int32 k)
 
 /* Close the block's current user; flush when the block is full. */
 static void
-block_end_user(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, int32 k)
+block_end_user(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const HistoryPlan *hp,
+			   int32 k)
 {
 	b->B++;
 	if (b->B == BATCH_USERS)
-		block_flush(b, rsinfo, sm, k);
+		block_flush(b, rsinfo, sm, hp, k);
 }
 
 /* comparator for int64 qsort */
@@ -640,6 +764,7 @@ animerec_recommend_all(PG_FUNCTION_ARGS)
 	int64	   *wanted = NULL;
 	int			n_wanted = 0, next_wanted = 0;
 	UserBlock	b;
+	HistoryPlan *hp;
 	Portal		portal;
 	char	   *sql;
 	Oid			argtypes[1] = {INT8ARRAYOID};
@@ -679,16 +804,23 @@ animerec_recommend_all(PG_FUNCTION_ARGS)
 	block_init(&b, sm);
 
 	SPI_connect();
+	hp = get_history_plan(sm);
 	portal = SPI_cursor_open_with_args(NULL, sql, wanted ? 1 : 0, argtypes, values, NULL, true, 0);
 	for (;;)
 	{
+		SPITupleTable *tt;
+		uint64		n_rows;
+
 		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		if (SPI_processed == 0)
+		/* block_flush runs queries of its own, which replace SPI_tuptable */
+		tt = SPI_tuptable;
+		n_rows = SPI_processed;
+		if (n_rows == 0)
 			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
+		for (uint64 r = 0; r < n_rows; r++)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	td = SPI_tuptable->tupdesc;
+			HeapTuple	tup = tt->vals[r];
+			TupleDesc	td = tt->tupdesc;
 			bool		isnull;
 			int64		user = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 			Datum		d = SPI_getbinval(tup, td, 2, &isnull);
@@ -698,14 +830,14 @@ animerec_recommend_all(PG_FUNCTION_ARGS)
 			if (!have_user || user != cur_user)
 			{
 				if (have_user)
-					block_end_user(&b, rsinfo, sm, k);
+					block_end_user(&b, rsinfo, sm, hp, k);
 				/* requested users without rows: cold start, in id order */
 				while (next_wanted < n_wanted && wanted[next_wanted] <= user)
 				{
 					if (wanted[next_wanted] < user)
 					{
 						block_begin_user(&b, wanted[next_wanted]);
-						block_end_user(&b, rsinfo, sm, k);
+						block_end_user(&b, rsinfo, sm, hp, k);
 					}
 					next_wanted++;
 				}
@@ -729,19 +861,19 @@ animerec_recommend_all(PG_FUNCTION_ARGS)
 			}
 			MemoryContextSwitchTo(spi);
 		}
-		SPI_freetuptable(SPI_tuptable);
+		SPI_freetuptable(tt);
 	}
 	SPI_cursor_close(portal);
-	SPI_finish();
 
 	if (have_user)
-		block_end_user(&b, rsinfo, sm, k);
+		block_end_user(&b, rsinfo, sm, hp, k);
 	for (; next_wanted < n_wanted; next_wanted++)
 	{
 		block_begin_user(&b, wanted[next_wanted]);
-		block_end_user(&b, rsinfo, sm, k);
+		block_end_user(&b, rsinfo, sm, hp, k);
 	}
-	block_flush(&b, rsinfo, sm, k);
+	block_flush(&b, rsinfo, sm, hp, k);
+	SPI_finish();
 	serve_model_release(sm);
 	return (Datum) 0;
 }

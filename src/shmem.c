@@ -7,7 +7,10 @@
  * and a fixed table of loaded-model entries) and one DSA area, created on
  * first use and pinned, holding each loaded model version once: the weight
  * blob (64-byte aligned, as nn_weights_view wants) followed by the item output
- * table (N+1, D).  Entries store dsa_pointers, never addresses.
+ * table (N+1, D).  Entries are keyed by (database, model name, version,
+ * created_at): each database has its own registry, and a version number may
+ * come back after its row was deleted.  They store dsa_pointers, never
+ * addresses.
  *
  * Replacement: when the registry's active version differs from the loaded
  * one, the new version is loaded and published, and the old entry is
@@ -50,8 +53,10 @@ typedef struct SharedEntry
 {
 	bool		used;
 	bool		retired;		/* replaced or unloaded: freed at the last unpin */
+	Oid			dbid;			/* the database whose registry the model is from */
 	char		name[NAMEDATALEN];
 	int32		version;
+	TimestampTz created_at;		/* of the registry row */
 	uint64		load_id;		/* unique per load (from the generation counter) */
 	dsa_pointer dp;				/* allocation: slack, blob, item output table */
 	Size		blob_len;
@@ -78,6 +83,7 @@ typedef struct LocalSlot
 {
 	ServeModel	sm;				/* sm.load_id == 0: no view built */
 	int			pins_held;		/* pins this backend holds on the slot */
+	uint64		pinned_load_id; /* the load those pins are on (shared mode) */
 	/* not preloaded: the slot is the cache entry itself */
 	bool		used;
 	bool		retired;
@@ -228,7 +234,7 @@ unpin_slot(int i)
 	Assert(s->pins_held > 0);
 	s->pins_held--;
 	if (ctl != NULL)
-		shared_unpin(i, s->sm.load_id);
+		shared_unpin(i, s->pinned_load_id);
 	else if (s->pins_held == 0 && s->retired)
 		local_free(s);
 }
@@ -313,7 +319,7 @@ item_out_bytes(const nn_model *m)
 
 /* Build slot i's view over a cached blob (validated again: once per backend and load). */
 static void
-build_view(int i, const char *name, int32 version, uint64 load_id,
+build_view(int i, const char *name, int32 version, TimestampTz created_at, uint64 load_id,
 		   const void *blob, Size len, const float *item_out)
 {
 	ServeModel *sm = &local[i].sm;
@@ -323,14 +329,15 @@ build_view(int i, const char *name, int32 version, uint64 load_id,
 		report_corrupt(name, version, &err);
 	strlcpy(sm->name, name, NAMEDATALEN);
 	sm->version = version;
+	sm->created_at = created_at;
 	sm->item_out = item_out;
 	sm->slot = i;
 	sm->load_id = load_id;
 }
 
-/* Pin the shared entry for (name, version) if loaded; returns its slot or -1. */
+/* Pin the shared entry for registry row (name, version, created_at) if loaded; slot or -1. */
 static int
-shared_find_pin(const char *name, int32 version)
+shared_find_pin(const char *name, int32 version, TimestampTz created_at)
 {
 	int			found = -1;
 
@@ -339,12 +346,13 @@ shared_find_pin(const char *name, int32 version)
 	{
 		SharedEntry *e = &ctl->entries[i];
 
-		if (e->used && !e->retired && e->version == version &&
-			strcmp(e->name, name) == 0)
+		if (e->used && !e->retired && e->dbid == MyDatabaseId && e->version == version &&
+			e->created_at == created_at && strcmp(e->name, name) == 0)
 		{
 			pg_atomic_fetch_add_u32(&e->pins, 1);
 			pg_atomic_fetch_add_u64(&e->calls, 1);
 			local[i].pins_held++;
+			local[i].pinned_load_id = e->load_id;
 			if (local[i].sm.load_id != e->load_id)
 				local[i].sm.load_id = 0;	/* view must be (re)built */
 			found = i;
@@ -366,7 +374,7 @@ shared_ensure_view(int i)
 		return;
 	/* the fields of a pinned entry do not change */
 	blob = (char *) TYPEALIGN(BLOB_ALIGN, dsa_get_address(area, e->dp));
-	build_view(i, e->name, e->version, e->load_id, blob, e->blob_len,
+	build_view(i, e->name, e->version, e->created_at, e->load_id, blob, e->blob_len,
 			   (const float *) (blob + e->out_rel));
 }
 
@@ -434,9 +442,9 @@ shared_load(const char *name)
 	{
 		SharedEntry *e = &ctl->entries[i];
 
-		if (!e->used || e->retired || strcmp(e->name, name) != 0)
+		if (!e->used || e->retired || e->dbid != MyDatabaseId || strcmp(e->name, name) != 0)
 			continue;
-		if (e->version == rm.version)
+		if (e->version == rm.version && e->created_at == rm.created_at)
 			slot = i;
 		else
 			shared_retire_locked(e);
@@ -469,8 +477,10 @@ shared_load(const char *name)
 
 			e->used = true;
 			e->retired = false;
+			e->dbid = MyDatabaseId;
 			strlcpy(e->name, name, NAMEDATALEN);
 			e->version = rm.version;
+			e->created_at = rm.created_at;
 			e->load_id = ++ctl->generation;
 			e->dp = dp;
 			e->blob_len = rm.weights_len;
@@ -485,10 +495,11 @@ shared_load(const char *name)
 	pg_atomic_fetch_add_u64(&ctl->entries[slot].calls, 1);
 	local[slot].pins_held++;
 	load_id = ctl->entries[slot].load_id;
+	local[slot].pinned_load_id = load_id;
 	LWLockRelease(ctl->lock);
 
 	if (DsaPointerIsValid(dp))
-		build_view(slot, name, rm.version, load_id, blob, rm.weights_len,
+		build_view(slot, name, rm.version, rm.created_at, load_id, blob, rm.weights_len,
 				   (const float *) (blob + out_rel));
 	else if (local[slot].sm.load_id != load_id)
 		local[slot].sm.load_id = 0;
@@ -497,15 +508,15 @@ shared_load(const char *name)
 	return slot;
 }
 
-/* Pin the local cache entry for (name, version) if present; returns its slot or -1. */
+/* Pin the local cache entry for registry row (name, version, created_at) if present; slot or -1. */
 static int
-local_find_pin(const char *name, int32 version)
+local_find_pin(const char *name, int32 version, TimestampTz created_at)
 {
 	for (int i = 0; i < SERVE_SLOTS; i++)
 	{
 		LocalSlot  *s = &local[i];
 
-		if (s->used && !s->retired && s->sm.version == version &&
+		if (s->used && !s->retired && s->sm.version == version && s->sm.created_at == created_at &&
 			strcmp(s->sm.name, name) == 0)
 		{
 			s->pins_held++;
@@ -585,6 +596,7 @@ local_load(const char *name)
 	local[slot].sm.m = m;
 	strlcpy(local[slot].sm.name, name, NAMEDATALEN);
 	local[slot].sm.version = rm.version;
+	local[slot].sm.created_at = rm.created_at;
 	local[slot].sm.item_out = out;
 	local[slot].sm.slot = slot;
 	local[slot].sm.load_id = ++local_generation;
@@ -610,8 +622,7 @@ report_no_active(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("model \"%s\" has no active version", name),
-			 errhint("Activate a trained version: UPDATE animerec.models SET active = (version = <v>) WHERE name = '%s'.",
-					 name)));
+			 errhint("Activate a ready version with animerec.activate('%s', version).", name)));
 }
 
 /* See shmem.h. */
@@ -627,7 +638,7 @@ serve_model_acquire(const char *name)
 	if (ctl != NULL)
 	{
 		attach_area();
-		slot = shared_find_pin(name, rm.version);
+		slot = shared_find_pin(name, rm.version, rm.created_at);
 		if (slot < 0)
 			slot = shared_load(name);
 		if (slot < 0)
@@ -637,7 +648,7 @@ serve_model_acquire(const char *name)
 	else
 	{
 		local_notice();
-		slot = local_find_pin(name, rm.version);
+		slot = local_find_pin(name, rm.version, rm.created_at);
 		if (slot < 0)
 			slot = local_load(name);
 		if (slot < 0)
@@ -687,7 +698,7 @@ animerec_unload_model(PG_FUNCTION_ARGS)
 		{
 			SharedEntry *e = &ctl->entries[i];
 
-			if (e->used && !e->retired && strcmp(e->name, name) == 0)
+			if (e->used && !e->retired && e->dbid == MyDatabaseId && strcmp(e->name, name) == 0)
 			{
 				shared_retire_locked(e);
 				any = true;
@@ -711,7 +722,8 @@ PG_FUNCTION_INFO_V1(animerec_loaded_models);
 
 /*
  * loaded_models() -> setof (name, version, bytes, loaded_at, calls, shared):
- * the cached model versions (shared ones, or this backend's when not preloaded).
+ * the cached model versions of this database (shared ones, or this backend's
+ * when not preloaded).
  */
 Datum
 animerec_loaded_models(PG_FUNCTION_ARGS)
@@ -728,7 +740,7 @@ animerec_loaded_models(PG_FUNCTION_ARGS)
 		{
 			SharedEntry *e = &ctl->entries[i];
 
-			if (!e->used || e->retired)
+			if (!e->used || e->retired || e->dbid != MyDatabaseId)
 				continue;
 			values[0] = CStringGetTextDatum(e->name);
 			values[1] = Int32GetDatum(e->version);

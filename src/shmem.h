@@ -11,11 +11,13 @@
 #define ANIMEREC_SHMEM_H
 
 #include "animerec.h"
+#include "utils/timestamp.h"
 
 typedef struct ServeModel
 {
 	char		name[NAMEDATALEN];
 	int32		version;
+	TimestampTz created_at;		/* of the registry row: identifies the weights */
 	nn_model	m;				/* read-only view into the cached weight blob */
 	const float *item_out;		/* (N+1, D) item output table, row 0 zero */
 	int			slot;			/* cache slot (private to src/shmem.c) */

@@ -184,6 +184,21 @@ tags_array_expr(const char *col, bool is_array)
 		: psprintf("string_to_array(t.%s::text, ',')", quote_identifier(col));
 }
 
+/* see train_data.h */
+char *
+data_user_tags_sql(const char *user_tags_table, const char *user_col, const char *cond)
+{
+	bool		is_array = require_tags_column(source_relation_oid(user_tags_table), "tag",
+											   "user_tags (column \"tag\")");
+
+	return psprintf("SELECT DISTINCT t.%s::int8, v.g::int4 FROM %s t"
+					" CROSS JOIN LATERAL unnest(%s) x(tag)"
+					" JOIN unnest($2::text[]) WITH ORDINALITY v(tag, g) ON v.tag = btrim(x.tag)"
+					" WHERE t.%s %s ORDER BY 1, 2",
+					quote_identifier(user_col), user_tags_table,
+					tags_array_expr("tag", is_array), quote_identifier(user_col), cond);
+}
+
 /* called for every row of a streamed query */
 typedef void (*row_fn) (HeapTuple tup, TupleDesc desc, void *state);
 

@@ -65,6 +65,14 @@ extern void source_resolve(TrainSource *src, Oid ratings, Oid items, Oid user_ta
 /* qualified, quoted name of a relation */
 extern char *source_relation_name(Oid relid);
 
+/*
+ * SQL reading the dense user tags of the users matching "user_col <cond>"
+ * (cond uses $1) from a user_tags table, tag g being element g of the
+ * vocabulary $2 (text[]), parsed as training parses them: rows (user int8,
+ * tag int4) ordered by user and tag.  Checks the "tag" column's type.
+ */
+extern char *data_user_tags_sql(const char *user_tags_table, const char *user_col,
+								const char *cond);
 /* look a stored relation name up again (for evaluate and resume) */
 extern Oid	source_relation_oid(const char *qualified_name);
 

@@ -17,7 +17,8 @@ CREATE FUNCTION unload_model(name text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'animerec_unload_model'
     LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION unload_model(text) IS
-    'drop a model from the model cache (calls still running finish on it); true when it was loaded';
+    'drop a model from the model cache (calls still running finish on it); true when it was loaded; affects every connection, so only superusers and roles granted EXECUTE may call it';
+REVOKE ALL ON FUNCTION unload_model(text) FROM PUBLIC;
 
 CREATE FUNCTION loaded_models_info(OUT name text, OUT version int, OUT bytes bigint,
                                    OUT loaded_at timestamptz, OUT calls bigint, OUT shared boolean)
@@ -29,7 +30,7 @@ COMMENT ON FUNCTION loaded_models_info() IS
 
 CREATE VIEW loaded_models AS SELECT * FROM loaded_models_info();
 COMMENT ON VIEW loaded_models IS
-    'model versions in the model cache: bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
+    'model versions of this database in the model cache: bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
 
 CREATE FUNCTION recommend(user_id bigint, k int DEFAULT 10, model text DEFAULT NULL,
                           exclude_seen boolean DEFAULT true)

@@ -14,11 +14,11 @@ nn_state_floats(const nn_model *m)
 	return (size_t) m->cfg.layers * 2 * m->cfg.hidden;
 }
 
-/* floats of workspace nn_infer_step needs: ctx, x (in_0), gates (4H) */
+/* floats of workspace nn_infer_step needs: ctx, x (in_0), a layer step's 6H */
 size_t
 nn_step_work_floats(const nn_model *m)
 {
-	return (size_t) nn_context_dim(&m->cfg) + m->in_dim + 4 * (size_t) m->cfg.hidden;
+	return (size_t) nn_context_dim(&m->cfg) + m->in_dim + 6 * (size_t) m->cfg.hidden;
 }
 
 /* zero the state */
@@ -40,7 +40,7 @@ nn_infer_step(const nn_model *m, float *state, int32_t item, float rating,
 	size_t		H = (size_t) m->cfg.hidden;
 	float	   *ctx = work;
 	float	   *x = ctx + nn_context_dim(&m->cfg);
-	float	   *gates = x + m->in_dim;
+	float	   *step_work = x + m->in_dim;
 	const float *in = x;
 	nn_lstm_weights w;
 	int32_t		l;
@@ -54,7 +54,7 @@ nn_infer_step(const nn_model *m, float *state, int32_t item, float rating,
 		float	   *h = state + (size_t) l * 2 * H;
 
 		nn_layer_weights(m, l, &w);
-		nn_lstm_step(&w, in, h, h + H, gates);
+		nn_lstm_step(&w, in, h, h + H, step_work);
 		in = h;
 	}
 }

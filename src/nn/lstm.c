@@ -21,58 +21,62 @@ nn_layer_weights(const nn_model *m, int32_t l, nn_lstm_weights *w)
 }
 
 /*
- * The cell of one row: z (4H) holds the gate pre-activations without bias
- * and gets the activated gates; c_prev (H) may be NULL (zero state); writes
- * c, tanh(c) and h (H each).  c may alias c_prev (element k is read before
- * it is written) and tc may alias h (h is written last).  Four hidden units
- * at a time in vectors, the rest one by one with the same arithmetic.
+ * The cell's loop over the H units of one row, with the previous cell state
+ * read only when has_prev (a constant at each call, so that each copy is a
+ * straight loop the compiler vectorises); no two arrays overlap.
  */
-static void
-lstm_cell(int32_t H, float *z, const float *b_ih, const float *b_hh,
-		  const float *c_prev, float *c, float *tc, float *h)
+static inline __attribute__((always_inline)) void
+cell_units(int32_t H, float *restrict z, const float *restrict b_ih,
+		   const float *restrict b_hh, const float *restrict c_prev, bool has_prev,
+		   float *restrict c, float *restrict tc, float *restrict h)
 {
-	const nn_v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
-	int32_t		k,
-				hv = H - H % 4;
+	/* one pointer per gate, so that the vectoriser sees unit strides */
+	float	   *zi = z,
+			   *zf = z + H,
+			   *zg = z + 2 * H,
+			   *zo = z + 3 * H;
+	const float *bi = b_ih,
+			   *bf = b_ih + H,
+			   *bg = b_ih + 2 * H,
+			   *bo = b_ih + 3 * H;
+	const float *hi = b_hh,
+			   *hf = b_hh + H,
+			   *hg = b_hh + 2 * H,
+			   *ho = b_hh + 3 * H;
+	int32_t		k;
 
-	for (k = 0; k < hv; k += 4)
+	for (k = 0; k < H; k++)
 	{
-		nn_v4f		i = nn_v4_sigmoid(nn_v4_load(z + k) + nn_v4_load(b_ih + k) +
-									  nn_v4_load(b_hh + k));
-		nn_v4f		f = nn_v4_sigmoid(nn_v4_load(z + H + k) + nn_v4_load(b_ih + H + k) +
-									  nn_v4_load(b_hh + H + k));
-		nn_v4f		g = nn_v4_tanh(nn_v4_load(z + 2 * H + k) + nn_v4_load(b_ih + 2 * H + k) +
-								   nn_v4_load(b_hh + 2 * H + k));
-		nn_v4f		o = nn_v4_sigmoid(nn_v4_load(z + 3 * H + k) + nn_v4_load(b_ih + 3 * H + k) +
-									  nn_v4_load(b_hh + 3 * H + k));
-		nn_v4f		cn = i * g + (c_prev ? f * nn_v4_load(c_prev + k) : zero);
-		nn_v4f		t = nn_v4_tanh(cn);
-
-		nn_v4_store(z + k, i);
-		nn_v4_store(z + H + k, f);
-		nn_v4_store(z + 2 * H + k, g);
-		nn_v4_store(z + 3 * H + k, o);
-		nn_v4_store(c + k, cn);
-		nn_v4_store(tc + k, t);
-		nn_v4_store(h + k, o * t);
-	}
-	for (k = hv; k < H; k++)
-	{
-		float		i = nn_sigmoidf(z[k] + b_ih[k] + b_hh[k]);
-		float		f = nn_sigmoidf(z[H + k] + b_ih[H + k] + b_hh[H + k]);
-		float		g = nn_tanhf(z[2 * H + k] + b_ih[2 * H + k] + b_hh[2 * H + k]);
-		float		o = nn_sigmoidf(z[3 * H + k] + b_ih[3 * H + k] + b_hh[3 * H + k]);
-		float		cn = i * g + (c_prev ? f * c_prev[k] : 0.0f);
+		float		i = nn_sigmoidf(zi[k] + bi[k] + hi[k]);
+		float		f = nn_sigmoidf(zf[k] + bf[k] + hf[k]);
+		float		g = nn_tanhf(zg[k] + bg[k] + hg[k]);
+		float		o = nn_sigmoidf(zo[k] + bo[k] + ho[k]);
+		float		cn = has_prev ? i * g + f * c_prev[k] : i * g;
 		float		t = nn_tanhf(cn);
 
-		z[k] = i;
-		z[H + k] = f;
-		z[2 * H + k] = g;
-		z[3 * H + k] = o;
+		zi[k] = i;
+		zf[k] = f;
+		zg[k] = g;
+		zo[k] = o;
 		c[k] = cn;
 		tc[k] = t;
 		h[k] = o * t;
 	}
+}
+
+/*
+ * The cell of one row: z (4H) holds the gate pre-activations without bias
+ * and gets the activated gates; c_prev (H) may be NULL (zero state); writes
+ * c, tanh(c) and h (H each); no two arrays overlap.
+ */
+NN_SIMD_CLONES static void
+lstm_cell(int32_t H, float *z, const float *b_ih, const float *b_hh,
+		  const float *c_prev, float *c, float *tc, float *h)
+{
+	if (c_prev)
+		cell_units(H, z, b_ih, b_hh, c_prev, true, c, tc, h);
+	else
+		cell_units(H, z, b_ih, b_hh, NULL, false, c, tc, h);
 }
 
 /*
@@ -97,7 +101,11 @@ nn_lstm_forward(const nn_lstm_weights *w, int32_t B, int32_t T,
 		size_t		row = (size_t) t * B;
 		size_t		prev = row - B;
 
-		if (t > 0)
+		/* one history (inference): GEMV, which does not repack W_hh per step */
+		if (t > 0 && B == 1)
+			cblas_sgemv(CblasRowMajor, CblasNoTrans, G, H, 1.0f, w->w_hh, H,
+						a->Hs + prev * H, 1, 1.0f, a->Z + row * G, 1);
+		else if (t > 0)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H,
 						1.0f, a->Hs + prev * H, H, w->w_hh, H,
 						1.0f, a->Z + row * G, G);
@@ -132,44 +140,79 @@ nn_lstm_forward(const nn_lstm_weights *w, int32_t B, int32_t T,
 }
 
 /*
- * Backward of lstm_cell for one row: dh (H) total gradient on h, dc (H) the
- * cell gradient arriving from the next step (replaced by the one leaving to
- * the previous step), z (4H) activated gates, c_prev (H) or NULL, tc (H).
- * Writes dz (4H) pre-activation gradients and adds them to db (4H).
+ * The backward cell loop over the H units of one row (see
+ * lstm_cell_backward), with c_prev read only when has_prev; no two arrays
+ * overlap.
  */
-static inline void
-lstm_cell_backward(int32_t H, const float *dh, float *dc, const float *z,
-				   const float *c_prev, const float *tc, float *dz,
-				   float *db_ih, float *db_hh)
+static inline __attribute__((always_inline)) void
+cell_units_backward(int32_t H, const float *restrict dh, float *restrict dc,
+					const float *restrict z, const float *restrict c_prev, bool has_prev,
+					const float *restrict tc, float *restrict dz)
 {
+	const float *zi = z,
+			   *zf = z + H,
+			   *zg = z + 2 * H,
+			   *zo = z + 3 * H;
+	float	   *dzi = dz,
+			   *dzf = dz + H,
+			   *dzg = dz + 2 * H,
+			   *dzo = dz + 3 * H;
 	int32_t		k;
 
 	for (k = 0; k < H; k++)
 	{
-		float		i = z[k],
-					f = z[H + k],
-					g = z[2 * H + k],
-					o = z[3 * H + k];
+		float		i = zi[k],
+					f = zf[k],
+					g = zg[k],
+					o = zo[k];
 		float		t = tc[k];
 		float		dcell = dc[k] + dh[k] * o * (1.0f - t * t);
 		float		di = dcell * g * i * (1.0f - i);
-		float		df = c_prev ? dcell * c_prev[k] * f * (1.0f - f) : 0.0f;
+		float		df = has_prev ? dcell * c_prev[k] * f * (1.0f - f) : 0.0f;
 		float		dg = dcell * i * (1.0f - g * g);
 		float		dout = dh[k] * t * o * (1.0f - o);
 
 		dc[k] = dcell * f;
-		dz[k] = di;
-		dz[H + k] = df;
-		dz[2 * H + k] = dg;
-		dz[3 * H + k] = dout;
-		db_ih[k] += di;
-		db_ih[H + k] += df;
-		db_ih[2 * H + k] += dg;
-		db_ih[3 * H + k] += dout;
-		db_hh[k] += di;
-		db_hh[H + k] += df;
-		db_hh[2 * H + k] += dg;
-		db_hh[3 * H + k] += dout;
+		dzi[k] = di;
+		dzf[k] = df;
+		dzg[k] = dg;
+		dzo[k] = dout;
+	}
+}
+
+/*
+ * Backward of lstm_cell for one row: dh (H) total gradient on h, dc (H) the
+ * cell gradient arriving from the next step (replaced by the one leaving to
+ * the previous step), z (4H) activated gates, c_prev (H) or NULL, tc (H).
+ * Writes dz (4H), the gradient on the gate pre-activations.
+ */
+NN_SIMD_CLONES static void
+lstm_cell_backward(int32_t H, const float *dh, float *dc, const float *z,
+				   const float *c_prev, const float *tc, float *dz)
+{
+	if (c_prev)
+		cell_units_backward(H, dh, dc, z, c_prev, true, tc, dz);
+	else
+		cell_units_backward(H, dh, dc, z, NULL, false, tc, dz);
+}
+
+/* bias gradients: db_ih and db_hh (G) each += column sums of dZ (rows, G) */
+static void
+add_bias_grads(const float *restrict dZ, size_t rows, int32_t G,
+			   float *restrict db_ih, float *restrict db_hh)
+{
+	size_t		r;
+	int32_t		k;
+
+	for (r = 0; r < rows; r++)
+	{
+		const float *dz = dZ + r * G;
+
+		for (k = 0; k < G; k++)
+		{
+			db_ih[k] += dz[k];
+			db_hh[k] += dz[k];
+		}
 	}
 }
 
@@ -207,7 +250,7 @@ nn_lstm_backward(const nn_lstm_weights *w, int32_t B, int32_t T,
 			if (live[row + b])
 				lstm_cell_backward(H, dht, dc + (size_t) b * H, a->Z + (row + b) * G,
 								   t > 0 ? a->C + (row - B + b) * H : NULL,
-								   a->TC + (row + b) * H, dz, dw->b_ih, dw->b_hh);
+								   a->TC + (row + b) * H, dz);
 			else
 				memset(dz, 0, sizeof(float) * G);
 		}
@@ -220,7 +263,8 @@ nn_lstm_backward(const nn_lstm_weights *w, int32_t B, int32_t T,
 			if (!live[row + b])
 				memcpy(dh + (size_t) b * H, dH + (row + b) * H, sizeof(float) * H);
 	}
-	/* weight gradients over all steps at once */
+	/* weight and bias gradients over all steps at once */
+	add_bias_grads(dZ, (size_t) T * B, G, dw->b_ih, dw->b_hh);
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, w->in, T * B,
 				1.0f, dZ, G, X, w->in, 1.0f, dw->w_ih, w->in);
 	if (T > 1)
@@ -233,17 +277,19 @@ nn_lstm_backward(const nn_lstm_weights *w, int32_t B, int32_t T,
 
 /*
  * One step of one layer for a single sequence: h, c (H) updated in place
- * from x (in); gates (4H) is workspace.
+ * from x (in); work (6H) holds the gates, the new cell state and its tanh.
  */
 void
-nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c, float *gates)
+nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c, float *work)
 {
 	int32_t		G = 4 * w->H;
+	float	   *c_new = work + G,
+			   *tc = c_new + w->H;
 
 	cblas_sgemv(CblasRowMajor, CblasNoTrans, G, w->in, 1.0f, w->w_ih, w->in,
-				x, 1, 0.0f, gates, 1);
+				x, 1, 0.0f, work, 1);
 	cblas_sgemv(CblasRowMajor, CblasNoTrans, G, w->H, 1.0f, w->w_hh, w->H,
-				h, 1, 1.0f, gates, 1);
-	/* c updates in place; tanh(c) is not kept, so it shares h's storage */
-	lstm_cell(w->H, gates, w->b_ih, w->b_hh, c, c, h, h);
+				h, 1, 1.0f, work, 1);
+	lstm_cell(w->H, work, w->b_ih, w->b_hh, c, c_new, tc, h);
+	memcpy(c, c_new, sizeof(float) * w->H);
 }

@@ -12,6 +12,7 @@
 static void *
 malloc_alloc(void *ctx, size_t size)
 {
+	(void) ctx;
 	return calloc(1, size ? size : 1);
 }
 
@@ -19,6 +20,7 @@ malloc_alloc(void *ctx, size_t size)
 static void
 malloc_free(void *ctx, void *ptr)
 {
+	(void) ctx;
 	free(ptr);
 }
 

@@ -47,103 +47,52 @@ uint32_t	nn_rng_below(nn_rng *r, uint32_t n);
 /* standard normal (Box-Muller, one value per call) */
 float		nn_rng_normal(nn_rng *r);
 
-/* ---- elementwise math in explicit 4-float vectors ---- */
+/* ---- elementwise math ---- */
 
 /*
- * Four floats as one GCC/Clang vector: plain C that compiles to SSE on any
- * x86-64 (and to NEON elsewhere).  The scalar functions below run the same
- * code on one lane, so vector loops and their scalar tails agree bit for bit.
+ * The elementwise hot loops are plain C that the compiler vectorises
+ * (-O3 -fno-trapping-math lets it turn the clamps below into blends); the
+ * functions holding them are compiled twice, for x86-64-v3 (AVX2, FMA) and
+ * for baseline x86-64, and the loader picks one by CPU (GNU ifunc).
  */
-typedef float nn_v4f __attribute__((vector_size(16)));
-typedef int32_t nn_v4i __attribute__((vector_size(16)));
-
-/* load 4 floats at any alignment */
-static inline nn_v4f
-nn_v4_load(const float *p)
-{
-	nn_v4f		v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-/* store 4 floats at any alignment */
-static inline void
-nn_v4_store(float *p, nn_v4f v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-/* per lane: mask ? a : b (mask lanes all ones or zero) */
-static inline nn_v4f
-nn_v4_select(nn_v4i mask, nn_v4f a, nn_v4f b)
-{
-	return (nn_v4f) ((mask & (nn_v4i) a) | (~mask & (nn_v4i) b));
-}
-
-/* per lane maximum */
-static inline nn_v4f
-nn_v4_max(nn_v4f a, nn_v4f b)
-{
-	return nn_v4_select(a > b, a, b);
-}
+#if defined(__x86_64__) && defined(__GNUC__)
+#define NN_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define NN_SIMD_CLONES
+#endif
 
 /*
- * exp on 4 lanes for x in about [-87, 88] (clamped outside), relative error
- * below 2e-7: range reduction x = n ln2 + r, |r| <= ln2/2, Cephes' degree-6
+ * exp(x) for x in about [-87, 88] (clamped outside), relative error below
+ * 2e-7: range reduction x = n ln2 + r, |r| <= ln2/2, Cephes' degree-6
  * polynomial for e^r, and 2^n built in the exponent bits.
  */
-static inline nn_v4f
-nn_v4_exp(nn_v4f x)
+static inline float
+nn_expf(float x)
 {
-	const nn_v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
 	const float shift = 12582912.0f;	/* 1.5 * 2^23: adding it rounds to an integer */
-	nn_v4f		n,
+	float		n,
 				r,
 				p;
-	nn_v4i		bits;
+	union
+	{
+		int32_t		i;
+		float		f;
+	}			scale;
 
-	x = nn_v4_select(x < -87.0f, zero - 87.0f, x);
-	x = nn_v4_select(x > 88.0f, zero + 88.0f, x);
+	x = x < -87.0f ? -87.0f : x;
+	x = x > 88.0f ? 88.0f : x;
 	n = (x * 1.44269504088896341f + shift) - shift;
 	r = x - n * 0.693359375f;
 	r = r - n * -2.12194440e-4f;
-	p = zero + 1.9875691500e-4f;
+	p = 1.9875691500e-4f;
 	p = p * r + 1.3981999507e-3f;
 	p = p * r + 8.3334519073e-3f;
 	p = p * r + 4.1665795894e-2f;
 	p = p * r + 1.6666665459e-1f;
 	p = p * r + 5.0000001201e-1f;
 	p = p * r * r + r + 1.0f;
-	bits = (__builtin_convertvector(n, nn_v4i) + 127) << 23;
-	return p * (nn_v4f) bits;
-}
-
-/*
- * exp(x) for x in about [-87, 88] (clamped outside), relative error below
- * 2e-7: nn_v4_exp on one lane, so scalar tails of vector loops give the
- * same results as the vector lanes.
- */
-static inline float
-nn_expf(float x)
-{
-	nn_v4f		v = {x, x, x, x};
-
-	return nn_v4_exp(v)[0];
-}
-
-/* logistic sigmoid on 4 lanes */
-static inline nn_v4f
-nn_v4_sigmoid(nn_v4f x)
-{
-	return 1.0f / (1.0f + nn_v4_exp(-x));
-}
-
-/* tanh on 4 lanes */
-static inline nn_v4f
-nn_v4_tanh(nn_v4f x)
-{
-	return 1.0f - 2.0f / (nn_v4_exp(2.0f * x) + 1.0f);
+	scale.i = ((int32_t) n + 127) << 23;	/* 2^n */
+	return p * scale.f;
 }
 
 /* logistic sigmoid */
@@ -160,6 +109,42 @@ nn_tanhf(float x)
 	return 1.0f - 2.0f / (nn_expf(2.0f * x) + 1.0f);
 }
 
+/*
+ * Four floats as one GCC/Clang vector, for the reductions (max, sum) that
+ * the compiler may not vectorise itself without reassociating.
+ */
+typedef float nn_v4f __attribute__((vector_size(16)));
+typedef int32_t nn_v4i __attribute__((vector_size(16)));
+
+/* load 4 floats at any alignment */
+static inline nn_v4f
+nn_v4_load(const float *p)
+{
+	nn_v4f		v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* per lane maximum */
+static inline nn_v4f
+nn_v4_max(nn_v4f a, nn_v4f b)
+{
+	nn_v4i		m = a > b;
+
+	return (nn_v4f) ((m & (nn_v4i) a) | (~m & (nn_v4i) b));
+}
+
+/* ---- threads for elementwise passes (parallel.c) ---- */
+
+typedef void (*nn_rows_fn) (void *ctx, int32_t r0, int32_t r1);
+
+/*
+ * Call fn(ctx, r0, r1) over slices covering [0, rows), one per OpenBLAS
+ * thread (slices of at least min_rows), the first on the calling thread.
+ */
+void		nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx);
+
 /* ---- input assembly (input.c) ---- */
 
 /* floats of per-row user context: D with user tags, + D with user ids */
@@ -170,7 +155,8 @@ void		nn_item_tag_mean(const nn_model *m, int32_t j, float *out);
 
 /*
  * (ctx_dim) user context of one row: mean E_utag[utags] then E_user[user];
- * out-of-range indices count as padding (zero rows).
+ * user tags outside the vocabulary are skipped, a user outside 1..U gives a
+ * zero embedding.
  */
 void		nn_user_context(const nn_model *m, int32_t user, const int32_t *utags,
 							int32_t n_utags, float *ctx);
@@ -264,10 +250,10 @@ void		nn_layer_weights(const nn_model *m, int32_t l, nn_lstm_weights *w);
 
 /*
  * One step of one layer for a single sequence: h, c (H) updated in place
- * from x (in); gates (4H) is workspace.
+ * from x (in); work (6H) is workspace.
  */
 void		nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c,
-						 float *gates);
+						 float *work);
 
 /* ---- output layer (output.c) ---- */
 
@@ -293,12 +279,12 @@ void		nn_item_output_backward(const nn_model *m, const float *dout, nn_model *g,
  * Full-softmax cross-entropy of P positions: U (P, D), targets (P) in 1..N,
  * out (N+1, D), bias (N+1).  Returns the summed loss; writes dU (P, D) and
  * adds into dout (N+1, D) and dbias (N+1) the gradients of scale * loss.
- * logits is (NN_OUTPUT_CHUNK, N) workspace.
+ * work has NN_OUTPUT_CHUNK * (N + D + 2) + N floats.
  */
 double		nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 						   const int32_t *targets, const float *out, const float *bias,
 						   float scale, float *dU, float *dout, float *dbias,
-						   float *logits);
+						   float *work);
 
 /*
  * Sampled softmax with K shared negatives neg (K) and logQ correction logq
@@ -308,7 +294,7 @@ double		nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
  * nn_output_full; gradients reach only the target and negative rows.
  * Workspace: logits (NN_OUTPUT_CHUNK, K + 1), nout (K, D), dnout (K, D).
  */
-double		nn_output_sampled(int32_t N, int32_t D, int32_t P, const float *U,
+double		nn_output_sampled(int32_t D, int32_t P, const float *U,
 							  const int32_t *targets, int32_t K, const int32_t *neg,
 							  const float *logq, const float *out, const float *bias,
 							  float scale, float *dU, float *dout, float *dbias,

@@ -4,8 +4,9 @@
  * cross-entropy losses (full and sampled) fused with their gradients.
  *
  * The losses work on chunks of NN_OUTPUT_CHUNK positions so that the logits
- * buffer stays small: per chunk one GEMM for the logits, the softmax and its
- * gradient in place, then dU = dlogits · out and dout += dlogits^T · U.
+ * buffer stays small: per chunk one GEMM for the logits, their exponentials
+ * in place, then dU = dlogits · out and dout += dlogits^T · U as GEMMs.
+ * The GEMMs use BLAS's threads, the exponentials as many of their own.
  */
 #include <cblas.h>
 
@@ -79,8 +80,12 @@ nn_scores(const nn_model *m, const float *item_out, const float *u, int32_t B,
 	int32_t		b,
 				j;
 
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, D, 1.0f, u, D,
-				item_out + D, D, 0.0f, scores + 1, N + 1);
+	if (B == 1)					/* GEMV streams the table once, without packing */
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, N, D, 1.0f, item_out + D, D, u, 1,
+					0.0f, scores + 1, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, D, 1.0f, u, D,
+					item_out + D, D, 0.0f, scores + 1, N + 1);
 	for (b = 0; b < B; b++)
 	{
 		float	   *s = scores + (size_t) b * (N + 1);
@@ -121,125 +126,213 @@ hmax(nn_v4f v)
 }
 
 /*
- * Softmax cross-entropy of one row of n logits s (n) against column tgt,
- * in place: s becomes scale * (softmax - onehot(tgt)).  bias (n), when not
- * NULL, is added to the logits first; dbias (n), when not NULL, gets the
- * gradient added.  Returns the row's loss.  Three passes over the row (it
- * stays in L1/L2): bias and max, exp and sum, scaling; each in 4-float
- * vectors with two accumulators, and a scalar tail.
+ * Exponentiate one row of n logits s (n) in place, shifted by its maximum
+ * after adding bias (n, may be NULL): s_j becomes exp(s_j + b_j - max).
+ * Returns the sum of the exponentials, so that the row's cross-entropy
+ * against column tgt is log(sum) - *tgt_shifted.  Two passes over the row
+ * (it stays in L1/L2): bias and max, exp and sum; the max and the sum run
+ * in 4-float vectors with two accumulators, the rest is vectorised by the
+ * compiler.
  */
-static double
-softmax_xent_row(float *s, int32_t n, int32_t tgt, const float *bias, float scale,
-				 float *dbias)
+NN_SIMD_CLONES static float
+softmax_exp_row(float *s, int32_t n, int32_t tgt, const float *bias, float *tgt_shifted)
 {
 	const nn_v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
 	nn_v4f		m0 = zero - INFINITY,
 				m1 = m0,
 				a0 = zero,
-				a1 = zero,
-				v0,
-				v1;
+				a1 = zero;
 	float		mx,
-				sum,
-				inv,
-				st;
+				sum;
 	int32_t		j,
 				nv = n - n % 8;
 
+	if (bias)
+		for (j = 0; j < n; j++)
+			s[j] += bias[j];
 	for (j = 0; j < nv; j += 8)
 	{
-		v0 = nn_v4_load(s + j);
-		v1 = nn_v4_load(s + j + 4);
-		if (bias)
-		{
-			v0 += nn_v4_load(bias + j);
-			v1 += nn_v4_load(bias + j + 4);
-			nn_v4_store(s + j, v0);
-			nn_v4_store(s + j + 4, v1);
-		}
-		m0 = nn_v4_max(m0, v0);
-		m1 = nn_v4_max(m1, v1);
+		m0 = nn_v4_max(m0, nn_v4_load(s + j));
+		m1 = nn_v4_max(m1, nn_v4_load(s + j + 4));
 	}
 	mx = hmax(nn_v4_max(m0, m1));
 	for (j = nv; j < n; j++)
-	{
-		s[j] += bias ? bias[j] : 0.0f;
 		mx = s[j] > mx ? s[j] : mx;
-	}
-	st = s[tgt];
+	*tgt_shifted = s[tgt] - mx;
 
+	for (j = 0; j < n; j++)
+		s[j] = nn_expf(s[j] - mx);
 	for (j = 0; j < nv; j += 8)
 	{
-		v0 = nn_v4_exp(nn_v4_load(s + j) - mx);
-		v1 = nn_v4_exp(nn_v4_load(s + j + 4) - mx);
-		nn_v4_store(s + j, v0);
-		nn_v4_store(s + j + 4, v1);
-		a0 += v0;
-		a1 += v1;
+		a0 += nn_v4_load(s + j);
+		a1 += nn_v4_load(s + j + 4);
 	}
 	a0 += a1;
 	sum = (a0[0] + a0[1]) + (a0[2] + a0[3]);
 	for (j = nv; j < n; j++)
-	{
-		s[j] = nn_expf(s[j] - mx);
 		sum += s[j];
-	}
-
-	inv = scale / sum;
-	for (j = 0; j < nv; j += 8)
-	{
-		v0 = nn_v4_load(s + j) * inv;
-		v1 = nn_v4_load(s + j + 4) * inv;
-		nn_v4_store(s + j, v0);
-		nn_v4_store(s + j + 4, v1);
-		if (dbias)
-		{
-			nn_v4_store(dbias + j, nn_v4_load(dbias + j) + v0);
-			nn_v4_store(dbias + j + 4, nn_v4_load(dbias + j + 4) + v1);
-		}
-	}
-	for (j = nv; j < n; j++)
-	{
-		s[j] *= inv;
-		if (dbias)
-			dbias[j] += s[j];
-	}
-	s[tgt] -= scale;
-	if (dbias)
-		dbias[tgt] -= scale;
-	return log((double) sum) - (double) (st - mx);
+	return sum;
 }
+
+/* s (n) = exp(s + bias - shift), elementwise */
+NN_SIMD_CLONES static void
+exp_shifted_row(float *restrict s, const float *restrict bias, float shift, int32_t n)
+{
+	int32_t		j;
+
+	for (j = 0; j < n; j++)
+		s[j] = nn_expf(s[j] + bias[j] - shift);
+}
+
+/* rows of the exponentials pass of nn_output_full */
+typedef struct exp_rows
+{
+	float	   *E;				/* (rows, N) logits, exponentiated in place */
+	const float *bias;			/* (N) */
+	const float *shift;			/* (rows) */
+	int32_t		N;
+} exp_rows;
+
+/* nn_rows_fn: rows r0..r1-1 of E = exp(E + bias - shift) */
+static void
+exp_rows_fn(void *ctx, int32_t r0, int32_t r1)
+{
+	exp_rows   *x = ctx;
+	int32_t		r;
+
+	for (r = r0; r < r1; r++)
+		exp_shifted_row(x->E + (size_t) r * x->N, x->bias, x->shift[r], x->N);
+}
+
+/* dot product of a and b (n) */
+static float
+dot(const float *a, const float *b, int32_t n)
+{
+	float		s = 0.0f;
+	int32_t		i;
+
+	for (i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+/* largest Euclidean norm among the rows of x (rows, D) */
+static float
+max_row_norm(const float *x, int32_t rows, int32_t D)
+{
+	float		m = 0.0f;
+	int32_t		r;
+
+	for (r = 0; r < rows; r++)
+	{
+		float		n2 = dot(x + (size_t) r * D, x + (size_t) r * D, D);
+
+		m = n2 > m ? n2 : m;
+	}
+	return sqrtf(m);
+}
+
+/* smallest row sum of exp(logit - shift) trusted from the bound shift */
+#define NN_TINY_SUM 1e-20f
 
 /*
  * Full-softmax cross-entropy of P positions: U (P, D), targets (P) in 1..N,
  * out (N+1, D), bias (N+1).  Returns the summed loss; writes dU (P, D) and
  * adds into dout (N+1, D) and dbias (N+1) the gradients of scale * loss.
- * logits is (NN_OUTPUT_CHUNK, N) workspace.  Column 0 (padding) is left out.
+ * work has NN_OUTPUT_CHUNK * (N + D + 2) + N floats.  Column 0 (padding) is
+ * left out.
+ *
+ * One pass over the logits: each row is exponentiated against a shift known
+ * in advance, the Cauchy-Schwarz bound m_p = |u_p| max_j |out_j| + max_j b_j
+ * >= every logit of the row, so nothing overflows; the row sums z_p come
+ * from a GEMV with a ones vector.  A row whose sum is tiny (the bound far
+ * above its largest logit) is redone with its true maximum.  The
+ * normalisation w_p = scale / z_p then goes into the small operands:
+ *   dU = diag(w) E out - scale out[targets]
+ *   dout += E^T diag(w) U - scale onehot^T U,  dbias += E^T w - scale onehot.
  */
 double
 nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 			   const int32_t *targets, const float *out, const float *bias,
-			   float scale, float *dU, float *dout, float *dbias, float *logits)
+			   float scale, float *dU, float *dout, float *dbias, float *work)
 {
+	float	   *E = work;		/* (chunk, N) */
+	float	   *Uw = E + (size_t) NN_OUTPUT_CHUNK * N;	/* (chunk, D) rows of U times w */
+	float	   *w = Uw + (size_t) NN_OUTPUT_CHUNK * D;	/* (chunk) */
+	float	   *z = w + NN_OUTPUT_CHUNK;	/* (chunk) row sums */
+	float	   *ones = z + NN_OUTPUT_CHUNK; /* (N) */
+	float		out_norm = max_row_norm(out + D, N, D);
+	float		bias_max = -INFINITY,
+				shift,
+				st;
 	double		loss = 0.0;
+	exp_rows	xr;
 	int32_t		p0,
 				c,
-				r;
+				r,
+				d,
+				j;
 
+	xr.bias = bias + 1;
+	xr.N = N;
+	for (j = 1; j <= N; j++)
+	{
+		bias_max = bias[j] > bias_max ? bias[j] : bias_max;
+		ones[j - 1] = 1.0f;
+	}
 	for (p0 = 0; p0 < P; p0 += NN_OUTPUT_CHUNK)
 	{
 		const float *Uc = U + (size_t) p0 * D;
+		float	   *dUc = dU + (size_t) p0 * D;
 
 		c = P - p0 < NN_OUTPUT_CHUNK ? P - p0 : NN_OUTPUT_CHUNK;
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, N, D, 1.0f, Uc, D,
-					out + D, D, 0.0f, logits, N);
+					out + D, D, 0.0f, E, N);
+		for (r = 0; r < c; r++)		/* w holds each row's shift until its sum is known */
+			w[r] = sqrtf(dot(Uc + (size_t) r * D, Uc + (size_t) r * D, D)) * out_norm + bias_max;
+		xr.E = E;
+		xr.shift = w;
+		nn_parallel_rows(c, 16, exp_rows_fn, &xr);
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, c, N, 1.0f, E, N, ones, 1, 0.0f, z, 1);
 		for (r = 0; r < c; r++)
-			loss += softmax_xent_row(logits + (size_t) r * N, N, targets[p0 + r] - 1,
-									 bias + 1, scale, dbias + 1);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, D, N, 1.0f, logits, N,
-					out + D, D, 0.0f, dU + (size_t) p0 * D, D);
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, c, 1.0f, logits, N,
-					Uc, D, 1.0f, dout + D, D);
+		{
+			const float *u = Uc + (size_t) r * D;
+			int32_t		t = targets[p0 + r];
+			float		logit = dot(u, out + (size_t) t * D, D) + bias[t];
+
+			shift = w[r];
+			if (!(z[r] >= NN_TINY_SUM))
+			{
+				/* the bound was too loose (or the row is not finite): exact redo */
+				cblas_sgemv(CblasRowMajor, CblasNoTrans, N, D, 1.0f, out + D, D, u, 1,
+							0.0f, E + (size_t) r * N, 1);
+				z[r] = softmax_exp_row(E + (size_t) r * N, N, t - 1, bias + 1, &st);
+				shift = logit - st;
+			}
+			loss += log((double) z[r]) + (double) shift - (double) logit;
+			w[r] = scale / z[r];
+			for (d = 0; d < D; d++)
+				Uw[(size_t) r * D + d] = w[r] * u[d];
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, D, N, 1.0f, E, N,
+					out + D, D, 0.0f, dUc, D);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, c, 1.0f, E, N,
+					Uw, D, 1.0f, dout + D, D);
+		cblas_sgemv(CblasRowMajor, CblasTrans, c, N, 1.0f, E, N, w, 1, 1.0f, dbias + 1, 1);
+		for (r = 0; r < c; r++)
+		{
+			int32_t		t = targets[p0 + r];
+			const float *ot = out + (size_t) t * D;
+			const float *u = Uc + (size_t) r * D;
+			float	   *du = dUc + (size_t) r * D;
+
+			for (d = 0; d < D; d++)
+			{
+				du[d] = w[r] * du[d] - scale * ot[d];
+				dout[(size_t) t * D + d] -= scale * u[d];
+			}
+			dbias[t] -= scale;
+		}
 	}
 	return loss;
 }
@@ -253,7 +346,7 @@ nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
  * Workspace: logits (NN_OUTPUT_CHUNK, K + 1), nout (K, D), dnout (K, D).
  */
 double
-nn_output_sampled(int32_t N, int32_t D, int32_t P, const float *U,
+nn_output_sampled(int32_t D, int32_t P, const float *U,
 				  const int32_t *targets, int32_t K, const int32_t *neg,
 				  const float *logq, const float *out, const float *bias,
 				  float scale, float *dU, float *dout, float *dbias,
@@ -261,6 +354,8 @@ nn_output_sampled(int32_t N, int32_t D, int32_t P, const float *U,
 {
 	double		loss = 0.0;
 	int32_t		W = K + 1;
+	float		z,
+				st;
 	int32_t		p0,
 				c,
 				r,
@@ -291,7 +386,11 @@ nn_output_sampled(int32_t N, int32_t D, int32_t P, const float *U,
 			s[0] = dot + bias[tgt] - logq[tgt];
 			for (k = 0; k < K; k++)
 				s[k + 1] = neg[k] == tgt ? -INFINITY : s[k + 1] + bias[neg[k]] - logq[neg[k]];
-			loss += softmax_xent_row(s, W, 0, NULL, scale, NULL);
+			z = softmax_exp_row(s, W, 0, NULL, &st);
+			loss += log((double) z) - (double) st;
+			for (k = 0; k <= K; k++)
+				s[k] *= scale / z;
+			s[0] -= scale;
 			for (k = 0; k < K; k++)
 			{
 				if (neg[k] == tgt)

@@ -43,7 +43,7 @@ struct nn_trainer
 	float	   *dX0;			/* (T, B, in_0) */
 	float	   *out;			/* (N+1, D) item output table */
 	float	   *dout;			/* (N+1, D) */
-	float	   *logits;			/* (NN_OUTPUT_CHUNK, N or K+1) */
+	float	   *logits;			/* output loss workspace: see nn_output_full or _sampled */
 	int32_t    *neg;			/* (K) sampled negatives */
 	float	   *nout;			/* (K, D) their output rows */
 	float	   *dnout;			/* (K, D) */
@@ -138,7 +138,8 @@ carve(nn_trainer *t, nn_arena *a)
 	t->dX0 = nn_arena_take(a, sizeof(float) * M * in0);
 	t->out = nn_arena_take(a, sizeof(float) * N1 * D);
 	t->dout = nn_arena_take(a, sizeof(float) * N1 * D);
-	t->logits = nn_arena_take(a, sizeof(float) * NN_OUTPUT_CHUNK * (sampled ? K + 1 : N1 - 1));
+	t->logits = nn_arena_take(a, sizeof(float) * (sampled ? NN_OUTPUT_CHUNK * (K + 1) :
+												  NN_OUTPUT_CHUNK * (N1 + D + 1) + N1));
 	t->neg = sampled ? nn_arena_take(a, sizeof(int32_t) * K) : NULL;
 	t->nout = sampled ? nn_arena_take(a, sizeof(float) * K * D) : NULL;
 	t->dnout = sampled ? nn_arena_take(a, sizeof(float) * K * D) : NULL;
@@ -235,6 +236,7 @@ nn_trainer_bytes(const nn_trainer *t)
 	return t->bytes;
 }
 
+/* free the trainer and everything it allocated (NULL is a no-op) */
 void
 nn_trainer_free(nn_trainer *t)
 {
@@ -254,15 +256,26 @@ nn_trainer_grad(nn_trainer *t)
 	return t->grad;
 }
 
-/* mask (n) of inverted-dropout scales: 0 with probability rate, else 1/(1-rate) */
+/*
+ * mask (n) of inverted-dropout scales: 0 with probability rate, else
+ * 1/(1-rate); each 64-bit draw decides two elements by its 32-bit halves.
+ */
 static void
 dropout_mask(nn_rng *r, float *mask, size_t n, float rate)
 {
 	float		keep = 1.0f / (1.0f - rate);
+	uint32_t	drop_below = (uint32_t) ((double) rate * 4294967296.0);
+	uint64_t	x = 0;
 	size_t		i;
 
 	for (i = 0; i < n; i++)
-		mask[i] = nn_rng_uniform(r) < rate ? 0.0f : keep;
+	{
+		if (i % 2 == 0)
+			x = nn_rng_next(r);
+		else
+			x >>= 32;
+		mask[i] = (uint32_t) x < drop_below ? 0.0f : keep;
+	}
 }
 
 /* y (n) = x (n) * mask (n); y may be x */
@@ -405,7 +418,7 @@ output_loss(nn_trainer *t, int32_t P, const int32_t *neg, int32_t K)
 		for (k = 0; k < P; k++)
 			t->touched.item[t->targets[k]] = 1;
 	}
-	return nn_output_sampled(N, D, P, t->U, t->targets, K, neg, t->logq, t->out,
+	return nn_output_sampled(D, P, t->U, t->targets, K, neg, t->logq, t->out,
 							 m->item_bias, scale, t->dU, t->dout, t->g.item_bias,
 							 t->logits, t->nout, t->dnout);
 }

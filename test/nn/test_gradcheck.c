@@ -127,6 +127,7 @@ typedef struct input_ctx
 			   *ctxbuf;
 } input_ctx;
 
+/* sum R * X over the step inputs X (T, B, in_0) */
 static double
 input_loss(void *p)
 {
@@ -138,6 +139,7 @@ input_loss(void *p)
 	return dot(c->R, c->X, (size_t) b->B * b->T * c->m->in_dim);
 }
 
+/* sum R * out over the item output table (N+1, D) */
 static double
 item_output_loss(void *p)
 {
@@ -147,6 +149,7 @@ item_output_loss(void *p)
 	return dot(c->R, c->X, ((size_t) c->m->cfg.n_items + 1) * c->m->cfg.dim);
 }
 
+/* input assembly and item output table: every embedding table */
 static void
 test_input(void)
 {
@@ -211,6 +214,7 @@ typedef struct lstm_ctx
 			   *R;
 } lstm_ctx;
 
+/* sum R * Hs of the top layer after running the stack over X */
 static double
 lstm_loss(void *p)
 {
@@ -232,6 +236,7 @@ alloc_acts(nn_lstm_acts *a, size_t M, size_t H)
 	a->Hs = malloc(sizeof(float) * M * H);
 }
 
+/* one layer (layers = 1) or two stacked layers over 6 steps (layers = 2) */
 static void
 test_lstm(int32_t layers)
 {
@@ -357,6 +362,7 @@ typedef struct out_ctx
 			   *dproj;
 } out_ctx;
 
+/* sum R * U with U = Hv proj^T */
 static double
 proj_loss(void *p)
 {
@@ -378,6 +384,7 @@ full_loss(void *p)
 						  c->dU, c->dout, c->dbias, c->logits);
 }
 
+/* the sampled loss into scratch gradients (zeroed first), summed */
 static double
 sampled_loss(void *p)
 {
@@ -385,7 +392,7 @@ sampled_loss(void *p)
 
 	memset(c->dout, 0, sizeof(float) * (c->N + 1) * c->D);
 	memset(c->dbias, 0, sizeof(float) * (c->N + 1));
-	return nn_output_sampled(c->N, c->D, c->P, c->U, c->targets, c->K, c->neg, c->logq,
+	return nn_output_sampled(c->D, c->P, c->U, c->targets, c->K, c->neg, c->logq,
 							 c->out, c->bias, 1.0f, c->dU, c->dout, c->dbias,
 							 c->logits, c->nout, c->dnout);
 }
@@ -412,6 +419,94 @@ check_output_loss(out_ctx *c, const char *label, loss_fn f)
 	free(g);
 }
 
+/*
+ * nn_output_full against a double-precision reference where some rows'
+ * logit bound is far too loose (an item output row of norm 60 orthogonal to
+ * those rows' u), so that they take the exact fallback path.
+ */
+static void
+test_full_reference(void)
+{
+	int32_t		N = 9,
+				D = 3,
+				P = 40;
+	float		U[40 * 3],
+				out[10 * 3],
+				bias[10],
+				dU[40 * 3],
+				dout[10 * 3] = {0},
+				dbias[10] = {0};
+	float	   *work = malloc(sizeof(float) * (NN_OUTPUT_CHUNK * (N + D + 2) + N));
+	double		rdU[40 * 3],
+				rdout[10 * 3] = {0},
+				rdbias[10] = {0},
+				loss = 0.0,
+				got,
+				e = 0.0;
+	int32_t		targets[40];
+	nn_rng		r;
+	int32_t		p,
+				j,
+				d;
+
+	nn_rng_seed(&r, 77);
+	fill(&r, U, 40 * 3, 1.0f);
+	fill(&r, out, 10 * 3, 1.0f);
+	fill(&r, bias, 10, 0.5f);
+	out[1 * 3 + 0] = 0.0f;		/* item 1 = (0, 0, 60) */
+	out[1 * 3 + 1] = 0.0f;
+	out[1 * 3 + 2] = 60.0f;
+	for (p = 0; p < P; p++)
+	{
+		targets[p] = 1 + (int32_t) nn_rng_below(&r, (uint32_t) N);
+		if (p % 2 == 0)
+			U[p * 3 + 2] = 0.0f;	/* u orthogonal to item 1: bound 60 |u| is loose */
+		U[p * 3 + 0] += U[p * 3 + 0] < 0 ? -1.0f : 1.0f;	/* |u| >= 1 */
+	}
+	got = nn_output_full(N, D, P, U, targets, out, bias, 0.5f, dU, dout, dbias, work);
+	for (p = 0; p < P; p++)
+	{
+		double		s[10],
+					mx = -INFINITY,
+					z = 0.0;
+
+		for (j = 1; j <= N; j++)
+		{
+			s[j] = bias[j];
+			for (d = 0; d < D; d++)
+				s[j] += (double) U[p * 3 + d] * out[j * 3 + d];
+			mx = fmax(mx, s[j]);
+		}
+		for (j = 1; j <= N; j++)
+			z += exp(s[j] - mx);
+		loss += log(z) + mx - s[targets[p]];
+		for (d = 0; d < D; d++)
+			rdU[p * 3 + d] = 0.0;
+		for (j = 1; j <= N; j++)
+		{
+			double		g = 0.5 * (exp(s[j] - mx) / z - (j == targets[p]));
+
+			rdbias[j] += g;
+			for (d = 0; d < D; d++)
+			{
+				rdU[p * 3 + d] += g * out[j * 3 + d];
+				rdout[j * 3 + d] += g * U[p * 3 + d];
+			}
+		}
+	}
+	for (p = 0; p < P * D; p++)
+		e = fmax(e, fabs(dU[p] - rdU[p]));
+	for (j = 3; j < 10 * 3; j++)
+		e = fmax(e, fabs(dout[j] - rdout[j]));
+	for (j = 1; j < 10; j++)
+		e = fmax(e, fabs(dbias[j] - rdbias[j]));
+	tap_ok(fabs(got - loss) <= 1e-5 * loss && e <= 1e-5,
+		   "full softmax with loose logit bounds (exact fallback rows) matches a double reference "
+		   "(loss %.9g vs %.9g, max grad err %.2g)", got, loss, e);
+	free(work);
+}
+
+/* projection, then the full and sampled losses over two chunks of positions */
 static void
 test_output(void)
 {
@@ -433,7 +528,7 @@ test_output(void)
 	c.out = malloc(sizeof(float) * (c.N + 1) * c.D);
 	c.bias = malloc(sizeof(float) * (c.N + 1));
 	c.logq = malloc(sizeof(float) * (c.N + 1));
-	c.logits = malloc(sizeof(float) * NN_OUTPUT_CHUNK * c.N);
+	c.logits = malloc(sizeof(float) * (NN_OUTPUT_CHUNK * (c.N + c.D + 2) + c.N));
 	c.nout = malloc(sizeof(float) * c.K * c.D);
 	c.dnout = malloc(sizeof(float) * c.K * c.D);
 	c.targets = malloc(sizeof(int32_t) * c.P);
@@ -483,6 +578,7 @@ whole_loss(void *p)
 	return loss / (double) np;
 }
 
+/* every parameter group of the mean training loss through the trainer */
 static void
 test_whole(const char *label, int32_t layers, int32_t T, int32_t loss)
 {
@@ -544,6 +640,7 @@ test_whole(const char *label, int32_t layers, int32_t T, int32_t loss)
 	nn_model_free(&m);
 }
 
+/* every backward pass, from the layers up to the whole loss */
 int
 main(void)
 {
@@ -551,6 +648,7 @@ main(void)
 	test_lstm(1);
 	test_lstm(2);
 	test_output();
+	test_full_reference();
 	test_whole("full softmax, 2 layers", 2, 4, NN_LOSS_FULL);
 	test_whole("sampled softmax, 2 layers", 2, 4, NN_LOSS_SAMPLED);
 	test_whole("full softmax, 3 layers, T=8", 3, 8, NN_LOSS_FULL);

@@ -20,6 +20,7 @@ better(const float *s, int32_t a, int32_t b)
 
 #define n 1000
 
+/* nn_topk and nn_rank against brute force over 1000 scores with ties */
 static void
 test_topk(void)
 {
@@ -83,6 +84,7 @@ test_topk(void)
 
 #undef n
 
+/* nn_item_index over non-contiguous ids, nn_scale_rating at the edges */
 static void
 test_lookup(void)
 {
@@ -110,6 +112,7 @@ test_lookup(void)
 #define B 6
 #define T 50
 
+/* B histories step by step against nn_infer_batch, with padding, gaps and user context */
 static void
 test_step_equals_batch(void)
 {
@@ -172,6 +175,7 @@ test_step_equals_batch(void)
 #undef B
 #undef T
 
+/* inference entry points */
 int
 main(void)
 {

@@ -71,6 +71,7 @@ accuracy(const nn_model *m, nn_rng *r, int32_t n_seq)
 	return (double) hits / total;
 }
 
+/* train 600 steps on planted sequences, then measure top-1 accuracy */
 static void
 learn(const char *label, int32_t loss, bool lazy)
 {
@@ -130,6 +131,7 @@ learn(const char *label, int32_t loss, bool lazy)
 	nn_model_free(&m);
 }
 
+/* the full and the sampled loss both learn the pattern */
 int
 main(void)
 {

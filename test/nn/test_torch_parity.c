@@ -121,6 +121,7 @@ max_err(const float *got, const double *want, int n)
 	return e;
 }
 
+/* load the reference, then compare inference, scores, loss and gradient */
 int
 main(void)
 {

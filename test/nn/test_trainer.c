@@ -2,7 +2,7 @@
  * test_trainer.c — model creation (validation, PyTorch-style initialisation,
  * items without tags) and the trainer's contract: one allocation up front
  * and none per batch, errors as codes (bad batch, NaN loss), lazy Adam
- * touching only the rows a batch reached, gradient clipping.
+ * touching only the rows a batch reached, gradient clipping, the Adam step.
  */
 #include <stdio.h>
 
@@ -12,21 +12,26 @@
 /* an allocator that counts its calls */
 static int	n_allocs;
 
+/* calloc, counted */
 static void *
 count_alloc(void *ctx, size_t size)
 {
+	(void) ctx;
 	n_allocs++;
 	return calloc(1, size);
 }
 
+/* free */
 static void
 count_free(void *ctx, void *p)
 {
+	(void) ctx;
 	free(p);
 }
 
 static const nn_allocator counting = {count_alloc, count_free, NULL};
 
+/* nn_model_create: refusals, then the initialisation of a valid model */
 static void
 test_create(void)
 {
@@ -88,6 +93,7 @@ test_create(void)
 	nn_model_free(&m);
 }
 
+/* allocation once, lazy Adam, refused batches, NaN detection */
 static void
 test_trainer(void)
 {
@@ -219,11 +225,57 @@ test_clip(void)
 	nn_model_free(&b);
 }
 
+/* the first Adam step moves each parameter by -lr g / (|g| + eps) */
+static void
+test_adam_step(void)
+{
+	nn_config	cfg = small_config(20, 3, 0, 0, 4, 8, 2, 4);
+	nn_model	m;
+	nn_train_config tc = {0};
+	nn_trainer *tr;
+	test_batch	tb;
+	float	   *g,
+			   *p0;
+	double		loss = 0.0,
+				e = 0.0;
+	int64_t		np = 0;
+	size_t		i,
+				n;
+
+	make_model(&m, &cfg, 12, 0.5f);
+	n = m.n_params;
+	tc.batch_size = 4;
+	tc.learning_rate = 1e-2f;
+	tc.eps = 1e-6f;
+	tr = nn_trainer_create(&m, &tc, &nn_malloc_allocator, NULL);
+	make_batch(&tb, &cfg, 4, 4, 13);
+	g = malloc(sizeof(float) * n);
+	p0 = malloc(sizeof(float) * n);
+	nn_trainer_gradient(tr, &tb.b, NULL, 0, &loss, &np, NULL);
+	memcpy(g, nn_trainer_grad(tr), sizeof(float) * n);
+	memcpy(p0, m.params, sizeof(float) * n);
+	nn_trainer_step(tr, &tb.b, &loss, &np, NULL);
+	for (i = 0; i < n; i++)
+	{
+		double		want = -1e-2 * g[i] / (fabs(g[i]) + 1e-6);
+
+		e = fmax(e, fabs((m.params[i] - p0[i]) - want));
+	}
+	tap_ok(e <= 2e-7, "first Adam step is -lr g / (|g| + eps) for all %zu parameters (max err %.2g)", n, e);
+	free(g);
+	free(p0);
+	free_batch(&tb);
+	nn_trainer_free(tr);
+	nn_model_free(&m);
+}
+
+/* model creation and the trainer contract */
 int
 main(void)
 {
 	test_create();
 	test_trainer();
 	test_clip();
+	test_adam_step();
 	return tap_done();
 }

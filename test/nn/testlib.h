@@ -126,6 +126,7 @@ make_batch(test_batch *tb, const nn_config *c, int32_t B, int32_t T, uint64_t se
 	tb->b.utag_idx = c->n_user_tags ? tb->utag_idx : NULL;
 }
 
+/* free the arrays of make_batch */
 static inline void
 free_batch(test_batch *tb)
 {

@@ -1,0 +1,84 @@
+/*
+ * parallel.c — run a loop over rows on as many threads as OpenBLAS uses, for
+ * the few elementwise passes that are large enough to matter beside the
+ * GEMMs (the output layer's exponentials).
+ *
+ * The helper threads live only inside one call: created, joined, gone, so
+ * nothing outlives the caller's memory (an aborted PostgreSQL transaction
+ * cannot leave a thread waiting on freed state).  They start with every
+ * signal blocked, so signals keep going to the calling thread, and they
+ * never call anything but fn.  glibc reuses the stacks of joined threads.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L	/* sigset_t, pthread_sigmask under -std=c11 */
+#endif
+
+#include <cblas.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include "nn_internal.h"
+
+#define NN_MAX_THREADS 16
+
+typedef struct rows_job
+{
+	nn_rows_fn	fn;
+	void	   *ctx;
+	int32_t		r0,
+				r1;
+} rows_job;
+
+/* pthread entry: run one job */
+static void *
+run_job(void *arg)
+{
+	rows_job   *j = arg;
+
+	j->fn(j->ctx, j->r0, j->r1);
+	return NULL;
+}
+
+/*
+ * Call fn(ctx, r0, r1) over consecutive slices covering [0, rows), one slice
+ * per OpenBLAS thread, the first on the calling thread.  Slices never go
+ * below min_rows rows; a helper that cannot be started has its slice run
+ * here.  fn must not depend on how the rows are split.
+ */
+void
+nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
+{
+	rows_job	jobs[NN_MAX_THREADS];
+	pthread_t	th[NN_MAX_THREADS];
+	bool		started[NN_MAX_THREADS];
+	sigset_t	all,
+				old;
+	int32_t		n = openblas_get_num_threads(),
+				i;
+
+	n = n < 1 ? 1 : (n > NN_MAX_THREADS ? NN_MAX_THREADS : n);
+	if (min_rows > 0 && n > rows / min_rows)
+		n = rows / min_rows > 1 ? rows / min_rows : 1;
+	if (n == 1)
+	{
+		fn(ctx, 0, rows);
+		return;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < n; i++)
+	{
+		jobs[i].fn = fn;
+		jobs[i].ctx = ctx;
+		jobs[i].r0 = (int32_t) ((int64_t) rows * i / n);
+		jobs[i].r1 = (int32_t) ((int64_t) rows * (i + 1) / n);
+		started[i] = i > 0 && pthread_create(&th[i], NULL, run_job, &jobs[i]) == 0;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	for (i = 0; i < n; i++)
+		if (!started[i])
+			run_job(&jobs[i]);
+	for (i = 1; i < n; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+}
