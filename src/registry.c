@@ -301,7 +301,8 @@ registry_find_resumable(const char *name, RegistryCheckpoint *out)
 			  " ORDER BY m.version DESC LIMIT 1)"
 			  " RETURNING version, epochs_done, coalesce(best_epoch, 0),"
 			  " coalesce((metrics->>'best_val_ndcg')::float8, -1),"
-			  " coalesce((metrics->>'epochs_since_best')::int, 0), weights",
+			  " coalesce((metrics->>'epochs_since_best')::int, 0), weights,"
+			  " coalesce((metrics->>'val_hr@10')::float8, 0)",
 			  1, types, values, NULL, SPI_OK_UPDATE_RETURNING);
 	if (SPI_processed == 0)
 		return false;
@@ -313,6 +314,7 @@ registry_find_resumable(const char *name, RegistryCheckpoint *out)
 	out->best_epoch = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 	out->best_val_ndcg = DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull));
 	out->epochs_since_best = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+	out->best_val_hr = DatumGetFloat8(SPI_getbinval(tup, desc, 7, &isnull));
 	d = SPI_getbinval(tup, desc, 6, &isnull);
 	if (!isnull)
 		out->weights = copy_aligned_bytea(d, caller, &out->weights_len);

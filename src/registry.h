@@ -80,6 +80,7 @@ typedef struct RegistryCheckpoint
 	int32		epochs_done;
 	int32		best_epoch;		/* 0: no checkpoint yet */
 	double		best_val_ndcg;
+	double		best_val_hr;
 	int32		epochs_since_best;
 	void	   *weights;		/* NULL, or the best weights so far (64-byte aligned) */
 	size_t		weights_len;

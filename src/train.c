@@ -459,98 +459,118 @@ maybe_commit(const TrainRun *run)
 }
 
 /*
- * Create the registry row (or take over the interrupted one with resume) and
- * the models; load a resumed run's checkpoint.
+ * Insert the run's registry row, or with resume take over the newest
+ * interrupted one; *ck gets its checkpoint (zeroed for a new row).
  */
 static void
-start_run(TrainRun *run, nn_config *cfg)
+open_registry_row(TrainRun *run, RegistryCheckpoint *ck)
 {
 	const TrainParams *p = run->p;
 	const TrainData *d = &run->d;
-	RegistryCheckpoint ck;
-	nn_error	err;
+	RegistryRun rr;
 
 	registry_lock_name(p->name);
-	memset(&ck, 0, sizeof(ck));
+	memset(ck, 0, sizeof(*ck));
 	if (p->resume)
 	{
-		if (!registry_find_resumable(p->name, &ck))
+		if (!registry_find_resumable(p->name, ck))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("model \"%s\" has no interrupted training to resume", p->name),
 					 errhint("Call animerec.train without resume => true to start a new version.")));
-		run->version = ck.version;
+		run->version = ck->version;
+		return;
 	}
-	else
-	{
-		RegistryRun rr;
+	registry_fail_stale(p->name);
+	rr.name = p->name;
+	rr.ratings_table = p->src.ratings_table;
+	rr.user_col = p->src.user_col;
+	rr.item_col = p->src.item_col;
+	rr.rating_col = p->src.rating_col;
+	rr.order_col = p->src.order_col;
+	rr.items_table = p->src.items_table;
+	rr.item_key = p->src.item_key;
+	rr.tags_col = p->src.tags_col;
+	rr.user_tags_table = p->src.user_tags_table;
+	rr.hyperparams = params_json(p);
+	rr.n_rows = d->n_rows;
+	rr.n_users = d->n_users;
+	rr.n_items = d->n_items;
+	rr.n_tags = d->n_tags;
+	rr.tag_vocab = d->tag_vocab;
+	rr.user_tag_vocab = d->user_tag_vocab;
+	run->version = registry_insert_run(&rr);
+}
 
-		registry_fail_stale(p->name);
-		rr.name = p->name;
-		rr.ratings_table = p->src.ratings_table;
-		rr.user_col = p->src.user_col;
-		rr.item_col = p->src.item_col;
-		rr.rating_col = p->src.rating_col;
-		rr.order_col = p->src.order_col;
-		rr.items_table = p->src.items_table;
-		rr.item_key = p->src.item_key;
-		rr.tags_col = p->src.tags_col;
-		rr.user_tags_table = p->src.user_tags_table;
-		rr.hyperparams = params_json(p);
-		rr.n_rows = d->n_rows;
-		rr.n_users = d->n_users;
-		rr.n_items = d->n_items;
-		rr.n_tags = d->n_tags;
-		rr.tag_vocab = d->tag_vocab;
-		rr.user_tag_vocab = d->user_tag_vocab;
-		run->version = registry_insert_run(&rr);
-	}
+/*
+ * View the checkpoint's weights as *saved; they must fit the data and
+ * configuration (whose rating range becomes the checkpoint's).
+ */
+static void
+view_checkpoint(const TrainRun *run, const RegistryCheckpoint *ck, nn_config *cfg,
+				nn_model *saved)
+{
+	nn_error	err;
 
+	if (nn_weights_view(ck->weights, ck->weights_len, saved, &err) != NN_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("checkpoint of model \"%s\" version %d is unreadable: %s",
+						run->p->name, run->version, err.msg)));
+	cfg->rating_min = saved->cfg.rating_min;
+	cfg->rating_max = saved->cfg.rating_max;
+	if (memcmp(&saved->cfg, cfg, sizeof(nn_config)) != 0 ||
+		memcmp(saved->item_ids, run->d.item_ids, sizeof(int64) * (run->d.n_items + 1)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("checkpoint of model \"%s\" version %d does not match the data and hyperparameters",
+						run->p->name, run->version),
+				 errhint("Resume with the arguments and data of the interrupted run, or train without resume.")));
+}
+
+/* a model of configuration cfg for the run's items, initialised from the seed */
+static void
+new_model(const TrainRun *run, const nn_config *cfg, nn_model *m)
+{
+	const TrainData *d = &run->d;
+	nn_error	err;
+
+	if (nn_model_create(m, cfg, d->item_tag_ptr, d->item_tag_idx, d->item_ids,
+						(uint64) run->p->seed, &animerec_palloc_allocator, &err) != NN_OK)
+		nn_raise(&err, "creating the model");
+}
+
+/*
+ * Open the registry row and create the models (trained, best, averaged),
+ * starting from a resumed run's checkpoint when there is one.
+ */
+static void
+start_run(TrainRun *run, nn_config *cfg)
+{
+	RegistryCheckpoint ck;
+	nn_model	saved;
+
+	open_registry_row(run, &ck);
 	if (ck.weights)
-	{
-		nn_model	saved;
-
-		if (nn_weights_view(ck.weights, ck.weights_len, &saved, &err) != NN_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("checkpoint of model \"%s\" version %d is unreadable: %s",
-							p->name, run->version, err.msg)));
-		cfg->rating_min = saved.cfg.rating_min;
-		cfg->rating_max = saved.cfg.rating_max;
-		if (memcmp(&saved.cfg, cfg, sizeof(nn_config)) != 0 ||
-			memcmp(saved.item_ids, d->item_ids, sizeof(int64) * (d->n_items + 1)) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("checkpoint of model \"%s\" version %d does not match the data and hyperparameters",
-							p->name, run->version),
-					 errhint("Resume with the arguments and data of the interrupted run, or train without resume.")));
-	}
+		view_checkpoint(run, &ck, cfg, &saved);
 	data_scale_ratings(&run->d, cfg->rating_min, cfg->rating_max);
-	if (nn_model_create(&run->model, cfg, d->item_tag_ptr, d->item_tag_idx, d->item_ids,
-						(uint64) p->seed, &animerec_palloc_allocator, &err) != NN_OK)
-		nn_raise(&err, "creating the model");
-	if (nn_model_create(&run->best, cfg, d->item_tag_ptr, d->item_tag_idx, d->item_ids,
-						(uint64) p->seed, &animerec_palloc_allocator, &err) != NN_OK)
-		nn_raise(&err, "creating the model");
-	run->first_epoch = ck.epochs_done + 1;
-	run->best_epoch = ck.best_epoch;
-	run->best_ndcg = ck.best_val_ndcg;
-	run->since_best = ck.epochs_since_best;
+	new_model(run, cfg, &run->model);
+	new_model(run, cfg, &run->best);
 	if (ck.weights)
 	{
-		nn_model	saved;
-
-		(void) nn_weights_view(ck.weights, ck.weights_len, &saved, &err);
 		nn_model_copy_params(&run->model, &saved);
 		nn_model_copy_params(&run->best, &saved);
 	}
-	if (p->ema_decay > 0)
+	if (run->p->ema_decay > 0)
 	{
-		if (nn_model_create(&run->avg, cfg, d->item_tag_ptr, d->item_tag_idx, d->item_ids,
-							(uint64) p->seed, &animerec_palloc_allocator, &err) != NN_OK)
-			nn_raise(&err, "creating the model");
+		new_model(run, cfg, &run->avg);
 		nn_model_copy_params(&run->avg, &run->model);
 	}
+	run->first_epoch = ck.epochs_done + 1;
+	run->best_epoch = ck.best_epoch;
+	run->best_ndcg = ck.best_val_ndcg;
+	run->best_hr = ck.best_val_hr;
+	run->since_best = ck.epochs_since_best;
 }
 
 /* serialise the best model and store it with the epoch's log row */
