@@ -11,7 +11,7 @@
 # beside its C; pg_regress inputs are the other files directly in sql/.
 
 EXTENSION   = animerec
-EXTVERSION  = 0.1.0
+EXTVERSION  = 0.2.0
 MODULE_big  = animerec
 
 NN_SRCS     = $(sort $(wildcard src/nn/*.c))
@@ -19,7 +19,7 @@ PG_SRCS     = $(sort $(wildcard src/*.c))
 OBJS        = $(PG_SRCS:.c=.o) $(NN_SRCS:.c=.o)
 
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 REGRESS     = $(sort $(basename $(notdir $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --outputdir=results_dir --load-extension=$(EXTENSION)

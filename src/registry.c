@@ -42,6 +42,24 @@ model_exists(const char *name)
 	return SPI_processed > 0;
 }
 
+/*
+ * When name is taken in animerec.model_owners, error 42501 unless the current
+ * user manages it (its versions are then hidden by row-level security rather
+ * than missing).  Inside an SPI connection.
+ */
+static void
+check_manager_if_owned(const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(name);
+	if (SPI_execute_with_args("SELECT animerec._check_manager(o.name) FROM animerec.model_owners o"
+							  " WHERE o.name = $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read animerec.model_owners");
+}
+
 /* See registry.h: DESIGN §4's rule for a NULL model argument. */
 char *
 registry_resolve_name(text *model_or_null)
@@ -59,10 +77,13 @@ registry_resolve_name(text *model_or_null)
 	if (name != NULL)
 	{
 		if (!model_exists(name))
+		{
+			check_manager_if_owned(name);
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("model \"%s\" does not exist", name),
 					 errhint("Models: %s.", model_names_list())));
+		}
 	}
 	else
 	{
@@ -224,6 +245,18 @@ registry_lock_name(const char *name)
 	"(m.train_pid = pg_backend_pid() OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a" \
 	" WHERE a.pid = m.train_pid AND (a.backend_start IS NULL" \
 	" OR a.backend_start = m.train_backend_start)))"
+
+/* See registry.h. */
+void
+registry_claim_name(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+
+	exec_args("INSERT INTO animerec.model_owners (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+			  1, types, values, NULL, SPI_OK_INSERT);
+	exec_args("SELECT animerec._check_manager($1)", 1, types, values, NULL, SPI_OK_SELECT);
+}
 
 /* See registry.h. */
 void

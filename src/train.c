@@ -747,6 +747,7 @@ animerec_train(PG_FUNCTION_ARGS)
 	run.atomic = atomic;
 	SPI_connect_ext(atomic ? 0 : SPI_OPT_NONATOMIC);
 	MemoryContextSwitchTo(cxt);
+	registry_claim_name(p.name);
 	data_read(&p.src, &run.d, NULL, 0, (Datum) 0, (Datum) 0);
 	run.windows = data_windows(&run.d, p.holdout, p.maxlen, &run.n_windows);
 	check_data(&p, &run.d, run.n_windows);
