@@ -8,7 +8,9 @@
 #
 # The install script sql/animerec--<version>.sql is assembled from the ordered
 # fragments in sql/install/ (one per module), so that each module keeps its SQL
-# beside its C; pg_regress inputs are the other files directly in sql/.
+# beside its C.  Released versions' scripts (sql/animerec--0.1.0.sql, exactly as
+# released) and the update scripts sql/animerec--<old>--<new>.sql are committed
+# files, installed as they are; pg_regress inputs are the other files in sql/.
 
 EXTENSION   = animerec
 EXTVERSION  = 0.2.0
