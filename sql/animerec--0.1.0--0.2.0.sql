@@ -19,26 +19,16 @@ COMMENT ON TABLE model_owners IS
 
 -- _manages(owner): is the current user a member of role owner or of
 -- animerec_admin (superusers are members of every role)?  A dropped role
--- matches nobody.
+-- matches nobody.  Without a SET clause, so that the planner inlines it into
+-- the row-level security policies (every name in it is qualified).
 CREATE FUNCTION _manages(owner name) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
-                WHERE r.rolname = ANY (ARRAY[owner, 'animerec_admin'::name])
-                  AND pg_catalog.pg_has_role(r.oid, 'MEMBER'))
+SELECT coalesce(pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(owner)), 'MEMBER'), false)
+    OR coalesce(pg_catalog.pg_has_role(pg_catalog.to_regrole('animerec_admin'), 'MEMBER'), false)
 $$;
 COMMENT ON FUNCTION _manages(name) IS
     'internal: true when the current user is a member of role owner or of animerec_admin';
-
--- _manages_model(name): may the current user manage and use model name?
-CREATE FUNCTION _manages_model(name text) RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-SELECT EXISTS (SELECT 1 FROM animerec.model_owners o
-                WHERE o.name = _manages_model.name AND animerec._manages(o.owner))
-$$;
-COMMENT ON FUNCTION _manages_model(text) IS
-    'internal: true when the current user may train, activate, drop and use model name (row-level security of the registry)';
 
 -- _check_manager(name): error unless model name exists and the current user manages it
 CREATE FUNCTION _check_manager(name text) RETURNS void
@@ -177,13 +167,16 @@ CREATE POLICY model_owners_update ON model_owners FOR UPDATE
 CREATE POLICY model_owners_delete ON model_owners FOR DELETE
     USING (animerec._manages(owner));
 
+-- a version or log row is the business of whoever manages its model name
 ALTER TABLE models ENABLE ROW LEVEL SECURITY;
 CREATE POLICY models_manager ON models
-    USING (animerec._manages_model(name)) WITH CHECK (animerec._manages_model(name));
+    USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = models.name AND _manages(o.owner)))
+    WITH CHECK (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = models.name AND _manages(o.owner)));
 
 ALTER TABLE training_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY training_log_manager ON training_log
-    USING (animerec._manages_model(name)) WITH CHECK (animerec._manages_model(name));
+    USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = training_log.name AND _manages(o.owner)))
+    WITH CHECK (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = training_log.name AND _manages(o.owner)));
 
 -- PUBLIC: the schema, the registry under the policies above, the views, and
 -- EXECUTE on every function (the default) but unload_model.
@@ -194,12 +187,14 @@ GRANT SELECT ON training_progress, loaded_models TO PUBLIC;
 -- A fixed search_path on every function (SQL bodies qualify animerec's
 -- objects).  Not on the procedure train: a SET clause would make it atomic,
 -- without its per-epoch commits; its C code qualifies every name it uses.
+-- Nor on _manages, which the policies inline (its body qualifies every name).
 DO $$
 DECLARE
     f regprocedure;
 BEGIN
     FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
               WHERE p.pronamespace = 'animerec'::regnamespace AND p.prokind = 'f'
+                AND p.proname <> '_manages'
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', f);
     END LOOP;

@@ -28,17 +28,40 @@ model_names_list(void)
 	return isnull ? "(none)" : TextDatumGetCString(d);
 }
 
+/*
+ * Run the read-only query sql with the model name as $1, from a plan prepared
+ * once per backend and kept in *plan: serving reads the registry on every
+ * call, and planning its row-level security policy each time would cost more
+ * than the query.  The kept plan follows the current role.  Inside an SPI
+ * connection; max_rows as for SPI_execute.
+ */
+static void
+exec_by_name(SPIPlanPtr *plan, const char *sql, const char *name, long max_rows)
+{
+	Datum		values[1];
+
+	if (*plan == NULL)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		SPIPlanPtr	p = SPI_prepare(sql, 1, argtypes);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare a query of animerec.models: %s",
+				 SPI_result_code_string(SPI_result));
+		*plan = p;
+	}
+	values[0] = CStringGetTextDatum(name);
+	if (SPI_execute_plan(*plan, values, NULL, true, max_rows) != SPI_OK_SELECT)
+		elog(ERROR, "could not read animerec.models");
+}
+
 /* does any version of model name exist?  Inside an SPI connection. */
 static bool
 model_exists(const char *name)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
+	static SPIPlanPtr plan = NULL;
 
-	values[0] = CStringGetTextDatum(name);
-	if (SPI_execute_with_args("SELECT 1 FROM animerec.models WHERE name = $1 LIMIT 1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read animerec.models");
+	exec_by_name(&plan, "SELECT 1 FROM animerec.models WHERE name = $1 LIMIT 1", name, 1);
 	return SPI_processed > 0;
 }
 
@@ -156,23 +179,20 @@ copy_aligned_bytea(Datum d, MemoryContext cxt, size_t *len)
 bool
 registry_fetch_active(const char *name, RegistryModel *out, bool with_weights)
 {
+	static SPIPlanPtr plans[2] = {NULL, NULL};	/* without, with weights */
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
 	bool		isnull;
 	bool		found;
 
 	SPI_connect();
-	values[0] = CStringGetTextDatum(name);
-	if (SPI_execute_with_args(with_weights ?
-							  "SELECT version, ratings_table, user_col, item_col, rating_col, order_col,"
-							  " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, weights,"
-							  " created_at FROM animerec.models WHERE name = $1 AND active" :
-							  "SELECT version, ratings_table, user_col, item_col, rating_col, order_col,"
-							  " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, NULL::bytea,"
-							  " created_at FROM animerec.models WHERE name = $1 AND active",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read animerec.models");
+	exec_by_name(&plans[with_weights ? 1 : 0], with_weights ?
+				 "SELECT version, ratings_table, user_col, item_col, rating_col, order_col,"
+				 " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, weights,"
+				 " created_at FROM animerec.models WHERE name = $1 AND active" :
+				 "SELECT version, ratings_table, user_col, item_col, rating_col, order_col,"
+				 " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, NULL::bytea,"
+				 " created_at FROM animerec.models WHERE name = $1 AND active",
+				 name, 1);
 	found = SPI_processed > 0;
 	if (found)
 	{

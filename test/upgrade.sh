@@ -59,7 +59,10 @@ $PSQL -d animerec_up -c "ALTER FUNCTION animerec.recommend(bigint, int, text, bo
 ok '[ "$(describe animerec_up)" != "$fresh" ]' "a missing policy is noticed"
 $PSQL -d animerec_up 2>&1 <<'SQL'
 CREATE POLICY training_log_manager ON animerec.training_log
-    USING (animerec._manages_model(name)) WITH CHECK (animerec._manages_model(name));
+    USING (EXISTS (SELECT 1 FROM animerec.model_owners o
+                    WHERE o.name = training_log.name AND animerec._manages(o.owner)))
+    WITH CHECK (EXISTS (SELECT 1 FROM animerec.model_owners o
+                         WHERE o.name = training_log.name AND animerec._manages(o.owner)));
 CREATE OR REPLACE FUNCTION animerec.activate(name text, version int) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$ BEGIN END $$;
 SQL

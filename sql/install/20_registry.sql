@@ -17,26 +17,16 @@ COMMENT ON TABLE model_owners IS
 
 -- _manages(owner): is the current user a member of role owner or of
 -- animerec_admin (superusers are members of every role)?  A dropped role
--- matches nobody.
+-- matches nobody.  Without a SET clause, so that the planner inlines it into
+-- the row-level security policies (every name in it is qualified).
 CREATE FUNCTION _manages(owner name) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
-                WHERE r.rolname = ANY (ARRAY[owner, 'animerec_admin'::name])
-                  AND pg_catalog.pg_has_role(r.oid, 'MEMBER'))
+SELECT coalesce(pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(owner)), 'MEMBER'), false)
+    OR coalesce(pg_catalog.pg_has_role(pg_catalog.to_regrole('animerec_admin'), 'MEMBER'), false)
 $$;
 COMMENT ON FUNCTION _manages(name) IS
     'internal: true when the current user is a member of role owner or of animerec_admin';
-
--- _manages_model(name): may the current user manage and use model name?
-CREATE FUNCTION _manages_model(name text) RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-SELECT EXISTS (SELECT 1 FROM animerec.model_owners o
-                WHERE o.name = _manages_model.name AND animerec._manages(o.owner))
-$$;
-COMMENT ON FUNCTION _manages_model(text) IS
-    'internal: true when the current user may train, activate, drop and use model name (row-level security of the registry)';
 
 -- _check_manager(name): error unless model name exists and the current user manages it
 CREATE FUNCTION _check_manager(name text) RETURNS void

@@ -25,13 +25,16 @@ CREATE POLICY model_owners_update ON model_owners FOR UPDATE
 CREATE POLICY model_owners_delete ON model_owners FOR DELETE
     USING (animerec._manages(owner));
 
+-- a version or log row is the business of whoever manages its model name
 ALTER TABLE models ENABLE ROW LEVEL SECURITY;
 CREATE POLICY models_manager ON models
-    USING (animerec._manages_model(name)) WITH CHECK (animerec._manages_model(name));
+    USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = models.name AND _manages(o.owner)))
+    WITH CHECK (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = models.name AND _manages(o.owner)));
 
 ALTER TABLE training_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY training_log_manager ON training_log
-    USING (animerec._manages_model(name)) WITH CHECK (animerec._manages_model(name));
+    USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = training_log.name AND _manages(o.owner)))
+    WITH CHECK (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = training_log.name AND _manages(o.owner)));
 
 -- PUBLIC: the schema, the registry under the policies above, the views, and
 -- EXECUTE on every function (the default) but unload_model.
@@ -42,12 +45,14 @@ GRANT SELECT ON training_progress, loaded_models TO PUBLIC;
 -- A fixed search_path on every function (SQL bodies qualify animerec's
 -- objects).  Not on the procedure train: a SET clause would make it atomic,
 -- without its per-epoch commits; its C code qualifies every name it uses.
+-- Nor on _manages, which the policies inline (its body qualifies every name).
 DO $$
 DECLARE
     f regprocedure;
 BEGIN
     FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
               WHERE p.pronamespace = 'animerec'::regnamespace AND p.prokind = 'f'
+                AND p.proname <> '_manages'
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', f);
     END LOOP;

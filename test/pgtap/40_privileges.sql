@@ -144,13 +144,13 @@ SELECT is(pg_temp.as_role('tap_sec_bob', $$SELECT animerec.drop_model('tap_sec_b
 SELECT is((SELECT count(*) FROM animerec.model_owners WHERE name = 'tap_sec_b'), 0::bigint,
     'and frees the name');
 
--- SECURITY INVOKER and a fixed search_path everywhere (train: see README)
+-- SECURITY INVOKER and a fixed search_path everywhere (train, _manages: see README)
 SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'animerec'::regnamespace AND prosecdef),
     0::bigint, 'no function is SECURITY DEFINER');
 SELECT is((SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
             WHERE pronamespace = 'animerec'::regnamespace AND prokind IN ('f', 'p')
               AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)),
-    ARRAY['train'], 'every function but the procedure train has search_path = pg_catalog, pg_temp');
+    ARRAY['_manages', 'train'], 'every function but train and the inlined _manages has search_path = pg_catalog, pg_temp');
 SELECT ok(has_schema_privilege('tap_sec_bob', 'animerec', 'USAGE')
           AND has_function_privilege('tap_sec_bob', 'animerec.recommend(bigint, int, text, boolean)', 'EXECUTE')
           AND NOT has_table_privilege('tap_sec_bob', 'animerec.models', 'TRUNCATE'),
