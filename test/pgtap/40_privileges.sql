@@ -9,7 +9,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS animerec;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(36);
+SELECT plan(40);
 
 DROP SCHEMA IF EXISTS tap_sec CASCADE;
 DROP ROLE IF EXISTS tap_sec_alice, tap_sec_bob, tap_sec_carol, tap_sec_team, tap_sec_admin;
@@ -144,13 +144,49 @@ SELECT is(pg_temp.as_role('tap_sec_bob', $$SELECT animerec.drop_model('tap_sec_b
 SELECT is((SELECT count(*) FROM animerec.model_owners WHERE name = 'tap_sec_b'), 0::bigint,
     'and frees the name');
 
--- SECURITY INVOKER and a fixed search_path everywhere (train, _manages: see README)
+-- train fixes its search_path itself, before and after each commit: a view it
+-- reads and a trigger on the registry rows it updates after its commits see it
+CREATE FUNCTION tap_sec.spy(setting text, x bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config(setting, current_setting('search_path'), false);
+    RETURN x;
+END
+$$;
+CREATE FUNCTION tap_sec.spy_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tap_sec.spy('animerec_test.update_path', 0);
+    RETURN NEW;
+END
+$$;
+CREATE VIEW tap_sec.spy_v AS
+SELECT tap_sec.spy('animerec_test.read_path', user_id) AS user_id, item_id, rating, rated_at
+FROM tap_sec.alice_r;
+CREATE TRIGGER tap_sec_spy AFTER UPDATE ON animerec.models FOR EACH ROW EXECUTE FUNCTION tap_sec.spy_update();
+SET search_path = public, tap_sec;
+CALL animerec.train('tap_sec_spy', 'spy_v', dim => 8, hidden => 8, epochs => 2, seed => 1);
+SELECT is(current_setting('animerec_test.read_path'), 'pg_catalog, pg_temp',
+    'train reads its data with search_path = pg_catalog, pg_temp');
+SELECT is(current_setting('animerec_test.update_path'), 'pg_catalog, pg_temp',
+    'and keeps it after its per-epoch commits');
+SELECT is(current_setting('search_path'), 'public, tap_sec', 'the caller''s search_path is back after the CALL');
+BEGIN;
+SET LOCAL search_path = tap_sec, public;
+CALL animerec.train('tap_sec_spy', 'spy_v', dim => 8, hidden => 8, epochs => 1, seed => 1);
+SELECT is(current_setting('animerec_test.read_path') || ' / ' || current_setting('search_path'),
+    'pg_catalog, pg_temp / tap_sec, public', 'the same inside a transaction block, without commits');
+COMMIT;
+RESET search_path;
+DROP TRIGGER tap_sec_spy ON animerec.models;
+SELECT animerec.drop_model('tap_sec_spy');
+
+-- SECURITY INVOKER and a fixed search_path everywhere: a SET clause on every
+-- function but train (above) and the inlined _manages (see README)
 SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'animerec'::regnamespace AND prosecdef),
     0::bigint, 'no function is SECURITY DEFINER');
 SELECT is((SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
             WHERE pronamespace = 'animerec'::regnamespace AND prokind IN ('f', 'p')
               AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)),
-    ARRAY['_manages', 'train'], 'every function but train and the inlined _manages has search_path = pg_catalog, pg_temp');
+    ARRAY['_manages', 'train'], 'every other function has SET search_path = pg_catalog, pg_temp');
 SELECT ok(has_schema_privilege('tap_sec_bob', 'animerec', 'USAGE')
           AND has_function_privilege('tap_sec_bob', 'animerec.recommend(bigint, int, text, boolean)', 'EXECUTE')
           AND NOT has_table_privilege('tap_sec_bob', 'animerec.models', 'TRUNCATE'),
