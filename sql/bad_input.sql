@@ -227,6 +227,8 @@ CALL animerec.train('bad_view', 'bad_v', dim => 8, hidden => 8, epochs => 1, see
 SELECT count(*) AS before_change FROM animerec.recommend(1, 3, 'bad_view');
 CREATE OR REPLACE VIEW bad_v AS SELECT "us""er" AS user_id, "it;em" AS item_id, rating, rated_at FROM bad_r WHERE false;
 SELECT pg_temp.answer($$SELECT count(*) FROM animerec.recommend(1, 3, 'bad_view')$$) AS rows_filtered;
+SELECT pg_temp.answer($$SELECT users || ' users, hr ' || coalesce(hr::text, 'NULL') FROM animerec.evaluate('bad_view')$$) AS evaluate_no_rows;
+SELECT pg_temp.answer($$SELECT count(*) FROM animerec.recommend_all(3, 'bad_view')$$) AS recommend_all_no_rows;
 DROP VIEW bad_v;
 CREATE VIEW bad_v AS SELECT "us""er"::text AS user_id, "it;em" AS item_id, rating, rated_at FROM bad_r;
 SELECT pg_temp.answer($$SELECT count(*) FROM animerec.recommend(1, 3, 'bad_view')$$) AS user_id_now_text;
