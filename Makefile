@@ -8,10 +8,12 @@
 #
 # The install script sql/animerec--<version>.sql is assembled from the ordered
 # fragments in sql/install/ (one per module), so that each module keeps its SQL
-# beside its C; pg_regress inputs are the other files directly in sql/.
+# beside its C.  Released versions' scripts (sql/animerec--0.1.0.sql, exactly as
+# released) and the update scripts sql/animerec--<old>--<new>.sql are committed
+# files, installed as they are; pg_regress inputs are the other files in sql/.
 
 EXTENSION   = animerec
-EXTVERSION  = 0.1.0
+EXTVERSION  = 0.2.0
 MODULE_big  = animerec
 
 NN_SRCS     = $(sort $(wildcard src/nn/*.c))
@@ -19,7 +21,7 @@ PG_SRCS     = $(sort $(wildcard src/*.c))
 OBJS        = $(PG_SRCS:.c=.o) $(NN_SRCS:.c=.o)
 
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 REGRESS     = $(sort $(basename $(notdir $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --outputdir=results_dir --load-extension=$(EXTENSION)

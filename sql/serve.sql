@@ -186,10 +186,12 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.3);
 SELECT animerec.load_model('serve_big') AS fits_again;
 
--- recommend reads the ratings with the caller's privileges
+-- recommend reads the ratings with the caller's privileges (the model itself is
+-- usable by the members of its owner role, here a group role)
 CREATE ROLE regress_serve_reader;
-GRANT USAGE ON SCHEMA animerec TO regress_serve_reader;
-GRANT SELECT ON animerec.models TO regress_serve_reader;
+CREATE ROLE regress_serve_team;
+GRANT regress_serve_team TO regress_serve_reader;
+UPDATE animerec.model_owners SET owner = 'regress_serve_team' WHERE name = 'serve_toy';
 SET ROLE regress_serve_reader;
 SELECT count(*) FROM animerec.recommend(1, 5, 'serve_toy');
 SELECT animerec.unload_model('serve_toy');
@@ -198,9 +200,9 @@ GRANT SELECT ON serve_ratings TO regress_serve_reader;
 SET ROLE regress_serve_reader;
 SELECT count(*) AS with_grant FROM animerec.recommend(1, 5, 'serve_toy');
 RESET ROLE;
-REVOKE ALL ON serve_ratings, animerec.models FROM regress_serve_reader;
-REVOKE USAGE ON SCHEMA animerec FROM regress_serve_reader;
-DROP ROLE regress_serve_reader;
+UPDATE animerec.model_owners SET owner = current_user WHERE name = 'serve_toy';
+REVOKE ALL ON serve_ratings FROM regress_serve_reader;
+DROP ROLE regress_serve_reader, regress_serve_team;
 
 SELECT animerec.unload_model(name) FROM (VALUES ('serve_toy'), ('serve_toy_noindex'), ('serve_big')) v(name);
 DELETE FROM animerec.models WHERE name IN ('serve_toy', 'serve_toy_noindex', 'serve_big');

@@ -10,7 +10,7 @@
 #include "postgres.h"
 #include "nn/nn.h"
 
-#define ANIMEREC_VERSION "0.1.0"
+#define ANIMEREC_VERSION "0.2.0"
 
 /* GUCs (src/animerec.c) */
 extern char *animerec_default_model;     /* animerec.model */

@@ -228,7 +228,8 @@ PG_FUNCTION_INFO_V1(animerec_evaluate);
 /*
  * evaluate(name text, k int) -> (users, hr, ndcg, mrr, popularity_hr,
  * popularity_ndcg, popularity_mrr): the active version of the model on the
- * test items of its source table, read again with the training split.
+ * test items of its source table, read again with the training split; NULL
+ * metrics when no user has a test item.
  */
 Datum
 animerec_evaluate(PG_FUNCTION_ARGS)
@@ -285,6 +286,9 @@ animerec_evaluate(PG_FUNCTION_ARGS)
 	animerec_set_blas_threads();
 	eval_ranking(&m, &d, true, k, eval_popularity(&d, true, true), &res);
 
+	/* no user to evaluate: the metrics are unknown, not 0 */
+	for (int i = 1; i < 7; i++)
+		nulls[i] = res.users == 0;
 	values[0] = Int64GetDatum(res.users);
 	values[1] = Float8GetDatum(res.hr);
 	values[2] = Float8GetDatum(res.ndcg);

@@ -28,18 +28,59 @@ model_names_list(void)
 	return isnull ? "(none)" : TextDatumGetCString(d);
 }
 
+/*
+ * Run the read-only query sql with the model name as $1, from a plan prepared
+ * once per backend and kept in *plan: serving reads the registry on every
+ * call, and planning its row-level security policy each time would cost more
+ * than the query.  The kept plan follows the current role.  Inside an SPI
+ * connection; max_rows as for SPI_execute.
+ */
+static void
+exec_by_name(SPIPlanPtr *plan, const char *sql, const char *name, long max_rows)
+{
+	Datum		values[1];
+
+	if (*plan == NULL)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		SPIPlanPtr	p = SPI_prepare(sql, 1, argtypes);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare a query of animerec.models: %s",
+				 SPI_result_code_string(SPI_result));
+		*plan = p;
+	}
+	values[0] = CStringGetTextDatum(name);
+	if (SPI_execute_plan(*plan, values, NULL, true, max_rows) != SPI_OK_SELECT)
+		elog(ERROR, "could not read animerec.models");
+}
+
 /* does any version of model name exist?  Inside an SPI connection. */
 static bool
 model_exists(const char *name)
+{
+	static SPIPlanPtr plan = NULL;
+
+	exec_by_name(&plan, "SELECT 1 FROM animerec.models WHERE name = $1 LIMIT 1", name, 1);
+	return SPI_processed > 0;
+}
+
+/*
+ * When name is taken in animerec.model_owners, error 42501 unless the current
+ * user manages it (its versions are then hidden by row-level security rather
+ * than missing).  Inside an SPI connection.
+ */
+static void
+check_manager_if_owned(const char *name)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 
 	values[0] = CStringGetTextDatum(name);
-	if (SPI_execute_with_args("SELECT 1 FROM animerec.models WHERE name = $1 LIMIT 1",
+	if (SPI_execute_with_args("SELECT animerec._check_manager(o.name) FROM animerec.model_owners o"
+							  " WHERE o.name = $1",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read animerec.models");
-	return SPI_processed > 0;
+		elog(ERROR, "could not read animerec.model_owners");
 }
 
 /* See registry.h: DESIGN §4's rule for a NULL model argument. */
@@ -59,10 +100,13 @@ registry_resolve_name(text *model_or_null)
 	if (name != NULL)
 	{
 		if (!model_exists(name))
+		{
+			check_manager_if_owned(name);
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("model \"%s\" does not exist", name),
 					 errhint("Models: %s.", model_names_list())));
+		}
 	}
 	else
 	{
@@ -135,23 +179,20 @@ copy_aligned_bytea(Datum d, MemoryContext cxt, size_t *len)
 bool
 registry_fetch_active(const char *name, RegistryModel *out, bool with_weights)
 {
+	static SPIPlanPtr plans[2] = {NULL, NULL};	/* without, with weights */
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
 	bool		isnull;
 	bool		found;
 
 	SPI_connect();
-	values[0] = CStringGetTextDatum(name);
-	if (SPI_execute_with_args(with_weights ?
-							  "SELECT version, ratings_table, user_col, item_col, rating_col, order_col,"
-							  " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, weights,"
-							  " created_at FROM animerec.models WHERE name = $1 AND active" :
-							  "SELECT version, ratings_table, user_col, item_col, rating_col, order_col,"
-							  " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, NULL::bytea,"
-							  " created_at FROM animerec.models WHERE name = $1 AND active",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read animerec.models");
+	exec_by_name(&plans[with_weights ? 1 : 0], with_weights ?
+				 "SELECT version, ratings_table, user_col, item_col, rating_col, order_col,"
+				 " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, weights,"
+				 " created_at FROM animerec.models WHERE name = $1 AND active" :
+				 "SELECT version, ratings_table, user_col, item_col, rating_col, order_col,"
+				 " items_table, item_key, tags_col, user_tags_table, user_tag_vocab, NULL::bytea,"
+				 " created_at FROM animerec.models WHERE name = $1 AND active",
+				 name, 1);
 	found = SPI_processed > 0;
 	if (found)
 	{
@@ -224,6 +265,18 @@ registry_lock_name(const char *name)
 	"(m.train_pid = pg_backend_pid() OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a" \
 	" WHERE a.pid = m.train_pid AND (a.backend_start IS NULL" \
 	" OR a.backend_start = m.train_backend_start)))"
+
+/* See registry.h. */
+void
+registry_claim_name(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+
+	exec_args("INSERT INTO animerec.model_owners (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+			  1, types, values, NULL, SPI_OK_INSERT);
+	exec_args("SELECT animerec._check_manager($1)", 1, types, values, NULL, SPI_OK_SELECT);
+}
 
 /* See registry.h. */
 void

@@ -92,6 +92,12 @@ typedef struct RegistryCheckpoint
  */
 extern void registry_lock_name(const char *name);
 
+/*
+ * Take model name for the current user when it is new (animerec.model_owners);
+ * error 42501 unless the current user manages it.
+ */
+extern void registry_claim_name(const char *name);
+
 /* mark the 'training' rows of name whose backend is gone (or is us) as 'failed' */
 extern void registry_fail_stale(const char *name);
 

@@ -68,6 +68,19 @@ get_k(FunctionCallInfo fcinfo, int argno)
 	return k;
 }
 
+/* array argument argno (not NULL); error unless it has at most one dimension */
+static ArrayType *
+get_vector(FunctionCallInfo fcinfo, int argno, const char *arg)
+{
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(argno);
+
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array, not %d-dimensional", arg, ARR_NDIM(a))));
+	return a;
+}
+
 /* pin the model named by argument argno (NULL: DESIGN §4's default rule) */
 static const ServeModel *
 get_model(FunctionCallInfo fcinfo, int argno)
@@ -436,11 +449,11 @@ animerec_recommend_for_history(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+	deconstruct_array(get_vector(fcinfo, 0, "item_ids"), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 					  &ids, &id_nulls, &n);
 	if (!PG_ARGISNULL(1))
 	{
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), FLOAT4OID, 4, true, TYPALIGN_INT,
+		deconstruct_array(get_vector(fcinfo, 1, "ratings"), FLOAT4OID, 4, true, TYPALIGN_INT,
 						  &rts, &rt_nulls, &n_rt);
 		if (n_rt != n)
 			ereport(ERROR,
@@ -492,7 +505,7 @@ animerec_recommend_for_embedding(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), FLOAT4OID, 4, true, TYPALIGN_INT,
+	deconstruct_array(get_vector(fcinfo, 0, "embedding"), FLOAT4OID, 4, true, TYPALIGN_INT,
 					  &elems, &enulls, &n);
 	sm = get_model(fcinfo, 2);
 	if (n != sm->m.cfg.dim)
@@ -508,6 +521,11 @@ animerec_recommend_for_embedding(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("embedding must not contain nulls")));
 		u[i] = DatumGetFloat4(elems[i]);
+		if (!isfinite(u[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("embedding must contain only finite numbers, not %g at position %d",
+							(double) u[i], i + 1)));
 	}
 	recommend_from_embedding(rsinfo, sm, u, NULL, k);
 	serve_model_release(sm);
@@ -781,7 +799,7 @@ animerec_recommend_all(PG_FUNCTION_ARGS)
 		int			n;
 
 		values[0] = PG_GETARG_DATUM(2);
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+		deconstruct_array(get_vector(fcinfo, 2, "users"), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 						  &elems, &enulls, &n);
 		wanted = palloc(sizeof(int64) * (n + 1));
 		for (int i = 0; i < n; i++)

@@ -1,7 +1,9 @@
 /*
  * train.c — CALL animerec.train(...): argument checks, the training loop with
  * early stopping, per-epoch checkpoints in the registry (committed when the
- * CALL is non-atomic), progress, and the final activation.
+ * CALL is non-atomic), progress, and the final activation; the run has
+ * search_path = pg_catalog, pg_temp (set here: a procedure with a SET clause
+ * could not commit).
  */
 #include "postgres.h"
 
@@ -13,6 +15,7 @@
 #include "nodes/parsenodes.h"
 #include "portability/instr_time.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include <math.h>
@@ -70,6 +73,7 @@ typedef struct TrainRun
 	int32		since_best;
 	int			progress_slot;
 	bool		atomic;
+	int			guc_level;		/* GUC nest level of the fixed search_path */
 	double		seconds;		/* training time of all epochs of this call */
 } TrainRun;
 
@@ -450,12 +454,40 @@ metrics_json(const TrainRun *run, const EvalResult *test)
 	return s.data;
 }
 
-/* commit the work so far when the CALL is non-atomic (not inside a transaction block) */
+/*
+ * Set search_path = pg_catalog, pg_temp until restore_search_path(level) or
+ * the end of the transaction, as a function's SET clause would (a procedure
+ * with a SET clause could not commit).  Returns the GUC nest level.
+ */
+static int
+fix_search_path(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+/* the caller's search_path again (level from fix_search_path) */
 static void
-maybe_commit(const TrainRun *run)
+restore_search_path(int level)
+{
+	AtEOXact_GUC(true, level);
+}
+
+/*
+ * Commit the work so far when the CALL is non-atomic (not inside a transaction
+ * block).  The commit ends the fixed search_path, which is set again.
+ */
+static void
+maybe_commit(TrainRun *run)
 {
 	if (!run->atomic)
+	{
 		SPI_commit();
+		run->guc_level = fix_search_path();
+	}
 }
 
 /*
@@ -745,8 +777,10 @@ animerec_train(PG_FUNCTION_ARGS)
 	memset(&run, 0, sizeof(run));
 	run.p = &p;
 	run.atomic = atomic;
+	run.guc_level = fix_search_path();
 	SPI_connect_ext(atomic ? 0 : SPI_OPT_NONATOMIC);
 	MemoryContextSwitchTo(cxt);
+	registry_claim_name(p.name);
 	data_read(&p.src, &run.d, NULL, 0, (Datum) 0, (Datum) 0);
 	run.windows = data_windows(&run.d, p.holdout, p.maxlen, &run.n_windows);
 	check_data(&p, &run.d, run.n_windows);
@@ -772,6 +806,7 @@ animerec_train(PG_FUNCTION_ARGS)
 	report_done(&run, &test);
 	nn_trainer_free(run.trainer);
 	SPI_finish();
+	restore_search_path(run.guc_level);
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(cxt);
 	PG_RETURN_VOID();

@@ -387,6 +387,13 @@ rating_row(HeapTuple tup, TupleDesc desc, void *state)
 	float		rating = nr ? NAN : DatumGetFloat4(rd);
 	int32		index;
 
+	/* NaN and +-Infinity ratings count as missing, like NULL */
+	if (!isfinite(rating))
+	{
+		rating = NAN;
+		nr = true;
+	}
+
 	if (nu || ni)
 	{
 		d->n_null++;

@@ -1,4 +1,4 @@
--- animerec 0.1.0 install script, assembled by the Makefile from sql/install/*.sql
+-- animerec 0.2.0 install script, assembled by the Makefile from sql/install/*.sql
 \echo Use "CREATE EXTENSION animerec" to load this file. \quit
 
 -- build_info(): what this build is made of, as jsonb (src/animerec.c)

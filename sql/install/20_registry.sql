@@ -3,6 +3,54 @@
 -- configuration tables, so pg_dump dumps their rows.
 -- ---------------------------------------------------------------------------
 
+-- The owner of each model name: its owner, members of the owner role, members
+-- of animerec_admin and superusers may train, activate, drop and use its
+-- versions (row-level security, sql/install/90_privileges.sql).  Everyone
+-- may see which names are taken and by whom.
+CREATE TABLE model_owners (
+    name            text        PRIMARY KEY
+                    CHECK (name ~ '^[a-z_][a-z0-9_]{0,62}$'),
+    owner           name        NOT NULL DEFAULT current_user
+);
+COMMENT ON TABLE model_owners IS
+    'owner role of each model name: it (and members of it or of animerec_admin) may train, activate, drop and use the name''s versions';
+
+-- _manages(owner): is the current user a member of role owner or of
+-- animerec_admin (superusers are members of every role)?  A dropped role
+-- matches nobody.  Without a SET clause, so that the planner inlines it into
+-- the row-level security policies (every name in it is qualified).
+CREATE FUNCTION _manages(owner name) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT coalesce(pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(owner)), 'MEMBER'), false)
+    OR coalesce(pg_catalog.pg_has_role(pg_catalog.to_regrole('animerec_admin'), 'MEMBER'), false)
+$$;
+COMMENT ON FUNCTION _manages(name) IS
+    'internal: true when the current user is a member of role owner or of animerec_admin';
+
+-- _check_manager(name): error unless model name exists and the current user manages it
+CREATE FUNCTION _check_manager(name text) RETURNS void
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    o name;
+BEGIN
+    SELECT m.owner INTO o FROM animerec.model_owners m WHERE m.name = _check_manager.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', _check_manager.name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT animerec._manages(o) THEN
+        RAISE EXCEPTION 'permission denied for model "%"', _check_manager.name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Model "%s" belongs to role "%s".', _check_manager.name, o),
+                  HINT = 'Only members of the owner role or of animerec_admin, and superusers, may train, activate, drop or use it.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION _check_manager(text) IS
+    'internal: error unless model name exists (42704) and the current user manages it (42501)';
+
 -- One row per trained version of a model name.
 CREATE TABLE models (
     name            text        NOT NULL
@@ -33,7 +81,8 @@ CREATE TABLE models (
     created_at      timestamptz NOT NULL DEFAULT now(),
     finished_at     timestamptz,
     weights         bytea,                  -- nn weight format (src/nn/format.c); best epoch so far
-    PRIMARY KEY (name, version)
+    PRIMARY KEY (name, version),
+    FOREIGN KEY (name) REFERENCES model_owners ON DELETE CASCADE
 );
 CREATE UNIQUE INDEX models_one_active ON models (name) WHERE active;
 COMMENT ON TABLE models IS
@@ -55,5 +104,61 @@ CREATE TABLE training_log (
 );
 COMMENT ON TABLE training_log IS 'per-epoch loss, validation HR@10/NDCG@10, time and throughput of every training run';
 
+-- Rows inserted into models directly (not by train) take their name for the
+-- inserting role when it is new, like train does.
+CREATE FUNCTION _claim_name() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    INSERT INTO animerec.model_owners (name) VALUES (NEW.name) ON CONFLICT (name) DO NOTHING;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION _claim_name() IS
+    'internal: trigger of animerec.models giving a new model name to the inserting role';
+CREATE TRIGGER models_claim_name BEFORE INSERT ON models
+    FOR EACH ROW EXECUTE FUNCTION _claim_name();
+
+COMMENT ON COLUMN models.owner IS 'role that trained this version (the name''s owner is in animerec.model_owners)';
+
+SELECT pg_catalog.pg_extension_config_dump('model_owners', '');
 SELECT pg_catalog.pg_extension_config_dump('models', '');
 SELECT pg_catalog.pg_extension_config_dump('training_log', '');
+
+-- drop_model(name, version): delete one version, or every version and the name
+CREATE FUNCTION drop_model(name text, version int DEFAULT NULL) RETURNS int
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    n int;
+BEGIN
+    IF drop_model.name IS NULL THEN
+        RAISE EXCEPTION 'name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM animerec._check_manager(drop_model.name);
+    IF drop_model.version IS NULL THEN
+        SELECT count(*) INTO n FROM animerec.models m WHERE m.name = drop_model.name;
+        DELETE FROM animerec.model_owners o WHERE o.name = drop_model.name;
+        RETURN n;
+    END IF;
+    PERFORM 1 FROM animerec.models m
+     WHERE m.name = drop_model.name AND m.version = drop_model.version AND m.active;
+    IF FOUND THEN
+        RAISE EXCEPTION 'version % of model "%" is active', drop_model.version, drop_model.name
+            USING ERRCODE = 'object_in_use',
+                  HINT = format('Activate another version first, or drop the whole model with animerec.drop_model(%L).',
+                                drop_model.name);
+    END IF;
+    DELETE FROM animerec.models m WHERE m.name = drop_model.name AND m.version = drop_model.version;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" has no version %', drop_model.name, drop_model.version
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    DELETE FROM animerec.model_owners o
+     WHERE o.name = drop_model.name
+       AND NOT EXISTS (SELECT 1 FROM animerec.models m WHERE m.name = drop_model.name);
+    RETURN 1;
+END
+$$;
+COMMENT ON FUNCTION drop_model(text, int) IS
+    'delete version VERSION (not the active one) of model NAME, or with VERSION NULL every version and the name itself, with their training_log rows; returns the number of versions deleted; owner, members of animerec_admin and superusers only';

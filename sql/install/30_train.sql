@@ -71,6 +71,10 @@ CREATE FUNCTION activate(name text, version int) RETURNS void
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    IF activate.name IS NULL OR activate.version IS NULL THEN
+        RAISE EXCEPTION 'name and version must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM animerec._check_manager(activate.name);
     PERFORM 1 FROM animerec.models m
      WHERE m.name = activate.name AND m.version = activate.version AND m.status = 'ready';
     IF NOT FOUND THEN
@@ -85,7 +89,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION activate(text, int) IS
-    'make VERSION (status ready) the active version of model NAME, deactivating the previous one';
+    'make VERSION (status ready) the active version of model NAME, deactivating the previous one; owner, members of animerec_admin and superusers only';
 
 CREATE FUNCTION evaluate(name text DEFAULT NULL, k int DEFAULT 10,
     OUT users bigint, OUT hr double precision, OUT ndcg double precision, OUT mrr double precision,

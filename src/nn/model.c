@@ -268,13 +268,13 @@ nn_model_copy_params(nn_model *dst, const nn_model *src)
 	memcpy(dst->params, src->params, sizeof(float) * src->n_params);
 }
 
-/* scale a raw rating to [-1, 1] from cfg's range (clamped); NaN -> 0 */
+/* scale a raw rating to [-1, 1] from cfg's range (clamped); NaN, +-Inf (missing) -> 0 */
 float
 nn_scale_rating(const nn_config *cfg, float rating)
 {
 	float		s;
 
-	if (isnan(rating) || !(cfg->rating_max > cfg->rating_min))
+	if (!isfinite(rating) || !(cfg->rating_max > cfg->rating_min))
 		return 0.0f;
 	s = 2.0f * (rating - cfg->rating_min) / (cfg->rating_max - cfg->rating_min) - 1.0f;
 	return s < -1.0f ? -1.0f : (s > 1.0f ? 1.0f : s);

@@ -106,6 +106,8 @@ test_lookup(void)
 	tap_near(nn_scale_rating(&cfg, 4.0f), 0.5f, 1e-7, "a rating inside the range scales linearly");
 	tap_near(nn_scale_rating(&cfg, 9.0f), 1.0f, 0, "ratings above the range clamp to 1");
 	tap_near(nn_scale_rating(&cfg, NAN), 0.0f, 0, "a NULL (NaN) rating scales to 0");
+	tap_near(nn_scale_rating(&cfg, INFINITY), 0.0f, 0, "an infinite rating counts as missing: 0");
+	tap_near(nn_scale_rating(&cfg, -INFINITY), 0.0f, 0, "and so does -Infinity");
 	nn_model_free(&m);
 }
 

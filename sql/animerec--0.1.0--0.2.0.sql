@@ -1,0 +1,203 @@
+-- animerec 0.1.0 -> 0.2.0 (ALTER EXTENSION animerec UPDATE): model names owned
+-- by roles under row-level security, drop_model, null checks in activate, a
+-- fixed search_path on every function and the grants to PUBLIC.  Mirrors
+-- sql/install/*.sql; scripts/test compares an updated installation with a
+-- fresh one (test/upgrade.sh).
+\echo Use "ALTER EXTENSION animerec UPDATE TO '0.2.0'" to load this file. \quit
+
+-- The owner of each model name: its owner, members of the owner role, members
+-- of animerec_admin and superusers may train, activate, drop and use its
+-- versions (row-level security, sql/install/90_privileges.sql).  Everyone
+-- may see which names are taken and by whom.
+CREATE TABLE model_owners (
+    name            text        PRIMARY KEY
+                    CHECK (name ~ '^[a-z_][a-z0-9_]{0,62}$'),
+    owner           name        NOT NULL DEFAULT current_user
+);
+COMMENT ON TABLE model_owners IS
+    'owner role of each model name: it (and members of it or of animerec_admin) may train, activate, drop and use the name''s versions';
+
+-- _manages(owner): is the current user a member of role owner or of
+-- animerec_admin (superusers are members of every role)?  A dropped role
+-- matches nobody.  Without a SET clause, so that the planner inlines it into
+-- the row-level security policies (every name in it is qualified).
+CREATE FUNCTION _manages(owner name) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT coalesce(pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(owner)), 'MEMBER'), false)
+    OR coalesce(pg_catalog.pg_has_role(pg_catalog.to_regrole('animerec_admin'), 'MEMBER'), false)
+$$;
+COMMENT ON FUNCTION _manages(name) IS
+    'internal: true when the current user is a member of role owner or of animerec_admin';
+
+-- _check_manager(name): error unless model name exists and the current user manages it
+CREATE FUNCTION _check_manager(name text) RETURNS void
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    o name;
+BEGIN
+    SELECT m.owner INTO o FROM animerec.model_owners m WHERE m.name = _check_manager.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', _check_manager.name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT animerec._manages(o) THEN
+        RAISE EXCEPTION 'permission denied for model "%"', _check_manager.name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Model "%s" belongs to role "%s".', _check_manager.name, o),
+                  HINT = 'Only members of the owner role or of animerec_admin, and superusers, may train, activate, drop or use it.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION _check_manager(text) IS
+    'internal: error unless model name exists (42704) and the current user manages it (42501)';
+
+-- every existing name belongs to the role that trained its newest version
+INSERT INTO model_owners (name, owner)
+SELECT DISTINCT ON (name) name, owner FROM models ORDER BY name, version DESC;
+ALTER TABLE models ADD FOREIGN KEY (name) REFERENCES model_owners ON DELETE CASCADE;
+
+-- Rows inserted into models directly (not by train) take their name for the
+-- inserting role when it is new, like train does.
+CREATE FUNCTION _claim_name() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    INSERT INTO animerec.model_owners (name) VALUES (NEW.name) ON CONFLICT (name) DO NOTHING;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION _claim_name() IS
+    'internal: trigger of animerec.models giving a new model name to the inserting role';
+CREATE TRIGGER models_claim_name BEFORE INSERT ON models
+    FOR EACH ROW EXECUTE FUNCTION _claim_name();
+
+COMMENT ON COLUMN models.owner IS 'role that trained this version (the name''s owner is in animerec.model_owners)';
+
+SELECT pg_catalog.pg_extension_config_dump('model_owners', '');
+SELECT pg_catalog.pg_extension_config_dump('model_owners', '');
+
+-- drop_model(name, version): delete one version, or every version and the name
+CREATE FUNCTION drop_model(name text, version int DEFAULT NULL) RETURNS int
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    n int;
+BEGIN
+    IF drop_model.name IS NULL THEN
+        RAISE EXCEPTION 'name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM animerec._check_manager(drop_model.name);
+    IF drop_model.version IS NULL THEN
+        SELECT count(*) INTO n FROM animerec.models m WHERE m.name = drop_model.name;
+        DELETE FROM animerec.model_owners o WHERE o.name = drop_model.name;
+        RETURN n;
+    END IF;
+    PERFORM 1 FROM animerec.models m
+     WHERE m.name = drop_model.name AND m.version = drop_model.version AND m.active;
+    IF FOUND THEN
+        RAISE EXCEPTION 'version % of model "%" is active', drop_model.version, drop_model.name
+            USING ERRCODE = 'object_in_use',
+                  HINT = format('Activate another version first, or drop the whole model with animerec.drop_model(%L).',
+                                drop_model.name);
+    END IF;
+    DELETE FROM animerec.models m WHERE m.name = drop_model.name AND m.version = drop_model.version;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" has no version %', drop_model.name, drop_model.version
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    DELETE FROM animerec.model_owners o
+     WHERE o.name = drop_model.name
+       AND NOT EXISTS (SELECT 1 FROM animerec.models m WHERE m.name = drop_model.name);
+    RETURN 1;
+END
+$$;
+COMMENT ON FUNCTION drop_model(text, int) IS
+    'delete version VERSION (not the active one) of model NAME, or with VERSION NULL every version and the name itself, with their training_log rows; returns the number of versions deleted; owner, members of animerec_admin and superusers only';
+
+CREATE OR REPLACE FUNCTION activate(name text, version int) RETURNS void
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    IF activate.name IS NULL OR activate.version IS NULL THEN
+        RAISE EXCEPTION 'name and version must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM animerec._check_manager(activate.name);
+    PERFORM 1 FROM animerec.models m
+     WHERE m.name = activate.name AND m.version = activate.version AND m.status = 'ready';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" has no ready version %', activate.name, activate.version
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Ready versions: ' || coalesce((SELECT string_agg(m.version::text, ', ' ORDER BY m.version)
+                                                  FROM animerec.models m
+                                                 WHERE m.name = activate.name AND m.status = 'ready'), 'none') || '.';
+    END IF;
+    UPDATE animerec.models m SET active = false WHERE m.name = activate.name AND m.active;
+    UPDATE animerec.models m SET active = true WHERE m.name = activate.name AND m.version = activate.version;
+END
+$$;
+COMMENT ON FUNCTION activate(text, int) IS
+    'make VERSION (status ready) the active version of model NAME, deactivating the previous one; owner, members of animerec_admin and superusers only';
+
+-- ---------------------------------------------------------------------------
+-- Privileges (README, "Privileges").  Every function is SECURITY INVOKER:
+-- training and serving read the caller's tables with the caller's privileges.
+-- The registry is shared by all roles under row-level security: a model's
+-- rows are visible and writable only to the members of the owner role of its
+-- name (animerec.model_owners) or of animerec_admin, and to superusers.
+-- ---------------------------------------------------------------------------
+
+-- animerec_admin: members manage every model.  Roles are cluster-wide, so the
+-- role is created only when missing and stays when the extension is dropped.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'animerec_admin') THEN
+        CREATE ROLE animerec_admin NOLOGIN;
+    END IF;
+END
+$$;
+
+ALTER TABLE model_owners ENABLE ROW LEVEL SECURITY;
+CREATE POLICY model_owners_read ON model_owners FOR SELECT USING (true);
+CREATE POLICY model_owners_insert ON model_owners FOR INSERT
+    WITH CHECK (animerec._manages(owner));
+CREATE POLICY model_owners_update ON model_owners FOR UPDATE
+    USING (animerec._manages(owner)) WITH CHECK (animerec._manages(owner));
+CREATE POLICY model_owners_delete ON model_owners FOR DELETE
+    USING (animerec._manages(owner));
+
+-- a version or log row is the business of whoever manages its model name
+ALTER TABLE models ENABLE ROW LEVEL SECURITY;
+CREATE POLICY models_manager ON models
+    USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = models.name AND _manages(o.owner)))
+    WITH CHECK (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = models.name AND _manages(o.owner)));
+
+ALTER TABLE training_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY training_log_manager ON training_log
+    USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = training_log.name AND _manages(o.owner)))
+    WITH CHECK (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = training_log.name AND _manages(o.owner)));
+
+-- PUBLIC: the schema, the registry under the policies above, the views, and
+-- EXECUTE on every function (the default) but unload_model.
+GRANT USAGE ON SCHEMA animerec TO PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON model_owners, models, training_log TO PUBLIC;
+GRANT SELECT ON training_progress, loaded_models TO PUBLIC;
+
+-- A fixed search_path on every function (SQL bodies qualify animerec's
+-- objects).  Not on the procedure train: a SET clause would make it atomic,
+-- without its per-epoch commits, so it sets the same search_path itself
+-- (src/train.c).  Nor on _manages, which the policies inline (its body
+-- qualifies every name).
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = 'animerec'::regnamespace AND p.prokind = 'f'
+                AND p.proname <> '_manages'
+    LOOP
+        EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', f);
+    END LOOP;
+END
+$$;
