@@ -215,16 +215,6 @@ registry_lock_name(const char *name)
 			  1, types, values, NULL, SPI_OK_SELECT);
 }
 
-/*
- * SQL condition: row m's training backend is gone or is this backend.  Other
- * users' backend_start is hidden (NULL) from unprivileged roles: a live pid is
- * then trusted.
- */
-#define STALE_RUN \
-	"(m.train_pid = pg_backend_pid() OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a" \
-	" WHERE a.pid = m.train_pid AND (a.backend_start IS NULL" \
-	" OR a.backend_start = m.train_backend_start)))"
-
 /* See registry.h. */
 void
 registry_fail_stale(const char *name)
@@ -233,7 +223,7 @@ registry_fail_stale(const char *name)
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
 	exec_args("UPDATE animerec.models m SET status = 'failed', finished_at = now()"
-			  " WHERE m.name = $1 AND m.status = 'training' AND " STALE_RUN,
+			  " WHERE m.name = $1 AND m.status = 'training'",
 			  1, types, values, NULL, SPI_OK_UPDATE);
 }
 
@@ -297,7 +287,7 @@ registry_find_resumable(const char *name, RegistryCheckpoint *out)
 			  " train_backend_start = (SELECT backend_start FROM pg_stat_activity"
 			  " WHERE pid = pg_backend_pid())"
 			  " WHERE (name, version) = (SELECT m.name, m.version FROM animerec.models m"
-			  " WHERE m.name = $1 AND m.status = 'training' AND " STALE_RUN
+			  " WHERE m.name = $1 AND m.status = 'training'"
 			  " ORDER BY m.version DESC LIMIT 1)"
 			  " RETURNING version, epochs_done, coalesce(best_epoch, 0),"
 			  " coalesce((metrics->>'best_val_ndcg')::float8, -1),"

@@ -88,19 +88,23 @@ typedef struct RegistryCheckpoint
 
 /*
  * Serialise runs of one model name for the rest of the transaction
- * (advisory lock), so that concurrent trainings get distinct versions.
+ * (advisory lock), so that a run waits for a transaction block that trained
+ * the name (and released its training lock) to end, and gets the next version.
  */
 extern void registry_lock_name(const char *name);
 
-/* mark the 'training' rows of name whose backend is gone (or is us) as 'failed' */
+/*
+ * Mark the 'training' rows of name as 'failed'.  Called under the name's
+ * training lock (train_lock.h), so none of them is still running.
+ */
 extern void registry_fail_stale(const char *name);
 
 /* insert a new version with status 'training'; returns the version */
 extern int32 registry_insert_run(const RegistryRun *run);
 
 /*
- * The newest 'training' row of name whose backend is gone (or is us), taken
- * over by this backend; false when there is none.  Weights are copied into
+ * The newest 'training' row of name (an interrupted run: called under the
+ * name's training lock), taken over by this backend; false when there is none.  Weights are copied into
  * CurrentMemoryContext.
  */
 extern bool registry_find_resumable(const char *name, RegistryCheckpoint *out);
