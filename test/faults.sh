@@ -202,7 +202,12 @@ is "$(q "SELECT animerec.load_model('big')")" 1 "with the cap raised it loads"
 q "DELETE FROM animerec.models WHERE name = 'big'"
 
 # ---- two trainings of the same name at once ----
-long_training "$CLUSTER_DIR/twice.out"
+# the first runs in a session that stays connected after it is cancelled
+mkfifo "$CLUSTER_DIR/trainer"
+psql -X -v VERBOSITY=verbose <"$CLUSTER_DIR/trainer" >"$CLUSTER_DIR/twice.out" 2>&1 &
+trainer=$!
+exec 4>"$CLUSTER_DIR/trainer"
+echo "SET animerec.progress_notices = off; $TRAIN, epochs => 100000);" >&4
 running 1
 err=$(q_err "$TRAIN, epochs => 1)")
 is "$err" "55P03: model \"m\" is being trained by another session" \
@@ -212,8 +217,15 @@ ok 'psql -XAt -v VERBOSITY=verbose -c "$TRAIN, epochs => 1)" 2>&1 | grep -q "^HI
 q_err "SET client_min_messages = warning" "CALL animerec.train('m2', 'demo_ratings', dim => 8, hidden => 8, epochs => 1)"
 is "$(q "SELECT status FROM animerec.models WHERE name = 'm2'")" ready "another name trains meanwhile"
 q "SELECT pg_cancel_backend($pid)" >/dev/null
-wait "$bg"
+wait_for "SELECT state = 'idle' FROM pg_stat_activity WHERE pid = $pid"
 ok 'grep -q "^ERROR:  57014" "$CLUSTER_DIR/twice.out"' "the first training is cancelled"
+done_at_cancel=$(q "SELECT epochs_done FROM animerec.models WHERE name = 'm' AND version = $ver")
+out=$(psql -XAt -c "$TRAIN, epochs => $((done_at_cancel + 1)), resume => true)" 2>&1)
+is "$ver $(echo "$out" | sed -n 's/^NOTICE:  epoch \([0-9]*\)\/.*/\1/p' | tr '\n' ' ')$(state | sed 's/.*, //')" \
+	"8 $((done_at_cancel + 1)) 8 ready true" \
+	"another session resumes it while the cancelled session is still connected"
+exec 4>&-
+wait "$trainer"
 train 1
 is "$(state | sed 's/.*, //')" "9 ready true" "then the name trains again"
 before=$(recs)
