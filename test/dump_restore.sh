@@ -66,11 +66,15 @@ is "$(q src "SELECT count(*) FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
              WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'animerec')
                AND c.relkind = 'S'")" 0 "the extension owns no sequence (a version is the name's max + 1)"
 
+t0=$(date +%s%N)
 pg_dump -Fc -d src -f "$DUMP" 2>"$CLUSTER_DIR/dump.err"
 is "$?:$(cat "$CLUSTER_DIR/dump.err")" "0:" "pg_dump -Fc succeeds without warnings"
+t1=$(date +%s%N)
 pg_restore --exit-on-error -d dst "$DUMP" 2>"$CLUSTER_DIR/restore.err"
 is "$?:$(cat "$CLUSTER_DIR/restore.err")" "0:" "pg_restore into a new database succeeds without errors"
-echo "# dump of $(q src "SELECT count(*) FROM animerec.models") model versions: $(stat -c %s "$DUMP") bytes"
+t2=$(date +%s%N)
+echo "# $(q src "SELECT count(*) FROM animerec.models") model versions and $(q src "SELECT count(*) FROM demo_ratings") ratings:" \
+	"dump $(stat -c %s "$DUMP") bytes in $(( (t1 - t0) / 1000000 )) ms, restored in $(( (t2 - t1) / 1000000 )) ms"
 
 is "$(registry dst)" "$registry_before" "the registry rows are restored with their weights and active version"
 is "$(training_log dst)" "$log_before" "the training_log is restored"

@@ -11,7 +11,7 @@ ALTER TABLE models
     ADD COLUMN tag_vocab           text[],
     ADD COLUMN user_tag_vocab      text[];
 COMMENT ON COLUMN models.train_pid IS 'process id of the backend that trains (or trained) this version';
-COMMENT ON COLUMN models.train_backend_start IS 'start time of that backend: with train_pid, tells a live training from a dead one';
+COMMENT ON COLUMN models.train_backend_start IS 'start time of that backend: with train_pid, identifies the session that trained (or trains) this version';
 COMMENT ON COLUMN models.tag_vocab IS 'item tags of the items table; dense tag index g is element g';
 COMMENT ON COLUMN models.user_tag_vocab IS 'user tags of the user_tags table; dense user-tag index g is element g';
 
