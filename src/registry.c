@@ -369,6 +369,9 @@ registry_finish(const char *name, int32 version, const char *metrics)
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(version);
 	values[2] = CStringGetTextDatum(metrics);
+	/* the lock animerec.activate() takes: the next statements see its commit */
+	exec_args("SELECT pg_advisory_xact_lock(hashtext('animerec.activate'), hashtext($1))",
+			  1, types, values, NULL, SPI_OK_SELECT);
 	exec_args("UPDATE animerec.models SET active = false WHERE name = $1 AND active",
 			  1, types, values, NULL, SPI_OK_UPDATE);
 	exec_args("UPDATE animerec.models SET status = 'ready', active = true, finished_at = now(),"

@@ -87,9 +87,9 @@ typedef struct RegistryCheckpoint
 } RegistryCheckpoint;
 
 /*
- * Serialise runs of one model name for the rest of the transaction
- * (advisory lock), so that a run waits for a transaction block that trained
- * the name (and released its training lock) to end, and gets the next version.
+ * Hold the name's training lock (train_lock.h) for the rest of the
+ * transaction too: after a run inside a transaction block the name stays
+ * held until that transaction ends, so the next run sees its version.
  */
 extern void registry_lock_name(const char *name);
 
@@ -119,7 +119,11 @@ extern void registry_checkpoint(const char *name, int32 version, const void *wei
 								double val_ndcg, bool have_val, double seconds,
 								double positions_per_s);
 
-/* status 'ready' with final metrics, and make version the active one of name */
+/*
+ * Status 'ready' with final metrics, and make version the active one of name,
+ * under the transaction-level advisory lock that animerec.activate() takes
+ * (so that the two, run at once, activate one after the other).
+ */
 extern void registry_finish(const char *name, int32 version, const char *metrics);
 
 #endif

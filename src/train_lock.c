@@ -7,6 +7,9 @@
  * hashtext('animerec.train'), hashtext(name)) would take in its database; it
  * is released at the end of the CALL, by the caller's PG_FINALLY after an
  * error or cancel, and by the server when the backend exits or crashes.
+ * Inside a transaction block the registry's transaction-level lock on the
+ * same key (registry_lock_name) keeps the name held until the transaction
+ * ends, while the new version is not yet visible to others.
  * While a session holds it, no other backend trains that name, so every
  * other 'training' row of the name is an interrupted run.
  */
@@ -61,7 +64,7 @@ train_lock_acquire(const char *name, LOCKTAG *tag)
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 				 errmsg("model \"%s\" is being trained by another session", name),
-				 errhint("Process %d is training it: wait for it to finish, or stop it with pg_cancel_backend(%d).",
+				 errhint("Process %d is training it (or trained it in a transaction block not yet ended): wait for it to finish, or stop it with pg_cancel_backend(%d).",
 						 pid, pid)));
 	ereport(ERROR,
 			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),

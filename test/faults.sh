@@ -256,6 +256,46 @@ recs >/dev/null
 is "$(q "SELECT string_agg(version::text, ',') FROM animerec.loaded_models WHERE name = 'm'")" 10 \
 	"and serves from the next call on"
 
+# ---- activate() while a training activates its version ----
+# both wait for the session that locks the active row; the training queued
+# first, so activate() must run after it and leave its own choice active
+psql -XAtq <"$CLUSTER_DIR/locker" >/dev/null 2>&1 &
+locker=$!
+exec 3>"$CLUSTER_DIR/locker"
+echo "BEGIN; SELECT 1 FROM animerec.models WHERE name = 'm' AND active FOR UPDATE;" >&3
+wait_for "SELECT count(*) = 1 FROM pg_stat_activity WHERE state = 'idle in transaction'"
+psql -X -v VERBOSITY=verbose -c "SET animerec.progress_notices = off" -c "$TRAIN, epochs => 1)" \
+	>"$CLUSTER_DIR/finish.out" 2>&1 &
+bg=$!
+wait_for "SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+psql -XAt -v VERBOSITY=verbose -c "SELECT animerec.activate('m', 9)" >"$CLUSTER_DIR/activate.out" 2>&1 &
+activator=$!
+wait_for "SELECT count(*) = 2 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+echo "COMMIT;" >&3
+exec 3>&-
+wait "$locker" "$bg" "$activator"
+is "$(grep -h ERROR "$CLUSTER_DIR/finish.out" "$CLUSTER_DIR/activate.out")" "" \
+	"a training and activate() finishing at once both succeed"
+is "$(state | sed 's/.*\(9 ready\)/\1/')" "9 ready true, 10 ready false, 11 ready false" \
+	"and the later one, activate(), decides the active version"
+
+# ---- a second training while a transaction block that trained the name is open ----
+psql -XAtq -v VERBOSITY=verbose <"$CLUSTER_DIR/locker" >"$CLUSTER_DIR/block.out" 2>&1 &
+locker=$!
+exec 3>"$CLUSTER_DIR/locker"
+echo "BEGIN; SET LOCAL client_min_messages = warning; $TRAIN, epochs => 1);" >&3
+wait_for "SELECT count(*) = 1 FROM pg_stat_activity WHERE state = 'idle in transaction'"
+is "$(q "SELECT max(version) || ' ' || max(version) FILTER (WHERE active) FROM animerec.models WHERE name = 'm'")" \
+	"11 9" "a run inside a transaction block is invisible before its COMMIT"
+is "$(q_err "$TRAIN, epochs => 1)")" "55P03: model \"m\" is being trained by another session" \
+	"and holds the name until then: a second run fails with 55P03"
+echo "COMMIT;" >&3
+exec 3>&-
+wait "$locker"
+train 1
+is "$(cat "$CLUSTER_DIR/block.out")$(state | sed 's/.*\(12 ready\)/\1/')" \
+	"12 ready false, 13 ready true" "after the COMMIT the name trains its next version"
+
 # ---- DROP EXTENSION while another session has a model loaded ----
 mkfifo "$CLUSTER_DIR/holder"
 psql -XAtq -v VERBOSITY=verbose <"$CLUSTER_DIR/holder" >"$CLUSTER_DIR/holder.out" 2>&1 &
