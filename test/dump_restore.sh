@@ -2,7 +2,8 @@
 # test/dump_restore.sh — pg_dump -Fc of a database with trained models and
 # pg_restore into a new database give working models: the same registry rows
 # (weights, active version, metrics), the same training_log, the same
-# recommendations, and the next training continues the version numbers.
+# recommendations; an interrupted run resumes there, and the next training
+# continues the version numbers.
 # Starts its own throwaway cluster; TAP output.  Run from scripts/test.
 set -u
 cd "$(dirname "$0")/.."
@@ -53,6 +54,9 @@ train src m 2
 train src m 3
 q src "SELECT animerec.activate('m', 1)" >/dev/null
 train src t 2 "items => 'demo_items'"
+# an interrupted run of m (version 3) with its checkpoints
+psql -XAtq -d src -c "SET client_min_messages = warning" -c "SET statement_timeout = '1s'" \
+	-c "CALL animerec.train('m', 'demo_ratings', $TRAIN, epochs => 100000)" 2>&1 | grep -v "^ERROR:  canceling statement due to statement timeout"
 m_before=$(recs src m)
 t_before=$(recs src t)
 registry_before=$(registry src)
@@ -82,8 +86,13 @@ is "$(recs dst m)" "$m_before" "the restored model m gives the same recommendati
 is "$(recs dst t)" "$t_before" "the restored model t (with item tags) gives the same recommendations"
 is "$(q dst "SELECT string_agg(name || ' ' || version, ',' ORDER BY name) FROM animerec.loaded_models")" \
 	"m 1,t 1" "the new database loads its own copies"
+done=$(q dst "SELECT epochs_done FROM animerec.models WHERE name = 'm' AND version = 3 AND status = 'training'")
+train dst m $((done + 1)) "resume => true"
+is "$(q dst "SELECT version || ' ' || status || ' ' || active || ' ' || epochs_done FROM animerec.models
+             WHERE name = 'm' ORDER BY version DESC LIMIT 1")" \
+	"3 ready true $((done + 1))" "the interrupted run resumes in the restored database from its checkpoint"
 train dst m 1
 is "$(q dst "SELECT version || ' ' || status || ' ' || active FROM animerec.models WHERE name = 'm' ORDER BY version DESC LIMIT 1")" \
-	"3 ready true" "the next training in the restored database is version 3"
+	"4 ready true" "the next training there is version 4"
 is "$(recs src m)" "$m_before" "the source database is unchanged"
 done_testing
