@@ -9,9 +9,12 @@
 # back, the interrupted run is not active, the active version serves the same
 # recommendations as before, and training works (resume => true continues an
 # interrupted run from its last checkpointed epoch).
-# Concurrency: a second training of a name being trained fails with 55P03;
-# serving goes on from the active version while a new one trains and switches
-# when it is done; DROP EXTENSION while another session has a model loaded.
+# Concurrency: a second training of a name being trained (or trained in a
+# transaction block not yet ended) fails with 55P03, and a cancelled run can be
+# resumed from another session; a training's final activation and activate()
+# at once both succeed; serving goes on from the active version while a new
+# one trains and switches when it is done; DROP EXTENSION while another
+# session has a model loaded.
 set -u
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
