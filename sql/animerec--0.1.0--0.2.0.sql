@@ -133,6 +133,9 @@ BEGIN
                                                   FROM animerec.models m
                                                  WHERE m.name = activate.name AND m.status = 'ready'), 'none') || '.';
     END IF;
+    -- one activation of a name at a time (training's final activation takes this lock too)
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('animerec.activate'),
+                                             pg_catalog.hashtext(activate.name));
     UPDATE animerec.models m SET active = false WHERE m.name = activate.name AND m.active;
     UPDATE animerec.models m SET active = true WHERE m.name = activate.name AND m.version = activate.version;
 END
@@ -201,3 +204,5 @@ BEGIN
     END LOOP;
 END
 $$;
+
+COMMENT ON COLUMN models.train_backend_start IS 'start time of that backend: with train_pid, identifies the session that trained (or trains) this version';

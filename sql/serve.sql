@@ -177,7 +177,7 @@ DO $$
 DECLARE hint text;
 BEGIN
     PERFORM animerec.load_model('serve_big');
-EXCEPTION WHEN program_limit_exceeded THEN
+EXCEPTION WHEN configuration_limit_exceeded THEN
     GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
     RAISE NOTICE 'refused: % / %', regexp_replace(SQLERRM, '\d+ kB', 'N kB', 'g'), hint;
 END $$;

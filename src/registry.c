@@ -256,16 +256,6 @@ registry_lock_name(const char *name)
 			  1, types, values, NULL, SPI_OK_SELECT);
 }
 
-/*
- * SQL condition: row m's training backend is gone or is this backend.  Other
- * users' backend_start is hidden (NULL) from unprivileged roles: a live pid is
- * then trusted.
- */
-#define STALE_RUN \
-	"(m.train_pid = pg_backend_pid() OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a" \
-	" WHERE a.pid = m.train_pid AND (a.backend_start IS NULL" \
-	" OR a.backend_start = m.train_backend_start)))"
-
 /* See registry.h. */
 void
 registry_claim_name(const char *name)
@@ -286,7 +276,7 @@ registry_fail_stale(const char *name)
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
 	exec_args("UPDATE animerec.models m SET status = 'failed', finished_at = now()"
-			  " WHERE m.name = $1 AND m.status = 'training' AND " STALE_RUN,
+			  " WHERE m.name = $1 AND m.status = 'training'",
 			  1, types, values, NULL, SPI_OK_UPDATE);
 }
 
@@ -350,7 +340,7 @@ registry_find_resumable(const char *name, RegistryCheckpoint *out)
 			  " train_backend_start = (SELECT backend_start FROM pg_stat_activity"
 			  " WHERE pid = pg_backend_pid())"
 			  " WHERE (name, version) = (SELECT m.name, m.version FROM animerec.models m"
-			  " WHERE m.name = $1 AND m.status = 'training' AND " STALE_RUN
+			  " WHERE m.name = $1 AND m.status = 'training'"
 			  " ORDER BY m.version DESC LIMIT 1)"
 			  " RETURNING version, epochs_done, coalesce(best_epoch, 0),"
 			  " coalesce((metrics->>'best_val_ndcg')::float8, -1),"
@@ -432,6 +422,9 @@ registry_finish(const char *name, int32 version, const char *metrics)
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(version);
 	values[2] = CStringGetTextDatum(metrics);
+	/* the lock animerec.activate() takes: the next statements see its commit */
+	exec_args("SELECT pg_advisory_xact_lock(hashtext('animerec.activate'), hashtext($1))",
+			  1, types, values, NULL, SPI_OK_SELECT);
 	exec_args("UPDATE animerec.models SET active = false WHERE name = $1 AND active",
 			  1, types, values, NULL, SPI_OK_UPDATE);
 	exec_args("UPDATE animerec.models SET status = 'ready', active = true, finished_at = now(),"

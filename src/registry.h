@@ -87,8 +87,9 @@ typedef struct RegistryCheckpoint
 } RegistryCheckpoint;
 
 /*
- * Serialise runs of one model name for the rest of the transaction
- * (advisory lock), so that concurrent trainings get distinct versions.
+ * Hold the name's training lock (train_lock.h) for the rest of the
+ * transaction too: after a run inside a transaction block the name stays
+ * held until that transaction ends, so the next run sees its version.
  */
 extern void registry_lock_name(const char *name);
 
@@ -98,15 +99,18 @@ extern void registry_lock_name(const char *name);
  */
 extern void registry_claim_name(const char *name);
 
-/* mark the 'training' rows of name whose backend is gone (or is us) as 'failed' */
+/*
+ * Mark the 'training' rows of name as 'failed'.  Called under the name's
+ * training lock (train_lock.h), so none of them is still running.
+ */
 extern void registry_fail_stale(const char *name);
 
 /* insert a new version with status 'training'; returns the version */
 extern int32 registry_insert_run(const RegistryRun *run);
 
 /*
- * The newest 'training' row of name whose backend is gone (or is us), taken
- * over by this backend; false when there is none.  Weights are copied into
+ * The newest 'training' row of name (an interrupted run: called under the
+ * name's training lock), taken over by this backend; false when there is none.  Weights are copied into
  * CurrentMemoryContext.
  */
 extern bool registry_find_resumable(const char *name, RegistryCheckpoint *out);
@@ -121,7 +125,11 @@ extern void registry_checkpoint(const char *name, int32 version, const void *wei
 								double val_ndcg, bool have_val, double seconds,
 								double positions_per_s);
 
-/* status 'ready' with final metrics, and make version the active one of name */
+/*
+ * Status 'ready' with final metrics, and make version the active one of name,
+ * under the transaction-level advisory lock that animerec.activate() takes
+ * (so that the two, run at once, activate one after the other).
+ */
 extern void registry_finish(const char *name, int32 version, const char *metrics);
 
 #endif

@@ -415,7 +415,7 @@ shared_load(const char *name)
 	LWLockRelease(ctl->lock);
 	if (used + total > cap)
 		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("model \"%s\" version %d needs %zu kB of shared memory, but only %zu kB of animerec.max_shared_memory are free",
 						name, rm.version, total / 1024, used < cap ? (cap - used) / 1024 : 0),
 				 errhint("Raise animerec.max_shared_memory (now %d MB) or unload other models with animerec.unload_model().",

@@ -25,6 +25,7 @@
 #include "progress.h"
 #include "registry.h"
 #include "train_data.h"
+#include "train_lock.h"
 
 /* The arguments of train(), checked. */
 typedef struct TrainParams
@@ -749,64 +750,97 @@ report_done(const TrainRun *run, const EvalResult *test)
 				(errmsg("model \"%s\" version %d is active", run->p->name, run->version)));
 }
 
-PG_FUNCTION_INFO_V1(animerec_train);
+/* may the CALL not commit (inside a transaction block, or not a CALL)? */
+static bool
+call_is_atomic(FunctionCallInfo fcinfo)
+{
+	return !(fcinfo->context && IsA(fcinfo->context, CallContext) &&
+			 !castNode(CallContext, fcinfo->context)->atomic);
+}
 
 /*
- * CALL animerec.train(name, ratings, ...): read the data, train with early
- * stopping, checkpoint after every epoch, activate the new version.
+ * Read the data, train with early stopping (a checkpoint after every epoch,
+ * committed unless the CALL is atomic), activate the new version.  Inside an SPI
+ * connection; allocations in cxt.  guc_level is the GUC nest level of the fixed
+ * search_path; returns the level in force at the end (each commit sets it anew).
  */
-Datum
-animerec_train(PG_FUNCTION_ARGS)
+static int
+run_training(TrainParams *p, FunctionCallInfo fcinfo, MemoryContext cxt, int guc_level)
 {
-	bool		atomic = !(fcinfo->context && IsA(fcinfo->context, CallContext) &&
-						   !castNode(CallContext, fcinfo->context)->atomic);
-	MemoryContext caller = CurrentMemoryContext;
-	MemoryContext cxt;
-	TrainParams p;
 	TrainRun	run;
 	nn_config	cfg;
 	EvalResult	test;
 
+	memset(&run, 0, sizeof(run));
+	run.p = p;
+	run.atomic = call_is_atomic(fcinfo);
+	run.guc_level = guc_level;
+	data_read(&p->src, &run.d, NULL, 0, (Datum) 0, (Datum) 0);
+	run.windows = data_windows(&run.d, p->holdout, p->maxlen, &run.n_windows);
+	check_data(p, &run.d, run.n_windows);
+	ereport(NOTICE,
+			(errmsg("training \"%s\" on " INT64_FORMAT " rows (" INT64_FORMAT " skipped for a NULL id): %d users, %d items, %d tags, " INT64_FORMAT " windows",
+					p->name, run.d.n_rows, run.d.n_null, run.d.n_users, run.d.n_items,
+					run.d.n_tags, run.n_windows)));
+
+	model_config(p, &run.d, &cfg);
+	animerec_set_blas_threads();
+	start_run(&run, &cfg);
+	maybe_commit(&run);
+	run.popularity = eval_popularity(&run.d, p->holdout, false);
+	create_trainer(&run);
+	run.progress_slot = progress_begin(p->name, run.version, run.first_epoch, p->epochs,
+									   (run.n_windows + p->batch_size - 1) / p->batch_size, cxt);
+
+	train_loop(&run);
+
+	if (p->holdout)
+		eval_ranking(&run.best, &run.d, true, 10, eval_popularity(&run.d, true, true), &test);
+	registry_finish(p->name, run.version, metrics_json(&run, p->holdout ? &test : NULL));
+	report_done(&run, &test);
+	nn_trainer_free(run.trainer);
+	return run.guc_level;
+}
+
+PG_FUNCTION_INFO_V1(animerec_train);
+
+/*
+ * CALL animerec.train(name, ratings, ...): check the arguments, take the
+ * name's training lock (a second training of the name fails with 55P03),
+ * train, and release the lock however the training ends.
+ */
+Datum
+animerec_train(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext cxt;
+	TrainParams p;
+	LOCKTAG		lock;
+	int			guc_level;
+
 	/* the run's memory must outlive the commits after each epoch */
-	cxt = AllocSetContextCreate(atomic ? CurrentMemoryContext : PortalContext,
+	cxt = AllocSetContextCreate(call_is_atomic(fcinfo) ? CurrentMemoryContext : PortalContext,
 								"animerec train", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
 	parse_params(fcinfo, &p);
 	source_resolve(&p.src, p.ratings, p.items, p.user_tags);
 
-	memset(&run, 0, sizeof(run));
-	run.p = &p;
-	run.atomic = atomic;
-	run.guc_level = fix_search_path();
-	SPI_connect_ext(atomic ? 0 : SPI_OPT_NONATOMIC);
+	guc_level = fix_search_path();
+	SPI_connect_ext(call_is_atomic(fcinfo) ? 0 : SPI_OPT_NONATOMIC);
 	MemoryContextSwitchTo(cxt);
 	registry_claim_name(p.name);
-	data_read(&p.src, &run.d, NULL, 0, (Datum) 0, (Datum) 0);
-	run.windows = data_windows(&run.d, p.holdout, p.maxlen, &run.n_windows);
-	check_data(&p, &run.d, run.n_windows);
-	ereport(NOTICE,
-			(errmsg("training \"%s\" on " INT64_FORMAT " rows (" INT64_FORMAT " skipped for a NULL id): %d users, %d items, %d tags, " INT64_FORMAT " windows",
-					p.name, run.d.n_rows, run.d.n_null, run.d.n_users, run.d.n_items,
-					run.d.n_tags, run.n_windows)));
-
-	model_config(&p, &run.d, &cfg);
-	animerec_set_blas_threads();
-	start_run(&run, &cfg);
-	maybe_commit(&run);
-	run.popularity = eval_popularity(&run.d, p.holdout, false);
-	create_trainer(&run);
-	run.progress_slot = progress_begin(p.name, run.version, run.first_epoch, p.epochs,
-									   (run.n_windows + p.batch_size - 1) / p.batch_size, cxt);
-
-	train_loop(&run);
-
-	if (p.holdout)
-		eval_ranking(&run.best, &run.d, true, 10, eval_popularity(&run.d, true, true), &test);
-	registry_finish(p.name, run.version, metrics_json(&run, p.holdout ? &test : NULL));
-	report_done(&run, &test);
-	nn_trainer_free(run.trainer);
+	train_lock_acquire(p.name, &lock);
+	PG_TRY();
+	{
+		guc_level = run_training(&p, fcinfo, cxt, guc_level);
+	}
+	PG_FINALLY();
+	{
+		train_lock_release(&lock);
+	}
+	PG_END_TRY();
 	SPI_finish();
-	restore_search_path(run.guc_level);
+	restore_search_path(guc_level);
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(cxt);
 	PG_RETURN_VOID();

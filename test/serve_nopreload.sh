@@ -6,15 +6,9 @@
 set -u
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. test/tap.sh
 CLUSTER_PRELOAD= start_cluster
 PSQL="psql -X -q -v ON_ERROR_STOP=1"
-n=0
-# ok CONDITION DESCRIPTION
-ok() {
-	n=$((n + 1))
-	if eval "$1"; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-echo "1..6"
 $PSQL <<'SQL'
 CREATE EXTENSION animerec;
 CREATE TABLE r (user_id int, anime_id int, rating real, ts int);
@@ -53,3 +47,4 @@ ok '[ "$(echo "$out" | tail -1)" = "np v2" ]' "a new active version replaces the
 out=$($PSQL -At -c "UPDATE animerec.models SET weights = overlay(weights PLACING '\\xff'::bytea FROM 200) WHERE name = 'np' AND version = 2" \
 	-c "SELECT count(*) FROM animerec.recommend(1, 5, 'np')" 2>&1)
 ok 'echo "$out" | grep -q "ERROR:  weights of model \"np\" version 2 are corrupt"' "corrupt weights are rejected"
+done_testing

@@ -11,7 +11,7 @@ ALTER TABLE models
     ADD COLUMN tag_vocab           text[],
     ADD COLUMN user_tag_vocab      text[];
 COMMENT ON COLUMN models.train_pid IS 'process id of the backend that trains (or trained) this version';
-COMMENT ON COLUMN models.train_backend_start IS 'start time of that backend: with train_pid, tells a live training from a dead one';
+COMMENT ON COLUMN models.train_backend_start IS 'start time of that backend: with train_pid, identifies the session that trained (or trains) this version';
 COMMENT ON COLUMN models.tag_vocab IS 'item tags of the items table; dense tag index g is element g';
 COMMENT ON COLUMN models.user_tag_vocab IS 'user tags of the user_tags table; dense user-tag index g is element g';
 
@@ -84,6 +84,9 @@ BEGIN
                                                   FROM animerec.models m
                                                  WHERE m.name = activate.name AND m.status = 'ready'), 'none') || '.';
     END IF;
+    -- one activation of a name at a time (training's final activation takes this lock too)
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('animerec.activate'),
+                                             pg_catalog.hashtext(activate.name));
     UPDATE animerec.models m SET active = false WHERE m.name = activate.name AND m.active;
     UPDATE animerec.models m SET active = true WHERE m.name = activate.name AND m.version = activate.version;
 END
