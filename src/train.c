@@ -816,7 +816,7 @@ animerec_train(PG_FUNCTION_ARGS)
 	MemoryContext cxt;
 	TrainParams p;
 	LOCKTAG		lock;
-	int			guc_level;
+	volatile int guc_level;	/* read after PG_TRY */
 
 	/* the run's memory must outlive the commits after each epoch */
 	cxt = AllocSetContextCreate(call_is_atomic(fcinfo) ? CurrentMemoryContext : PortalContext,

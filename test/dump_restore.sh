@@ -65,7 +65,7 @@ ok '[ -n "$m_before" ] && [ -n "$t_before" ]' "two models serve in the source da
 
 is "$(q src "SELECT string_agg(c::regclass::text, ',' ORDER BY c::regclass::text)
              FROM pg_extension, unnest(extconfig) c WHERE extname = 'animerec'")" \
-	"animerec.models,animerec.training_log" "the registry tables are extension configuration tables"
+	"animerec.model_owners,animerec.models,animerec.training_log" "the registry tables are extension configuration tables"
 is "$(q src "SELECT count(*) FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
              WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'animerec')
                AND c.relkind = 'S'")" 0 "the extension owns no sequence (a version is the name's max + 1)"
@@ -82,6 +82,9 @@ echo "# $(q src "SELECT count(*) FROM animerec.models") model versions and $(q s
 
 is "$(registry dst)" "$registry_before" "the registry rows are restored with their weights and active version"
 is "$(training_log dst)" "$log_before" "the training_log is restored"
+is "$(q dst "SELECT string_agg(name || ' ' || owner::text, ',' ORDER BY name) FROM animerec.model_owners")" \
+	"$(q src "SELECT string_agg(name || ' ' || owner::text, ',' ORDER BY name) FROM animerec.model_owners")" \
+	"the owners of the model names are restored"
 is "$(recs dst m)" "$m_before" "the restored model m gives the same recommendations"
 is "$(recs dst t)" "$t_before" "the restored model t (with item tags) gives the same recommendations"
 is "$(q dst "SELECT string_agg(name || ' ' || version, ',' ORDER BY name) FROM animerec.loaded_models")" \
