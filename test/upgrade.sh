@@ -10,12 +10,7 @@
 set -u
 cd "$(dirname "$0")/.."
 PSQL="psql -X -q -v ON_ERROR_STOP=1"
-n=0
-# ok CONDITION DESCRIPTION
-ok() {
-	n=$((n + 1))
-	if eval "$1"; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
+. test/tap.sh
 # describe DB: the canonical description of animerec in database DB
 describe() { $PSQL -d "$1" -f test/extension_objects.sql; }
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" animerec.control)
