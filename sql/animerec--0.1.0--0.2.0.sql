@@ -89,6 +89,13 @@ BEGIN
         RAISE EXCEPTION 'name must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM animerec._check_manager(drop_model.name);
+    -- not while the name trains: a training holds this key for its whole run (src/train_lock.c)
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('animerec.train'),
+                                                pg_catalog.hashtext(drop_model.name)) THEN
+        RAISE EXCEPTION 'model "%" is being trained by another session', drop_model.name
+            USING ERRCODE = 'lock_not_available',
+                  HINT = 'Wait for the training to finish, or stop it with pg_cancel_backend().';
+    END IF;
     IF drop_model.version IS NULL THEN
         SELECT count(*) INTO n FROM animerec.models m WHERE m.name = drop_model.name;
         DELETE FROM animerec.model_owners o WHERE o.name = drop_model.name;

@@ -217,6 +217,8 @@ is "$err" "55P03: model \"m\" is being trained by another session" \
 	"a second training of the same name fails with 55P03"
 ok 'psql -XAt -v VERBOSITY=verbose -c "$TRAIN, epochs => 1)" 2>&1 | grep -q "^HINT:  Process $pid is training it"' \
 	"whose hint names the training process"
+is "$(q_err "SELECT animerec.drop_model('m', $ver)")" "55P03: model \"m\" is being trained by another session" \
+	"drop_model of a name being trained fails with 55P03"
 q_err "SET client_min_messages = warning" "CALL animerec.train('m2', 'demo_ratings', dim => 8, hidden => 8, epochs => 1)"
 is "$(q "SELECT status FROM animerec.models WHERE name = 'm2'")" ready "another name trains meanwhile"
 q "SELECT pg_cancel_backend($pid)" >/dev/null
