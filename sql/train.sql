@@ -23,6 +23,12 @@ SELECT (metrics->>'test_users')::int AS test_users,
        (metrics->>'popularity_hr@10')::float8 BETWEEN 0 AND 1 AS pop_hr_ok,
        (metrics->>'val_ndcg@10')::float8 BETWEEN 0 AND 1 AS val_ok
 FROM animerec.models WHERE name = 't_basic';
+-- memory of the run: weights (model, best, moving average) and the trainer
+-- (gradients and Adam's two moments, three times the weights, plus a batch's workspace)
+SELECT (metrics->>'weights_bytes')::bigint BETWEEN 1 AND bytes AS weights_ok,
+       (metrics->>'weight_copies')::int AS weight_copies,
+       (metrics->>'trainer_bytes')::bigint > 3 * (metrics->>'weights_bytes')::bigint AS trainer_ok
+FROM animerec.models WHERE name = 't_basic';
 SELECT epoch, loss > 0 AS loss_ok, val_hr BETWEEN 0 AND 1 AS hr_ok, val_ndcg <= val_hr AS ndcg_ok,
        seconds > 0 AS timed, positions_per_s > 0 AS speed
 FROM animerec.training_log WHERE name = 't_basic' ORDER BY epoch;

@@ -432,7 +432,11 @@ train_epoch(TrainRun *run, int32 epoch, int64 *positions)
 	return n_pos ? loss_sum / n_pos : 0;
 }
 
-/* metrics json of the run so far (with test metrics when test is given) */
+/*
+ * metrics json of the run so far (with test metrics when test is given),
+ * with the memory of the weights (model, best and averaged copies) and of the
+ * trainer (gradients, Adam moments, one batch's workspace)
+ */
 static char *
 metrics_json(const TrainRun *run, const EvalResult *test)
 {
@@ -441,6 +445,9 @@ metrics_json(const TrainRun *run, const EvalResult *test)
 	initStringInfo(&s);
 	appendStringInfo(&s, "{\"best_epoch\": %d, \"epochs_since_best\": %d, \"train_seconds\": %.3f",
 					 run->best_epoch, run->since_best, run->seconds);
+	appendStringInfo(&s, ", \"weights_bytes\": %zu, \"weight_copies\": %d, \"trainer_bytes\": %zu",
+					 run->model.n_params * sizeof(float), run->p->ema_decay > 0 ? 3 : 2,
+					 nn_trainer_bytes(run->trainer));
 	if (run->p->holdout)
 		appendStringInfo(&s, ", \"best_val_ndcg\": %.6f, \"val_hr@10\": %.6f, \"val_ndcg@10\": %.6f",
 						 run->best_ndcg, run->best_hr, run->best_ndcg);

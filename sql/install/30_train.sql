@@ -30,12 +30,12 @@ CREATE PROCEDURE train(
     hidden        int              DEFAULT 128,
     layers        int              DEFAULT 2,
     maxlen        int              DEFAULT 50,
-    batch_size    int              DEFAULT 128,
-    learning_rate double precision DEFAULT 1e-3,
+    batch_size    int              DEFAULT 64,
+    learning_rate double precision DEFAULT 0.005,
     clip          double precision DEFAULT 5,
-    dropout       double precision DEFAULT 0.2,
+    dropout       double precision DEFAULT 0.3,
     epochs        int              DEFAULT 30,
-    patience      int              DEFAULT 3,
+    patience      int              DEFAULT 6,
     loss          text             DEFAULT 'full',
     negatives     int              DEFAULT 1024,
     holdout       boolean          DEFAULT true,
@@ -55,8 +55,8 @@ NULL means item-id order, which only suits data whose ids follow time, since the
 transitions between consecutive items). ITEMS with ITEM_KEY and TAGS_COL (text[] or comma-separated
 text) gives the items' tags; USER_TAGS is a table of (USER_COL, tag).
 Hyperparameters: DIM embedding size (64), HIDDEN LSTM size (128), LAYERS (2), MAXLEN steps a window (50),
-BATCH_SIZE windows a batch (128), LEARNING_RATE Adam (1e-3), CLIP gradient norm (5; 0 none), DROPOUT (0.2),
-EPOCHS at most (30), PATIENCE epochs without better validation NDCG@10 before stopping (3; 0 never),
+BATCH_SIZE windows a batch (64), LEARNING_RATE Adam (0.005), CLIP gradient norm (5; 0 none), DROPOUT (0.3),
+EPOCHS at most (30), PATIENCE epochs without better validation NDCG@10 before stopping (6; 0 never),
 LOSS 'full' softmax or 'sampled' with NEGATIVES popularity-sampled negatives (1024), SEED (42),
 EMA_DECAY (0.995): validation ranks, and the run keeps, an exponential moving average of the weights
 over the steps (0: the raw weights).
