@@ -65,7 +65,7 @@ CORE_HDRS   = $(wildcard src/nn/*.h src/text/*.h)
 NN_TESTS    = $(patsubst test/nn/%.c,$(NN_BIN)/%,$(sort $(wildcard test/nn/test_*.c)))
 BENCHES     = $(patsubst bench/%.c,bench/bin/%,$(sort $(wildcard bench/*.c)))
 ASAN_CFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-VALGRIND    = valgrind -q --error-exitcode=1 --leak-check=full --track-origins=yes
+VALGRIND    = OPENBLAS_NUM_THREADS=1 valgrind -q --error-exitcode=1 --leak-check=full
 EXTRA_CLEAN += test/nn/bin-asan
 
 $(NN_BIN)/%: test/nn/%.c $(CORE_SRCS) $(CORE_HDRS) test/nn/tap.h
@@ -123,7 +123,7 @@ test/fuzz/bin/seed_corpus: test/fuzz/seed_corpus.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(NN_CC) $(NN_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(CORE_SRCS) $(BLAS_LIBS) -lm
 
-.PHONY: fuzz fuzz-corpus
+.PHONY: fuzz fuzz-corpus fuzz-names
 fuzz-corpus: test/fuzz/bin/seed_corpus
 	@mkdir -p test/fuzz/corpus/weights
 	test/fuzz/bin/seed_corpus test/fuzz/corpus/weights
@@ -135,3 +135,6 @@ fuzz-%: test/fuzz/bin/fuzz_%
 		-max_len=$(or $(FUZZ_MAX_LEN_$*),$(FUZZ_MAX_LEN)) -print_final_stats=1 corpus/$* ../corpus/$*
 
 fuzz: $(addprefix fuzz-,$(FUZZ_NAMES))
+
+fuzz-names:
+	@echo $(FUZZ_NAMES)
