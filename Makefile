@@ -68,9 +68,17 @@ ASAN_CFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 VALGRIND    = valgrind -q --error-exitcode=1 --leak-check=full
 EXTRA_CLEAN += test/nn/bin-asan
 
-$(NN_BIN)/%: test/nn/%.c $(CORE_SRCS) $(CORE_HDRS) test/nn/tap.h
+# the core is compiled once per build directory ($(NN_BIN)/obj/) and linked into every test
+NN_OBJS     = $(patsubst src/%.c,$(NN_BIN)/obj/%.o,$(CORE_SRCS))
+.SECONDARY: $(NN_OBJS)
+
+$(NN_BIN)/obj/%.o: src/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
-	$(NN_CC) $(NN_CFLAGS) $(NN_EXTRA_CFLAGS) -Isrc -Itest/nn $(BLAS_CFLAGS) -o $@ $< $(CORE_SRCS) $(BLAS_LIBS) -lm
+	$(NN_CC) $(NN_CFLAGS) $(NN_EXTRA_CFLAGS) -Isrc $(BLAS_CFLAGS) -c -o $@ $<
+
+$(NN_BIN)/%: test/nn/%.c $(NN_OBJS) $(CORE_HDRS) test/nn/tap.h
+	@mkdir -p $(dir $@)
+	$(NN_CC) $(NN_CFLAGS) $(NN_EXTRA_CFLAGS) -Isrc -Itest/nn $(BLAS_CFLAGS) -o $@ $< $(NN_OBJS) $(BLAS_LIBS) -lm
 
 # The benchmark compiles the core exactly as the extension does (PGXS CFLAGS
 # plus NN_OPT_CFLAGS, no -march: OpenBLAS dispatches by CPU at run time), so
@@ -119,9 +127,16 @@ FUZZ_MAX_LEN  = 4096
 FUZZ_MAX_LEN_weights = 65536
 EXTRA_CLEAN += test/fuzz/bin
 
-test/fuzz/bin/fuzz_%: test/fuzz/fuzz_%.c $(CORE_SRCS) $(CORE_HDRS)
+FUZZ_OBJS     = $(patsubst src/%.c,test/fuzz/bin/obj/%.o,$(CORE_SRCS))
+.SECONDARY: $(FUZZ_OBJS)
+
+test/fuzz/bin/obj/%.o: src/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(CORE_SRCS) $(BLAS_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $(BLAS_CFLAGS) -c -o $@ $<
+
+test/fuzz/bin/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_OBJS) $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(BLAS_LIBS) -lm
 
 test/fuzz/bin/seed_corpus: test/fuzz/seed_corpus.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(dir $@)
