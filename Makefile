@@ -128,7 +128,8 @@ FUZZ_MAX_LEN_weights = 65536
 EXTRA_CLEAN += test/fuzz/bin
 
 FUZZ_OBJS     = $(patsubst src/%.c,test/fuzz/bin/obj/%.o,$(CORE_SRCS))
-.SECONDARY: $(FUZZ_OBJS)
+# kept after a run (they would be intermediate files of fuzz-<name>), to reproduce crashes
+.SECONDARY: $(FUZZ_OBJS) $(addprefix test/fuzz/bin/fuzz_,$(FUZZ_NAMES))
 
 test/fuzz/bin/obj/%.o: src/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
