@@ -17,8 +17,9 @@ EXTVERSION  = 0.2.0
 MODULE_big  = animerec
 
 NN_SRCS     = $(sort $(wildcard src/nn/*.c))
+TEXT_SRCS   = $(sort $(wildcard src/text/*.c))
 PG_SRCS     = $(sort $(wildcard src/*.c))
-OBJS        = $(PG_SRCS:.c=.o) $(NN_SRCS:.c=.o)
+OBJS        = $(PG_SRCS:.c=.o) $(NN_SRCS:.c=.o) $(TEXT_SRCS:.c=.o)
 
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
@@ -48,20 +49,38 @@ NN_OPT_CFLAGS = -O3 -fno-math-errno -fno-trapping-math
 $(NN_SRCS:.c=.o): CFLAGS += $(NN_OPT_CFLAGS)
 
 # PGXS tracks no header dependencies: rebuild every object when any header changes
-$(OBJS): $(wildcard src/*.h src/nn/*.h)
+$(OBJS): $(wildcard src/*.h src/nn/*.h src/text/*.h)
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 
-# ---- standalone numeric core: unit tests and benchmarks (no PostgreSQL) ----
+# ---- standalone numeric core and text parsing: unit tests and benchmarks (no PostgreSQL) ----
+#   make unittest            test/nn/test_*.c built with $(NN_CC) into $(NN_BIN), TAP output
+#   make unittest-asan       the same tests built with clang -fsanitize=address,undefined
+#   make unittest-valgrind   the same tests run under valgrind (memcheck, leaks included);
+#                            ANIMEREC_TEST_SCALE=small shortens the slowest ones
 NN_CC      ?= $(CC)
 NN_CFLAGS  ?= -std=c11 -O2 -g -Wall -Wextra -Wno-unused-parameter -D_POSIX_C_SOURCE=200809L
-NN_TESTS    = $(patsubst test/nn/%.c,test/nn/bin/%,$(sort $(wildcard test/nn/test_*.c)))
+NN_BIN     ?= test/nn/bin
+CORE_SRCS   = $(NN_SRCS) $(TEXT_SRCS)
+CORE_HDRS   = $(wildcard src/nn/*.h src/text/*.h)
+NN_TESTS    = $(patsubst test/nn/%.c,$(NN_BIN)/%,$(sort $(wildcard test/nn/test_*.c)))
 BENCHES     = $(patsubst bench/%.c,bench/bin/%,$(sort $(wildcard bench/*.c)))
+ASAN_CFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+VALGRIND    = valgrind -q --error-exitcode=1 --leak-check=full
+EXTRA_CLEAN += test/nn/bin-asan
 
-test/nn/bin/%: test/nn/%.c $(NN_SRCS) $(wildcard src/nn/*.h) test/nn/tap.h
+# the core is compiled once per build directory ($(NN_BIN)/obj/) and linked into every test
+NN_OBJS     = $(patsubst src/%.c,$(NN_BIN)/obj/%.o,$(CORE_SRCS))
+.SECONDARY: $(NN_OBJS)
+
+$(NN_BIN)/obj/%.o: src/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
-	$(NN_CC) $(NN_CFLAGS) $(NN_EXTRA_CFLAGS) -Isrc -Itest/nn $(BLAS_CFLAGS) -o $@ $< $(NN_SRCS) $(BLAS_LIBS) -lm
+	$(NN_CC) $(NN_CFLAGS) $(NN_EXTRA_CFLAGS) -Isrc $(BLAS_CFLAGS) -c -o $@ $<
+
+$(NN_BIN)/%: test/nn/%.c $(NN_OBJS) $(CORE_HDRS) test/nn/tap.h
+	@mkdir -p $(dir $@)
+	$(NN_CC) $(NN_CFLAGS) $(NN_EXTRA_CFLAGS) -Isrc -Itest/nn $(BLAS_CFLAGS) -o $@ $< $(NN_OBJS) $(BLAS_LIBS) -lm
 
 # The benchmark compiles the core exactly as the extension does (PGXS CFLAGS
 # plus NN_OPT_CFLAGS, no -march: OpenBLAS dispatches by CPU at run time), so
@@ -70,43 +89,74 @@ bench/bin/%: bench/%.c $(NN_SRCS) $(wildcard src/nn/*.h)
 	@mkdir -p $(dir $@)
 	$(NN_CC) $(CFLAGS) $(NN_OPT_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(NN_SRCS) $(BLAS_LIBS) -lm
 
-.PHONY: unittest prove bench
+.PHONY: unittest unittest-asan unittest-valgrind prove bench
 # the serving tests build their model blobs with test/nn/bin/make_blob
 installcheck prove: test/nn/bin/make_blob
 
 unittest: $(NN_TESTS)
-	@for t in $(NN_TESTS); do echo "# $$t"; (cd test/nn && ../../$$t) || echo "not ok - $$t exited with status $$?"; done
+	@for t in $(NN_TESTS); do echo "# $$t"; (cd test/nn && $(NN_RUN) ../../$$t) || echo "not ok - $$t exited with status $$?"; done
+
+# Both run one OpenBLAS thread unless OPENBLAS_NUM_THREADS says otherwise: on a
+# busy machine the thread hand-offs of small GEMMs cost minutes under the tools
+# (the threaded paths run in `make unittest`).
+unittest-asan:
+	@OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(MAKE) --no-print-directory unittest \
+		NN_CC=clang NN_BIN=test/nn/bin-asan NN_EXTRA_CFLAGS="$(ASAN_CFLAGS)"
+
+unittest-valgrind:
+	@OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(MAKE) --no-print-directory unittest NN_RUN="$(VALGRIND)"
 
 prove:
 	pg_prove --verbose --dbname $${PGDATABASE:-postgres} $(sort $(wildcard test/pgtap/*.sql))
 
 bench: $(BENCHES)
 
-# ---- libFuzzer target of the weight-file reader (clang; no PostgreSQL) ----
-#   make fuzz [FUZZ_SECONDS=60]   build test/fuzz/bin/fuzz_weights and run it; new
-#                                 inputs go to test/fuzz/bin/corpus, crashes to test/fuzz/bin/
-#   make fuzz-corpus              rewrite the seed blobs and recipes in test/fuzz/corpus/
+# ---- libFuzzer targets (clang; no PostgreSQL): test/fuzz/fuzz_<name>.c ----
+#   make fuzz [FUZZ_SECONDS=60]   build and run every target for FUZZ_SECONDS each
+#   make fuzz-<name>              one of them: weights (src/nn/format.c), tags
+#                                 (src/text/tags.c), html (src/text/html.c),
+#                                 options (src/text/options.c); it starts from the
+#                                 committed corpus test/fuzz/corpus/<name>/, new inputs
+#                                 go to test/fuzz/bin/corpus/<name>/, crashes to test/fuzz/bin/
+#   make fuzz-corpus              rewrite the seed blobs and recipes in test/fuzz/corpus/weights/
 # -DNN_FUZZ_SKIP_CRC (this build only) lets mutated blobs past the checksum.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  ?= -std=c11 -O1 -g -Wall -Wextra -Wno-unused-parameter -D_POSIX_C_SOURCE=200809L \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DNN_FUZZ_SKIP_CRC
+FUZZ_NAMES    = $(patsubst test/fuzz/fuzz_%.c,%,$(sort $(wildcard test/fuzz/fuzz_*.c)))
+FUZZ_MAX_LEN  = 4096
+FUZZ_MAX_LEN_weights = 65536
 EXTRA_CLEAN += test/fuzz/bin
 
-test/fuzz/bin/fuzz_weights: test/fuzz/fuzz_weights.c $(NN_SRCS) $(wildcard src/nn/*.h)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(NN_SRCS) $(BLAS_LIBS) -lm
+FUZZ_OBJS     = $(patsubst src/%.c,test/fuzz/bin/obj/%.o,$(CORE_SRCS))
+# kept after a run (they would be intermediate files of fuzz-<name>), to reproduce crashes
+.SECONDARY: $(FUZZ_OBJS) $(addprefix test/fuzz/bin/fuzz_,$(FUZZ_NAMES))
 
-test/fuzz/bin/seed_corpus: test/fuzz/seed_corpus.c $(NN_SRCS) $(wildcard src/nn/*.h)
+test/fuzz/bin/obj/%.o: src/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
-	$(NN_CC) $(NN_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(NN_SRCS) $(BLAS_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $(BLAS_CFLAGS) -c -o $@ $<
 
-.PHONY: fuzz fuzz-corpus
+test/fuzz/bin/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_OBJS) $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(BLAS_LIBS) -lm
+
+test/fuzz/bin/seed_corpus: test/fuzz/seed_corpus.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(NN_CC) $(NN_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(CORE_SRCS) $(BLAS_LIBS) -lm
+
+.PHONY: fuzz fuzz-corpus fuzz-names
 fuzz-corpus: test/fuzz/bin/seed_corpus
-	@mkdir -p test/fuzz/corpus
-	test/fuzz/bin/seed_corpus test/fuzz/corpus
+	@mkdir -p test/fuzz/corpus/weights
+	test/fuzz/bin/seed_corpus test/fuzz/corpus/weights
 
-fuzz: test/fuzz/bin/fuzz_weights
-	@mkdir -p test/fuzz/bin/corpus
-	cd test/fuzz/bin && ./fuzz_weights -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-		-print_final_stats=1 corpus ../corpus
+# fuzz-<name> (not .PHONY: phony targets skip pattern rules; no such file exists)
+fuzz-%: test/fuzz/bin/fuzz_%
+	@mkdir -p test/fuzz/bin/corpus/$*
+	cd test/fuzz/bin && ./fuzz_$* -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=$(or $(FUZZ_MAX_LEN_$*),$(FUZZ_MAX_LEN)) -print_final_stats=1 corpus/$* ../corpus/$*
+
+fuzz: $(addprefix fuzz-,$(FUZZ_NAMES))
+
+fuzz-names:
+	@echo $(FUZZ_NAMES)

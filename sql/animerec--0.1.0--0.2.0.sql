@@ -194,6 +194,189 @@ GRANT USAGE ON SCHEMA animerec TO PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON model_owners, models, training_log TO PUBLIC;
 GRANT SELECT ON training_progress, loaded_models TO PUBLIC;
 
+-- parse_tags(text, separator) and clean_tags(text[]): tag lists as the
+-- loaders store them and train() reads them (src/tags.c, src/text/tags.c)
+CREATE FUNCTION parse_tags(tags text, separator text DEFAULT ',') RETURNS text[]
+    AS 'MODULE_PATHNAME', 'animerec_parse_tags'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION parse_tags(text, text) IS
+    'split tags at every separator, trim ASCII whitespace, drop empty and repeated tags (first occurrence kept, in order)';
+
+CREATE FUNCTION clean_tags(tags text[]) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'animerec_clean_tags'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION clean_tags(text[]) IS
+    'the elements trimmed of ASCII whitespace, without NULLs, empty and repeated tags (first occurrence kept, in order)';
+
+-- The loaders split genres with parse_tags (same tags as before: trimmed,
+-- no empty ones; now also no repeats).
+CREATE OR REPLACE FUNCTION load_anime(anime_csv text, rating_csv text, schema name DEFAULT 'public')
+RETURNS TABLE (table_name text, row_count bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM animerec._check_target(schema, ARRAY['anime', 'anime_ratings']);
+    CREATE TEMP TABLE animerec_anime_csv (anime_id text, name text, genre text, type text,
+                                          episodes text, rating text, members text);
+    CREATE TEMP TABLE animerec_rating_csv (user_id text, anime_id text, rating text);
+    PERFORM animerec._copy_file('pg_temp.animerec_anime_csv', anime_csv,
+        'FORMAT csv, HEADER match, ENCODING ''UTF8''', 'anime.csv',
+        'a CSV file with the header line anime_id,name,genre,type,episodes,rating,members');
+    PERFORM animerec._copy_file('pg_temp.animerec_rating_csv', rating_csv,
+        'FORMAT csv, HEADER match, ENCODING ''UTF8''', 'rating.csv',
+        'a CSV file with the header line user_id,anime_id,rating');
+
+    EXECUTE format($sql$
+        CREATE TABLE %I.anime (
+            anime_id   bigint PRIMARY KEY,
+            name       text NOT NULL,
+            tags       text[] NOT NULL,
+            type       text,
+            episodes   int,
+            avg_rating real,
+            members    int)$sql$, schema);
+    EXECUTE format($sql$
+        INSERT INTO %I.anime
+        SELECT btrim(anime_id)::bigint,
+               animerec.html_unescape(name),
+               coalesce(animerec.parse_tags(genre), '{}'),
+               nullif(btrim(type), ''),
+               CASE WHEN btrim(episodes) IN ('', 'Unknown') THEN NULL
+                    ELSE btrim(episodes)::int END,
+               nullif(btrim(rating), '')::real,
+               nullif(btrim(members), '')::int
+          FROM pg_temp.animerec_anime_csv$sql$, schema);
+
+    EXECUTE format($sql$
+        CREATE TABLE %I.anime_ratings (
+            user_id  bigint NOT NULL,
+            anime_id bigint NOT NULL,
+            rating   real)$sql$, schema);
+    EXECUTE format($sql$
+        INSERT INTO %I.anime_ratings
+        SELECT btrim(user_id)::bigint, btrim(anime_id)::bigint,
+               CASE WHEN btrim(rating) IN ('', '-1') THEN NULL ELSE btrim(rating)::real END
+          FROM pg_temp.animerec_rating_csv$sql$, schema);
+    EXECUTE format('CREATE INDEX ON %I.anime_ratings (user_id, anime_id)', schema);
+
+    DROP TABLE pg_temp.animerec_anime_csv, pg_temp.animerec_rating_csv;
+    RETURN QUERY SELECT * FROM animerec._table_counts(schema, ARRAY['anime', 'anime_ratings']);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION load_movielens(dir text, schema name DEFAULT 'public')
+RETURNS TABLE (table_name text, row_count bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    latest boolean := true;     -- ratings.csv found (else u.data)
+BEGIN
+    IF dir IS NULL THEN
+        RAISE EXCEPTION 'dir must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM animerec._check_target(schema, ARRAY['movies', 'movie_ratings', 'movie_user_tags']);
+    CREATE TEMP TABLE animerec_ml_ratings ("userId" text, "movieId" text, rating text, "timestamp" text);
+    CREATE TEMP TABLE animerec_ml_movies ("movieId" text, title text, genres text);
+    CREATE TEMP TABLE animerec_ml_tags ("userId" text, "movieId" text, tag text, "timestamp" text);
+    CREATE TEMP TABLE animerec_ml_items (movie_id text, title text, release_date text,
+        video_release_date text, imdb_url text, "unknown" text, "Action" text,
+        "Adventure" text, "Animation" text, "Children's" text, "Comedy" text, "Crime" text,
+        "Documentary" text, "Drama" text, "Fantasy" text, "Film-Noir" text, "Horror" text,
+        "Musical" text, "Mystery" text, "Romance" text, "Sci-Fi" text, "Thriller" text,
+        "War" text, "Western" text);
+
+    BEGIN
+        PERFORM animerec._copy_file('pg_temp.animerec_ml_ratings', dir || '/ratings.csv',
+            'FORMAT csv, HEADER match, ENCODING ''UTF8''', 'MovieLens ratings.csv',
+            'a CSV file with the header line userId,movieId,rating,timestamp');
+    EXCEPTION WHEN undefined_file THEN
+        latest := false;
+    END;
+
+    IF latest THEN
+        PERFORM animerec._copy_file('pg_temp.animerec_ml_movies', dir || '/movies.csv',
+            'FORMAT csv, HEADER match, ENCODING ''UTF8''', 'MovieLens movies.csv',
+            'a CSV file with the header line movieId,title,genres');
+        BEGIN
+            PERFORM animerec._copy_file('pg_temp.animerec_ml_tags', dir || '/tags.csv',
+                'FORMAT csv, HEADER match, ENCODING ''UTF8''', 'MovieLens tags.csv',
+                'a CSV file with the header line userId,movieId,tag,timestamp');
+        EXCEPTION WHEN undefined_file THEN
+            NULL;               -- tags.csv is optional: movie_user_tags stays empty
+        END;
+    ELSE
+        BEGIN
+            PERFORM animerec._copy_file('pg_temp.animerec_ml_ratings', dir || '/u.data',
+                'FORMAT text', 'MovieLens u.data',
+                'tab-separated lines "user id, item id, rating, timestamp" without a header');
+        EXCEPTION WHEN undefined_file THEN
+            RAISE EXCEPTION 'no MovieLens ratings file in directory "%"', dir
+                USING ERRCODE = 'undefined_file',
+                      HINT = 'Expected ratings.csv and movies.csv (ml-latest layout, optional tags.csv) or u.data and u.item (ml-100k layout), readable by the database server.';
+        END;
+        PERFORM animerec._copy_file('pg_temp.animerec_ml_items', dir || '/u.item',
+            format('FORMAT csv, DELIMITER ''|'', QUOTE %L, ENCODING ''LATIN1''', chr(1)),
+            'MovieLens u.item',
+            'latin-1 lines of 24 "|"-separated fields: id, title, dates, URL and 19 genre flags');
+        INSERT INTO pg_temp.animerec_ml_movies
+        SELECT i.movie_id, i.title,
+               array_to_string(ARRAY(
+                   SELECT g FROM unnest(
+                       ARRAY[i."Action", i."Adventure", i."Animation", i."Children's", i."Comedy",
+                             i."Crime", i."Documentary", i."Drama", i."Fantasy", i."Film-Noir",
+                             i."Horror", i."Musical", i."Mystery", i."Romance", i."Sci-Fi",
+                             i."Thriller", i."War", i."Western"],
+                       ARRAY['Action', 'Adventure', 'Animation', 'Children''s', 'Comedy',
+                             'Crime', 'Documentary', 'Drama', 'Fantasy', 'Film-Noir',
+                             'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi',
+                             'Thriller', 'War', 'Western']) WITH ORDINALITY AS u(flag, g, n)
+                    WHERE btrim(flag) = '1' ORDER BY n), '|')
+          FROM pg_temp.animerec_ml_items AS i;
+    END IF;
+
+    EXECUTE format($sql$
+        CREATE TABLE %I.movies (
+            movie_id bigint PRIMARY KEY,
+            title    text NOT NULL,
+            tags     text[] NOT NULL)$sql$, schema);
+    EXECUTE format($sql$
+        INSERT INTO %I.movies
+        SELECT btrim("movieId")::bigint, btrim(title),
+               coalesce(array_remove(animerec.parse_tags(genres, '|'), '(no genres listed)'), '{}')
+          FROM pg_temp.animerec_ml_movies$sql$, schema);
+
+    EXECUTE format($sql$
+        CREATE TABLE %I.movie_ratings (
+            user_id  bigint NOT NULL,
+            movie_id bigint NOT NULL,
+            rating   real,
+            rated_at timestamptz NOT NULL)$sql$, schema);
+    EXECUTE format($sql$
+        INSERT INTO %I.movie_ratings
+        SELECT btrim("userId")::bigint, btrim("movieId")::bigint, nullif(btrim(rating), '')::real,
+               to_timestamp(btrim("timestamp")::bigint)
+          FROM pg_temp.animerec_ml_ratings$sql$, schema);
+    EXECUTE format('CREATE INDEX ON %I.movie_ratings (user_id, rated_at)', schema);
+
+    EXECUTE format($sql$
+        CREATE TABLE %I.movie_user_tags (
+            user_id bigint NOT NULL,
+            tag     text NOT NULL)$sql$, schema);
+    EXECUTE format($sql$
+        INSERT INTO %I.movie_user_tags
+        SELECT DISTINCT btrim("userId")::bigint, lower(btrim(tag))
+          FROM pg_temp.animerec_ml_tags
+         WHERE btrim(tag) <> ''
+         ORDER BY 1, 2$sql$, schema);
+    EXECUTE format('CREATE INDEX ON %I.movie_user_tags (user_id)', schema);
+
+    DROP TABLE pg_temp.animerec_ml_ratings, pg_temp.animerec_ml_movies,
+               pg_temp.animerec_ml_tags, pg_temp.animerec_ml_items;
+    RETURN QUERY SELECT * FROM animerec._table_counts(schema,
+        ARRAY['movies', 'movie_ratings', 'movie_user_tags']);
+END;
+$$;
+
 -- Training defaults measured on the real data sets (README "Defaults"):
 -- batch_size 64, learning_rate 0.005, dropout 0.3, patience 6.
 CREATE OR REPLACE PROCEDURE train(

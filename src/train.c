@@ -24,6 +24,7 @@
 #include "evaluate.h"
 #include "progress.h"
 #include "registry.h"
+#include "text/options.h"
 #include "train_data.h"
 #include "train_lock.h"
 
@@ -78,28 +79,24 @@ typedef struct TrainRun
 	double		seconds;		/* training time of all epochs of this call */
 } TrainRun;
 
-/* ereport invalid_parameter_value unless lo <= v <= hi */
+/* ereport invalid_parameter_value unless v is an allowed value of hyperparameter which */
 static void
-check_int(const char *arg, int64 v, int64 lo, int64 hi)
+check_param(opt_param which, double v)
 {
-	if (v < lo || v > hi)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be between " INT64_FORMAT " and " INT64_FORMAT ", not " INT64_FORMAT,
-						arg, lo, hi, v),
-				 errhint("See COMMENT ON PROCEDURE animerec.train for the defaults.")));
-}
+	const opt_bound *b = &opt_bounds[which];
 
-/* ereport invalid_parameter_value unless lo <= v <= hi (lo excluded when open_lo) */
-static void
-check_float(const char *arg, double v, double lo, double hi, bool open_lo)
-{
-	if (isnan(v) || v < lo || v > hi || (open_lo && v == lo))
+	if (opt_in_bounds(which, v))
+		return;
+	if (b->integer)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be %s %g and at most %g, not %g", arg,
-						open_lo ? "above" : "at least", lo, hi, v),
+				 errmsg("%s must be between %.0f and %.0f, not %.0f", b->arg, b->lo, b->hi, v),
 				 errhint("See COMMENT ON PROCEDURE animerec.train for the defaults.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s must be %s %g and at most %g, not %g", b->arg,
+					b->open_lo ? "above" : "at least", b->lo, b->hi, v),
+			 errhint("See COMMENT ON PROCEDURE animerec.train for the defaults.")));
 }
 
 /* argument i as a C string, or NULL; error when NULL but required */
@@ -132,15 +129,9 @@ required_arg(FunctionCallInfo fcinfo, int i, const char *arg)
 static void
 parse_params(FunctionCallInfo fcinfo, TrainParams *p)
 {
-	int			i;
-
 	memset(p, 0, sizeof(*p));
 	p->name = text_arg(fcinfo, 0, "name", true);
-	for (i = 0; p->name[i]; i++)
-		if (!((p->name[i] >= 'a' && p->name[i] <= 'z') || p->name[i] == '_' ||
-			  (i > 0 && p->name[i] >= '0' && p->name[i] <= '9')))
-			break;
-	if (i == 0 || p->name[i] != '\0' || i > 63)
+	if (!opt_model_name_ok(p->name, strlen(p->name)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("invalid model name \"%s\"", p->name),
@@ -171,19 +162,19 @@ parse_params(FunctionCallInfo fcinfo, TrainParams *p)
 	p->seed = DatumGetInt32(required_arg(fcinfo, 24, "seed"));
 	p->ema_decay = DatumGetFloat8(required_arg(fcinfo, 25, "ema_decay"));
 
-	check_int("dim", p->dim, 1, 4096);
-	check_int("hidden", p->hidden, 1, 8192);
-	check_int("layers", p->layers, 1, NN_MAX_LAYERS);
-	check_int("maxlen", p->maxlen, 1, 10000);
-	check_int("batch_size", p->batch_size, 1, 65536);
-	check_float("learning_rate", p->learning_rate, 0, 10, true);
-	check_float("clip", p->clip, 0, 1e6, false);
-	check_float("dropout", p->dropout, 0, 0.95, false);
-	check_int("epochs", p->epochs, 1, 100000);
-	check_int("patience", p->patience, 0, 100000);
-	check_int("negatives", p->negatives, 1, 1000000);
-	check_float("ema_decay", p->ema_decay, 0, 0.9999, false);
-	if (strcmp(p->loss, "full") != 0 && strcmp(p->loss, "sampled") != 0)
+	check_param(OPT_DIM, p->dim);
+	check_param(OPT_HIDDEN, p->hidden);
+	check_param(OPT_LAYERS, p->layers);
+	check_param(OPT_MAXLEN, p->maxlen);
+	check_param(OPT_BATCH_SIZE, p->batch_size);
+	check_param(OPT_LEARNING_RATE, p->learning_rate);
+	check_param(OPT_CLIP, p->clip);
+	check_param(OPT_DROPOUT, p->dropout);
+	check_param(OPT_EPOCHS, p->epochs);
+	check_param(OPT_PATIENCE, p->patience);
+	check_param(OPT_NEGATIVES, p->negatives);
+	check_param(OPT_EMA_DECAY, p->ema_decay);
+	if (opt_loss(p->loss, strlen(p->loss)) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("loss must be 'full' or 'sampled', not '%s'", p->loss),
@@ -731,7 +722,7 @@ create_trainer(TrainRun *run)
 	tc.learning_rate = (float) p->learning_rate;
 	tc.clip = (float) p->clip;
 	tc.dropout = (float) p->dropout;
-	tc.loss = strcmp(p->loss, "sampled") == 0 ? NN_LOSS_SAMPLED : NN_LOSS_FULL;
+	tc.loss = opt_loss(p->loss, strlen(p->loss));
 	tc.n_negatives = Min(p->negatives, run->d.n_items);
 	tc.negatives_by_popularity = true;
 	tc.item_popularity = run->popularity;

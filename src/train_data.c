@@ -176,12 +176,15 @@ find_pos(const int64 *ids, int32 n, int64 id)
 	return -1;
 }
 
-/* SQL expression unnesting the tags column col (text[] or comma-separated text) */
+/*
+ * SQL expression of the tags of column col (text[] or comma-separated text)
+ * as a text[] of trimmed, non-empty, distinct tags (src/text/tags.c)
+ */
 static char *
 tags_array_expr(const char *col, bool is_array)
 {
-	return is_array ? psprintf("t.%s::text[]", quote_identifier(col))
-		: psprintf("string_to_array(t.%s::text, ',')", quote_identifier(col));
+	return is_array ? psprintf("animerec.clean_tags(t.%s::text[])", quote_identifier(col))
+		: psprintf("animerec.parse_tags(t.%s::text)", quote_identifier(col));
 }
 
 /* see train_data.h */
@@ -193,7 +196,7 @@ data_user_tags_sql(const char *user_tags_table, const char *user_col, const char
 
 	return psprintf("SELECT DISTINCT t.%s::int8, v.g::int4 FROM %s t"
 					" CROSS JOIN LATERAL unnest(%s) x(tag)"
-					" JOIN unnest($2::text[]) WITH ORDINALITY v(tag, g) ON v.tag = btrim(x.tag)"
+					" JOIN unnest($2::text[]) WITH ORDINALITY v(tag, g) ON v.tag = x.tag"
 					" WHERE t.%s %s ORDER BY 1, 2",
 					quote_identifier(user_col), user_tags_table,
 					tags_array_expr("tag", is_array), quote_identifier(user_col), cond);
@@ -236,8 +239,8 @@ static Datum
 read_vocab(const char *table, const char *col, bool is_array, MemoryContext out)
 {
 	char	   *sql = psprintf("SELECT coalesce(array_agg(tag ORDER BY tag COLLATE \"C\"), '{}')"
-							   " FROM (SELECT DISTINCT btrim(x) AS tag FROM %s t,"
-							   " unnest(%s) x WHERE btrim(x) <> '') s",
+							   " FROM (SELECT DISTINCT x AS tag FROM %s t,"
+							   " unnest(%s) x) s",
 							   table, tags_array_expr(col, is_array));
 	bool		isnull;
 	Datum		d;
@@ -300,7 +303,7 @@ read_tag_pairs(const char *table, const char *key_col, const char *tag_col, bool
 {
 	char	   *sql = psprintf("SELECT DISTINCT t.%s::int8, v.g::int4 FROM %s t"
 							   " CROSS JOIN LATERAL unnest(%s) x(tag)"
-							   " JOIN unnest($1::text[]) WITH ORDINALITY v(tag, g) ON v.tag = btrim(x.tag)"
+							   " JOIN unnest($1::text[]) WITH ORDINALITY v(tag, g) ON v.tag = x.tag"
 							   " WHERE t.%s IS NOT NULL ORDER BY 1, 2",
 							   quote_identifier(key_col), table,
 							   tags_array_expr(tag_col, is_array), quote_identifier(key_col));

@@ -100,6 +100,20 @@ CREATE FUNCTION html_unescape(text) RETURNS text
 COMMENT ON FUNCTION html_unescape(text) IS
     'replace &amp; &lt; &gt; &quot; &apos; &nbsp; and numeric references such as &#039; by their characters';
 
+-- parse_tags(text, separator) and clean_tags(text[]): tag lists as the
+-- loaders store them and train() reads them (src/tags.c, src/text/tags.c)
+CREATE FUNCTION parse_tags(tags text, separator text DEFAULT ',') RETURNS text[]
+    AS 'MODULE_PATHNAME', 'animerec_parse_tags'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION parse_tags(text, text) IS
+    'split tags at every separator, trim ASCII whitespace, drop empty and repeated tags (first occurrence kept, in order)';
+
+CREATE FUNCTION clean_tags(tags text[]) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'animerec_clean_tags'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION clean_tags(text[]) IS
+    'the elements trimmed of ASCII whitespace, without NULLs, empty and repeated tags (first occurrence kept, in order)';
+
 -- COPY a server file into a staging table, turning COPY's errors into ones
 -- that name the expected file and say what to do.
 CREATE FUNCTION _copy_file(staging text, path text, options text, what text, expected text)
@@ -164,9 +178,7 @@ BEGIN
         INSERT INTO %I.anime
         SELECT btrim(anime_id)::bigint,
                animerec.html_unescape(name),
-               ARRAY(SELECT btrim(g)
-                       FROM unnest(string_to_array(genre, ',')) WITH ORDINALITY AS u(g, n)
-                      WHERE btrim(g) <> '' ORDER BY n),
+               coalesce(animerec.parse_tags(genre), '{}'),
                nullif(btrim(type), ''),
                CASE WHEN btrim(episodes) IN ('', 'Unknown') THEN NULL
                     ELSE btrim(episodes)::int END,
@@ -272,9 +284,7 @@ BEGIN
     EXECUTE format($sql$
         INSERT INTO %I.movies
         SELECT btrim("movieId")::bigint, btrim(title),
-               ARRAY(SELECT btrim(g)
-                       FROM unnest(string_to_array(genres, '|')) WITH ORDINALITY AS u(g, n)
-                      WHERE btrim(g) NOT IN ('', '(no genres listed)') ORDER BY n)
+               coalesce(array_remove(animerec.parse_tags(genres, '|'), '(no genres listed)'), '{}')
           FROM pg_temp.animerec_ml_movies$sql$, schema);
 
     EXECUTE format($sql$

@@ -62,8 +62,8 @@ float		nn_rng_normal(nn_rng *r);
 #endif
 
 /*
- * exp(x) for x in about [-87, 88] (clamped outside), relative error below
- * 2e-7: range reduction x = n ln2 + r, |r| <= ln2/2, Cephes' degree-6
+ * exp(x) for x in about [-87, 88] (clamped outside; NaN for NaN), relative
+ * error below 2e-7: range reduction x = n ln2 + r, |r| <= ln2/2, Cephes' degree-6
  * polynomial for e^r, and 2^n built in the exponent bits.
  */
 static inline float
@@ -91,6 +91,7 @@ nn_expf(float x)
 	p = p * r + 1.6666665459e-1f;
 	p = p * r + 5.0000001201e-1f;
 	p = p * r * r + r + 1.0f;
+	n = n == n ? n : 0.0f;		/* NaN (kept by p) must not reach the int conversion */
 	scale.i = ((int32_t) n + 127) << 23;	/* 2^n */
 	return p * scale.f;
 }

@@ -112,8 +112,10 @@ carve(nn_trainer *t, nn_arena *a)
 	t->live = nn_arena_take(a, M);
 	t->pos = nn_arena_take(a, sizeof(int32_t) * M);
 	t->targets = nn_arena_take(a, sizeof(int32_t) * M);
-	t->ctx = nn_arena_take(a, sizeof(float) * B * cd);
-	t->dctx = nn_arena_take(a, sizeof(float) * B * cd);
+	/* one float a row at least: the row pointers ctx + b * cd are then never
+	 * offsets of NULL (undefined behaviour) in a model without user context */
+	t->ctx = nn_arena_take(a, sizeof(float) * B * (cd ? cd : 1));
+	t->dctx = nn_arena_take(a, sizeof(float) * B * (cd ? cd : 1));
 	for (l = 0; l < cfg->layers; l++)
 	{
 		size_t		in = l == 0 ? in0 : H;

@@ -1,6 +1,6 @@
 /*
  * fuzz_weights.c — libFuzzer target for the weight-file reader
- * (nn_weights_view in src/nn/format.c), built by `make fuzz` with
+ * (nn_weights_view in src/nn/format.c), built by `make fuzz-weights` with
  * -fsanitize=fuzzer,address,undefined and -DNN_FUZZ_SKIP_CRC.
  *
  * Two paths, chosen by the first input byte:

@@ -133,7 +133,9 @@ main(void)
 	nn_batch	b = {0};
 	const ref_array *pr;
 	int32_t    *items,
-			   *hist;
+			   *hist,
+			   *tag_ptr,
+			   *tag_idx;
 	float	   *u,
 			   *u_step,
 			   *work,
@@ -155,8 +157,12 @@ main(void)
 					   (int32_t) cfgv[6], (int32_t) cfgv[7]);
 	cfg.rating_min = (float) cfgv[8];
 	cfg.rating_max = (float) cfgv[9];
-	tap_ok(nn_model_create(&m, &cfg, ints("item_tag_ptr"), ints("item_tag_idx"), NULL, 1,
+	tag_ptr = ints("item_tag_ptr");
+	tag_idx = ints("item_tag_idx");
+	tap_ok(nn_model_create(&m, &cfg, tag_ptr, tag_idx, NULL, 1,
 						   &nn_malloc_allocator, &err) == NN_OK, "model created: %s", err.msg);
+	free(tag_ptr);
+	free(tag_idx);
 	pr = get("params");
 	tap_ok((size_t) pr->n == m.n_params, "parameter count %d matches %zu", pr->n, m.n_params);
 	for (i = 0; i < pr->n; i++)
@@ -231,7 +237,20 @@ main(void)
 		e = max_err(nn_trainer_grad(tr), get("grad")->v, (int) m.n_params);
 		tap_ok(e <= 1e-5, "gradient of every parameter matches torch autograd (max rel err %.2g)", e);
 		nn_trainer_free(tr);
+		free(ratings);
+		free(hr);
+		free(users);
+		free(uptr);
+		free(uidx);
 	}
+	free(items);
+	free(hist);
+	free(u);
+	free(u_step);
+	free(work);
+	free(state);
+	free(out);
+	free(scores);
 	nn_model_free(&m);
 	return tap_done();
 }

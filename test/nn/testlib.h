@@ -5,8 +5,22 @@
 #define ANIMEREC_TESTLIB_H
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "nn/nn_internal.h"
+
+/*
+ * True when ANIMEREC_TEST_SCALE=small (the valgrind run of scripts/test): the
+ * slowest tests then work on fewer coordinates or steps, with the same
+ * assertions.
+ */
+static inline int
+test_scale_small(void)
+{
+	const char *s = getenv("ANIMEREC_TEST_SCALE");
+
+	return s != NULL && strcmp(s, "small") == 0;
+}
 
 /* a small configuration with user context */
 static inline nn_config
