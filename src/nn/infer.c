@@ -78,29 +78,38 @@ live_floats(size_t M)
 }
 
 /*
- * floats of workspace for nn_infer_batch: user context (B, ctx_dim), live
- * flags, step inputs (T, B, in_0) and one layer's activations (T, B, 7H).
+ * floats of workspace one history of T steps takes in nn_infer_batch: its
+ * user context (ctx_dim), live flags (T), step inputs (T, in_0) and one
+ * layer's activations (T, 7H).  A slice of b histories uses at most b times
+ * this, so slices of a batch take disjoint parts of the workspace.
  */
+static size_t
+history_work_floats(const nn_model *m, int32_t T)
+{
+	return (size_t) nn_context_dim(&m->cfg) + live_floats((size_t) T) +
+		(size_t) T * m->in_dim + (size_t) T * 7 * (size_t) m->cfg.hidden;
+}
+
+/* floats of workspace for nn_infer_batch: B histories of T steps */
 size_t
 nn_batch_work_floats(const nn_model *m, int32_t B, int32_t T)
 {
-	size_t		M = (size_t) B * T;
-
-	return (size_t) B * nn_context_dim(&m->cfg) + live_floats(M) +
-		M * m->in_dim + M * 7 * (size_t) m->cfg.hidden;
+	return (size_t) B * history_work_floats(m, T);
 }
 
 /*
- * Embeddings of B left-padded histories at once: items/ratings (B, T),
- * users/utag_* as in nn_batch (may be NULL); u_out (B, D).  Each layer
- * reads the previous layer's hidden states from the buffer it then
- * overwrites (its input projection is computed before the steps run).
+ * Embeddings of B left-padded histories on the calling thread: items/ratings
+ * (B, T), users/utag_* as in nn_batch (may be NULL); u_out (B, D).  work is
+ * laid out as user context (B, ctx_dim), live flags (T, B), step inputs
+ * (T, B, in_0) and one layer's activations (T, B, 7H); each layer reads the
+ * previous layer's hidden states from the buffer it then overwrites (its
+ * input projection is computed before the steps run).
  */
-void
-nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
-			   const int32_t *items, const float *ratings,
-			   const int32_t *users, const int32_t *utag_ptr,
-			   const int32_t *utag_idx, float *u_out, float *work)
+static void
+infer_histories(const nn_model *m, int32_t B, int32_t T,
+				const int32_t *items, const float *ratings,
+				const int32_t *users, const int32_t *utag_ptr,
+				const int32_t *utag_idx, float *u_out, float *work)
 {
 	size_t		M = (size_t) B * T;
 	size_t		H = (size_t) m->cfg.hidden;
@@ -131,4 +140,54 @@ nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
 		nn_lstm_forward(&w, B, T, l == 0 ? X0 : a.Hs, live, &a);
 	}
 	nn_project(m->proj, m->cfg.dim, m->cfg.hidden, B, a.Hs + (M - B) * H, u_out);
+}
+
+/* the arguments of one nn_infer_batch, shared by its slices */
+typedef struct infer_job
+{
+	const nn_model *m;
+	int32_t		T;
+	const int32_t *items;
+	const float *ratings;
+	const int32_t *users;
+	const int32_t *utag_ptr;
+	const int32_t *utag_idx;
+	float	   *u_out;
+	float	   *work;
+} infer_job;
+
+/* nn_rows_fn: the histories [b0, b1) of an infer_job, in their part of work */
+static void
+infer_slice(void *arg, int32_t b0, int32_t b1)
+{
+	const infer_job *j = arg;
+	size_t		T = (size_t) j->T;
+
+	infer_histories(j->m, b1 - b0, j->T, j->items + b0 * T, j->ratings + b0 * T,
+					j->users ? j->users + b0 : NULL,
+					j->utag_ptr ? j->utag_ptr + b0 : NULL, j->utag_idx,
+					j->u_out + (size_t) b0 * j->m->cfg.dim,
+					j->work + (size_t) b0 * history_work_floats(j->m, j->T));
+}
+
+/* histories a thread takes at least: below this, GEMMs shared are better */
+#define INFER_MIN_SLICE 16
+
+/*
+ * Embeddings of B left-padded histories at once: items/ratings (B, T),
+ * users/utag_* as in nn_batch (may be NULL); u_out (B, D).  With more than
+ * one OpenBLAS thread the histories are split between the threads, each
+ * slice with its own one-thread GEMMs (a step's recurrent GEMM is too small
+ * to share between threads well).  Histories do not interact, so the split
+ * changes nothing but the rounding of the GEMMs.
+ */
+void
+nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
+			   const int32_t *items, const float *ratings,
+			   const int32_t *users, const int32_t *utag_ptr,
+			   const int32_t *utag_idx, float *u_out, float *work)
+{
+	infer_job	j = {m, T, items, ratings, users, utag_ptr, utag_idx, u_out, work};
+
+	nn_parallel_blas_rows(B, INFER_MIN_SLICE, infer_slice, &j);
 }

@@ -210,7 +210,9 @@ void		nn_infer_embedding(const nn_model *m, const float *state, float *u);
 /*
  * Embeddings of B left-padded histories at once (one GEMM per layer and step):
  * items/ratings (B, T), users/utag_* as in nn_batch (may be NULL); u_out (B, D).
- * work has nn_batch_work_floats(m, B, T) floats.
+ * work has nn_batch_work_floats(m, B, T) floats.  With more than one OpenBLAS
+ * thread the histories are split between the threads (at least 16 each),
+ * each slice running one-thread GEMMs.
  */
 size_t		nn_batch_work_floats(const nn_model *m, int32_t B, int32_t T);
 void		nn_infer_batch(const nn_model *m, int32_t B, int32_t T,

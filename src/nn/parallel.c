@@ -1,13 +1,15 @@
 /*
  * parallel.c — run a loop over rows on as many threads as OpenBLAS uses, for
  * the few elementwise passes that are large enough to matter beside the
- * GEMMs (the output layer's exponentials).
+ * GEMMs (the output layer's exponentials), and for batches of independent
+ * rows whose own GEMMs are too small to share well between threads (the
+ * users of a batch inference, each slice with one-thread BLAS).
  *
  * The helper threads live only inside one call: created, joined, gone, so
  * nothing outlives the caller's memory (an aborted PostgreSQL transaction
  * cannot leave a thread waiting on freed state).  They start with every
  * signal blocked, so signals keep going to the calling thread, and they
- * never call anything but fn.  glibc reuses the stacks of joined threads.
+ * never call anything but fn (plain C and BLAS, never PostgreSQL).  glibc reuses the stacks of joined threads.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L	/* sigset_t, pthread_sigmask under -std=c11 */
@@ -40,25 +42,20 @@ run_job(void *arg)
 }
 
 /*
- * Call fn(ctx, r0, r1) over consecutive slices covering [0, rows), one slice
- * per OpenBLAS thread, the first on the calling thread.  Slices never go
- * below min_rows rows; a helper that cannot be started has its slice run
- * here.  fn must not depend on how the rows are split.
+ * Call fn(ctx, r0, r1) over n consecutive slices covering [0, rows), the
+ * first on the calling thread; a helper that cannot be started has its
+ * slice run here.
  */
-void
-nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
+static void
+run_slices(int32_t n, int32_t rows, nn_rows_fn fn, void *ctx)
 {
 	rows_job	jobs[NN_MAX_THREADS];
 	pthread_t	th[NN_MAX_THREADS];
 	bool		started[NN_MAX_THREADS];
 	sigset_t	all,
 				old;
-	int32_t		n = openblas_get_num_threads(),
-				i;
+	int32_t		i;
 
-	n = n < 1 ? 1 : (n > NN_MAX_THREADS ? NN_MAX_THREADS : n);
-	if (min_rows > 0 && n > rows / min_rows)
-		n = rows / min_rows > 1 ? rows / min_rows : 1;
 	if (n == 1)
 	{
 		fn(ctx, 0, rows);
@@ -81,4 +78,49 @@ nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
 	for (i = 1; i < n; i++)
 		if (started[i])
 			pthread_join(th[i], NULL);
+}
+
+/* slices for rows over the OpenBLAS threads, none below min_rows rows */
+static int32_t
+slice_count(int32_t rows, int32_t min_rows)
+{
+	int32_t		n = openblas_get_num_threads();
+
+	n = n < 1 ? 1 : (n > NN_MAX_THREADS ? NN_MAX_THREADS : n);
+	if (min_rows > 0 && n > rows / min_rows)
+		n = rows / min_rows > 1 ? rows / min_rows : 1;
+	return n;
+}
+
+/*
+ * Call fn(ctx, r0, r1) over consecutive slices covering [0, rows), one slice
+ * per OpenBLAS thread, the first on the calling thread.  Slices never go
+ * below min_rows rows.  fn must not depend on how the rows are split.
+ */
+void
+nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
+{
+	run_slices(slice_count(rows, min_rows), rows, fn, ctx);
+}
+
+/*
+ * nn_parallel_rows for slices that call BLAS themselves: OpenBLAS is set to
+ * one thread while they run (and back afterwards), so that each slice's
+ * GEMMs run on its own thread instead of all slices contending for the
+ * OpenBLAS threads.
+ */
+void
+nn_parallel_blas_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
+{
+	int32_t		threads = openblas_get_num_threads();
+	int32_t		n = slice_count(rows, min_rows);
+
+	if (n == 1)
+	{
+		fn(ctx, 0, rows);
+		return;
+	}
+	openblas_set_num_threads(1);
+	run_slices(n, rows, fn, ctx);
+	openblas_set_num_threads(threads);
 }

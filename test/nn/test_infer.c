@@ -5,6 +5,8 @@
  */
 #include <stdio.h>
 
+#include <cblas.h>
+
 #include "tap.h"
 #include "testlib.h"
 
@@ -111,22 +113,26 @@ test_lookup(void)
 	nn_model_free(&m);
 }
 
-#define B 6
+#define MAX_B 40
 #define T 50
 
-/* B histories step by step against nn_infer_batch, with padding, gaps and user context */
+/*
+ * nb histories step by step against nn_infer_batch with `threads` OpenBLAS
+ * threads (which split the histories between threads from 32 on), with
+ * padding, gaps and user context
+ */
 static void
-test_step_equals_batch(void)
+test_step_equals_batch(int32_t nb, int threads)
 {
 	nn_config	cfg = small_config(500, 19, 4, 9, 64, 128, 2, T);
 	nn_model	m;
 	nn_rng		r;
-	int32_t		items[B * T],
-				users[B],
-				uptr[B + 1],
-				uidx[2 * B];
-	float		ratings[B * T];
-	float	   *u_batch = calloc(B * 64, sizeof(float));
+	int32_t		items[MAX_B * T],
+				users[MAX_B],
+				uptr[MAX_B + 1],
+				uidx[2 * MAX_B];
+	float		ratings[MAX_B * T];
+	float	   *u_batch = calloc(MAX_B * 64, sizeof(float));
 	float		u_step[64];
 	float	   *work,
 			   *swork,
@@ -137,17 +143,17 @@ test_step_equals_batch(void)
 				d;
 
 	make_model(&m, &cfg, 4, 0.0f);
-	work = calloc(nn_batch_work_floats(&m, B, T), sizeof(float));
+	work = calloc(nn_batch_work_floats(&m, nb, T), sizeof(float));
 	swork = calloc(nn_step_work_floats(&m), sizeof(float));
 	state = calloc(nn_state_floats(&m), sizeof(float));
 	nn_rng_seed(&r, 5);
 	uptr[0] = 0;
-	for (b = 0; b < B; b++)
+	for (b = 0; b < nb; b++)
 	{
 		for (t = 0; t < T; t++)
 		{
-			/* row b left-padded with 9b zeros, one unknown item (0) inside */
-			items[b * T + t] = t < 9 * b || t == T - 7 ? 0 : 1 + (int32_t) nn_rng_below(&r, 500);
+			/* row b left-padded with 9(b % 6) zeros, one unknown item (0) inside */
+			items[b * T + t] = t < 9 * (b % 6) || t == T - 7 ? 0 : 1 + (int32_t) nn_rng_below(&r, 500);
 			ratings[b * T + t] = 2.0f * nn_rng_uniform(&r) - 1.0f;
 		}
 		users[b] = (int32_t) nn_rng_below(&r, 10);
@@ -155,8 +161,9 @@ test_step_equals_batch(void)
 		for (t = uptr[b]; t < uptr[b + 1]; t++)
 			uidx[t] = 1 + (int32_t) nn_rng_below(&r, 4);
 	}
-	nn_infer_batch(&m, B, T, items, ratings, users, uptr, uidx, u_batch, work);
-	for (b = 0; b < B; b++)
+	openblas_set_num_threads(threads);
+	nn_infer_batch(&m, nb, T, items, ratings, users, uptr, uidx, u_batch, work);
+	for (b = 0; b < nb; b++)
 	{
 		nn_state_reset(&m, state);
 		for (t = 0; t < T; t++)
@@ -166,7 +173,9 @@ test_step_equals_batch(void)
 		for (d = 0; d < 64; d++)
 			e = fmax(e, fabs(u_step[d] - u_batch[b * 64 + d]));
 	}
-	tap_ok(e <= 1e-6, "nn_infer_step equals nn_infer_batch at D=64, H=128, T=50 (max diff %.2g)", e);
+	tap_ok(e <= 1e-6, "nn_infer_step equals nn_infer_batch at D=64, H=128, T=50, B=%d, "
+		   "%d OpenBLAS thread(s) (max diff %.2g)", nb, openblas_get_num_threads(), e);
+	openblas_set_num_threads(1);
 	free(u_batch);
 	free(work);
 	free(swork);
@@ -174,7 +183,7 @@ test_step_equals_batch(void)
 	nn_model_free(&m);
 }
 
-#undef B
+#undef MAX_B
 #undef T
 
 /* inference entry points */
@@ -183,6 +192,8 @@ main(void)
 {
 	test_topk();
 	test_lookup();
-	test_step_equals_batch();
+	test_step_equals_batch(6, 1);
+	test_step_equals_batch(40, 1);
+	test_step_equals_batch(40, 2);
 	return tap_done();
 }
