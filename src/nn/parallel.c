@@ -9,7 +9,8 @@
  * nothing outlives the caller's memory (an aborted PostgreSQL transaction
  * cannot leave a thread waiting on freed state).  They start with every
  * signal blocked, so signals keep going to the calling thread, and they
- * never call anything but fn (plain C and BLAS, never PostgreSQL).  glibc reuses the stacks of joined threads.
+ * never call anything but fn (plain C and BLAS, never PostgreSQL).  glibc
+ * reuses the stacks of joined threads.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L	/* sigset_t, pthread_sigmask under -std=c11 */
