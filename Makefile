@@ -9,11 +9,12 @@
 # The install script sql/animerec--<version>.sql is assembled from the ordered
 # fragments in sql/install/ (one per module), so that each module keeps its SQL
 # beside its C.  Released versions' scripts (sql/animerec--0.1.0.sql, exactly as
-# released) and the update scripts sql/animerec--<old>--<new>.sql are committed
+# released, and sql/animerec--0.2.0.sql) and the update scripts sql/animerec--<old>--<new>.sql are committed
 # files, installed as they are; pg_regress inputs are the other files in sql/.
 
 EXTENSION   = animerec
-EXTVERSION  = 0.2.0
+# the version is written once, in animerec.control
+EXTVERSION := $(shell sed -n "s/^default_version = '\\(.*\\)'/\\1/p" $(EXTENSION).control)
 MODULE_big  = animerec
 
 NN_SRCS     = $(sort $(wildcard src/nn/*.c))
@@ -34,7 +35,7 @@ ifeq ($(BLAS_LIBS),)
 $(error OpenBLAS not found by pkg-config: install libopenblas-dev)
 endif
 
-PG_CPPFLAGS = -I$(srcdir)/src $(BLAS_CFLAGS)
+PG_CPPFLAGS = -I$(srcdir)/src $(BLAS_CFLAGS) -DANIMEREC_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -O2
 SHLIB_LINK  = $(BLAS_LIBS) -lm
 

@@ -1,5 +1,5 @@
 -- build_info() proves the C + OpenBLAS linkage from SQL
-SELECT animerec.build_info()->>'version' AS version,
+SELECT animerec.build_info()->>'version' = (SELECT extversion FROM pg_extension WHERE extname = 'animerec') AS version_matches,
        animerec.build_info()->>'blas' AS blas,
        (animerec.build_info()->>'blas_threads')::int >= 1 AS has_threads,
        animerec.build_info()->>'postgres' LIKE 'PostgreSQL 15%' AS pg15,

@@ -10,7 +10,7 @@
 #include "postgres.h"
 #include "nn/nn.h"
 
-#define ANIMEREC_VERSION "0.2.0"
+/* ANIMEREC_VERSION comes from animerec.control (default_version), passed by the Makefile */
 
 /* GUCs (src/animerec.c) */
 extern char *animerec_default_model;     /* animerec.model */
