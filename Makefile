@@ -116,9 +116,10 @@ bench: $(BENCHES)
 #   make fuzz [FUZZ_SECONDS=60]   build and run every target for FUZZ_SECONDS each
 #   make fuzz-<name>              one of them: weights (src/nn/format.c), tags
 #                                 (src/text/tags.c), html (src/text/html.c),
-#                                 options (src/text/options.c); it starts from the
-#                                 committed corpus test/fuzz/corpus/<name>/, new inputs
-#                                 go to test/fuzz/bin/corpus/<name>/, crashes to test/fuzz/bin/
+#                                 train_options (src/text/train_options.c); it
+#                                 starts from the committed corpus test/fuzz/corpus/<name>/,
+#                                 new inputs go to test/fuzz/bin/corpus/<name>/, crashes to
+#                                 test/fuzz/bin/
 #   make fuzz-corpus              rewrite the seed blobs and recipes in test/fuzz/corpus/weights/
 # -DNN_FUZZ_SKIP_CRC (this build only) lets mutated blobs past the checksum.
 FUZZ_CC      ?= clang

@@ -67,7 +67,7 @@ row_model(FunctionCallInfo fcinfo, int argno)
 PG_FUNCTION_INFO_V1(animerec_user_embedding_sfunc);
 
 /*
- * user_embedding_sfunc(state internal, item_id bigint, rating real [, model text])
+ * _user_embedding_sfunc(state internal, item_id bigint, rating real [, model text])
  * -> internal: one LSTM step for a known item; NULL or unknown items are skipped.
  */
 Datum
@@ -80,7 +80,7 @@ animerec_user_embedding_sfunc(PG_FUNCTION_ARGS)
 	float		rating;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "user_embedding_sfunc called in non-aggregate context");
+		elog(ERROR, "_user_embedding_sfunc called in non-aggregate context");
 	st = PG_ARGISNULL(0) ? NULL : (EmbeddingState *) PG_GETARG_POINTER(0);
 	sm = row_model(fcinfo, 3);
 	if (st == NULL)
@@ -108,7 +108,7 @@ animerec_user_embedding_sfunc(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(animerec_user_embedding_final);
 
-/* user_embedding_final(state internal) -> real[] (D): u = P h_top; NULL for no rows */
+/* _user_embedding_final(state internal) -> real[] (D): u = P h_top; NULL for no rows */
 Datum
 animerec_user_embedding_final(PG_FUNCTION_ARGS)
 {

@@ -1,6 +1,6 @@
 /*
  * registry.h — read access to the model registry (animerec.models), shared by
- * training (src/train.c) and serving.
+ * training (src/train_procedure.c) and serving.
  *
  * Both functions run their own SPI connection (nesting inside a caller's SPI
  * connection is fine) with the caller's privileges, and return memory
@@ -49,7 +49,7 @@ extern char *registry_resolve_name(text *model_or_null);
  */
 extern bool registry_fetch_active(const char *name, RegistryModel *out, bool with_weights);
 
-/* ---- writes by training (src/train.c), inside the caller's SPI connection ---- */
+/* ---- writes by training (src/train_procedure.c), inside the caller's SPI connection ---- */
 
 /* A training run's row, as written when the run starts. */
 typedef struct RegistryRun

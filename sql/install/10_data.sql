@@ -93,7 +93,7 @@ $$;
 COMMENT ON FUNCTION generate_demo_data(int, int, int, name) IS
     'create tables demo_items(item_id, name, tags) and demo_ratings(user_id, item_id, rating, rated_at) in schema with a synthetic anime-like data set (see README, "Demo data")';
 
--- html_unescape(text): decode HTML character references (src/html_entities.c)
+-- html_unescape(text): decode HTML character references (src/html_unescape.c)
 CREATE FUNCTION html_unescape(text) RETURNS text
     AS 'MODULE_PATHNAME', 'animerec_html_unescape'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -101,7 +101,7 @@ COMMENT ON FUNCTION html_unescape(text) IS
     'replace &amp; &lt; &gt; &quot; &apos; &nbsp; and numeric references such as &#039; by their characters';
 
 -- parse_tags(text, separator) and clean_tags(text[]): tag lists as the
--- loaders store them and train() reads them (src/tags.c, src/text/tags.c)
+-- loaders store them and train() reads them (src/tag_functions.c, src/text/tags.c)
 CREATE FUNCTION parse_tags(tags text, separator text DEFAULT ',') RETURNS text[]
     AS 'MODULE_PATHNAME', 'animerec_parse_tags'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------
--- The model registry (src/registry.c, src/train.c).  Both tables are extension
+-- The model registry (src/registry.c, src/train_procedure.c).  Both tables are extension
 -- configuration tables, so pg_dump dumps their rows.
 -- ---------------------------------------------------------------------------
 

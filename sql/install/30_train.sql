@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------
--- In-database training (src/train.c, src/train_data.c, src/evaluate.c,
+-- In-database training (src/train_procedure.c, src/train_data.c, src/evaluate.c,
 -- src/progress.c, src/registry.c).
 -- ---------------------------------------------------------------------------
 
@@ -103,16 +103,16 @@ CREATE FUNCTION evaluate(name text DEFAULT NULL, k int DEFAULT 10,
 COMMENT ON FUNCTION evaluate(text, int) IS
     'HR@k, NDCG@k and MRR@k of the active version of model NAME (NULL: animerec.model or the only model) on each user''s last item (users with at least 5 rows), full ranking with earlier items excluded, beside the popularity baseline; reads the source table again';
 
-CREATE FUNCTION training_progress_rows(
+CREATE FUNCTION _training_progress_rows(
     OUT pid int, OUT model text, OUT version int, OUT epoch int, OUT epochs int,
     OUT batch bigint, OUT batches bigint, OUT loss double precision,
     OUT positions_per_s double precision, OUT elapsed interval, OUT remaining interval)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'animerec_training_progress'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION training_progress_rows() IS
+COMMENT ON FUNCTION _training_progress_rows() IS
     'rows of the training_progress view, read from shared memory';
 
-CREATE VIEW training_progress AS SELECT * FROM training_progress_rows();
+CREATE VIEW training_progress AS SELECT * FROM _training_progress_rows();
 COMMENT ON VIEW training_progress IS
     'running trainings of every session: epoch and batch within it, running loss, speed, elapsed time and an estimate of the time left if all epochs run; empty unless animerec is in shared_preload_libraries';

@@ -20,15 +20,15 @@ COMMENT ON FUNCTION unload_model(text) IS
     'drop a model from the model cache (calls still running finish on it); true when it was loaded; affects every connection, so only superusers and roles granted EXECUTE may call it';
 REVOKE ALL ON FUNCTION unload_model(text) FROM PUBLIC;
 
-CREATE FUNCTION loaded_models_info(OUT name text, OUT version int, OUT bytes bigint,
+CREATE FUNCTION _loaded_models_info(OUT name text, OUT version int, OUT bytes bigint,
                                    OUT loaded_at timestamptz, OUT calls bigint, OUT shared boolean)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'animerec_loaded_models'
     LANGUAGE C VOLATILE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION loaded_models_info() IS
+COMMENT ON FUNCTION _loaded_models_info() IS
     'the model versions in the model cache; backs the view animerec.loaded_models';
 
-CREATE VIEW loaded_models AS SELECT * FROM loaded_models_info();
+CREATE VIEW loaded_models AS SELECT * FROM _loaded_models_info();
 COMMENT ON VIEW loaded_models IS
     'model versions of this database in the model cache: bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
 
@@ -69,40 +69,40 @@ CREATE FUNCTION recommend_all(k int DEFAULT 10, model text DEFAULT NULL, users b
 COMMENT ON FUNCTION recommend_all(int, text, bigint[]) IS
     'top k for every user of the model''s ratings table, or for the given users (those without rows get the popularity ranking), in ascending user order; reads all histories in one query and scores 256 users per matrix product';
 
-CREATE FUNCTION user_embedding_sfunc(internal, bigint, real)
+CREATE FUNCTION _user_embedding_sfunc(internal, bigint, real)
     RETURNS internal
     AS 'MODULE_PATHNAME', 'animerec_user_embedding_sfunc'
     LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION user_embedding_sfunc(internal, bigint, real) IS
+COMMENT ON FUNCTION _user_embedding_sfunc(internal, bigint, real) IS
     'transition function of user_embedding(item_id, rating): one LSTM step';
 
-CREATE FUNCTION user_embedding_sfunc(internal, bigint, real, text)
+CREATE FUNCTION _user_embedding_sfunc(internal, bigint, real, text)
     RETURNS internal
     AS 'MODULE_PATHNAME', 'animerec_user_embedding_sfunc'
     LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION user_embedding_sfunc(internal, bigint, real, text) IS
+COMMENT ON FUNCTION _user_embedding_sfunc(internal, bigint, real, text) IS
     'transition function of user_embedding(item_id, rating, model): one LSTM step';
 
-CREATE FUNCTION user_embedding_final(internal)
+CREATE FUNCTION _user_embedding_final(internal)
     RETURNS real[]
     AS 'MODULE_PATHNAME', 'animerec_user_embedding_final'
     LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION user_embedding_final(internal) IS
+COMMENT ON FUNCTION _user_embedding_final(internal) IS
     'final function of user_embedding: the projected top hidden state';
 
 CREATE AGGREGATE user_embedding(item_id bigint, rating real) (
-    SFUNC = user_embedding_sfunc,
+    SFUNC = _user_embedding_sfunc,
     STYPE = internal,
-    FINALFUNC = user_embedding_final,
+    FINALFUNC = _user_embedding_final,
     PARALLEL = RESTRICTED
 );
 COMMENT ON AGGREGATE user_embedding(bigint, real) IS
     'user embedding (real[] of the model''s dimension) of the rows in ORDER BY order, using the default model; unlike recommend() it feeds every row, not only the newest maxlen';
 
 CREATE AGGREGATE user_embedding(item_id bigint, rating real, model text) (
-    SFUNC = user_embedding_sfunc,
+    SFUNC = _user_embedding_sfunc,
     STYPE = internal,
-    FINALFUNC = user_embedding_final,
+    FINALFUNC = _user_embedding_final,
     PARALLEL = RESTRICTED
 );
 COMMENT ON AGGREGATE user_embedding(bigint, real, text) IS

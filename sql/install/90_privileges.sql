@@ -45,7 +45,7 @@ GRANT SELECT ON training_progress, loaded_models TO PUBLIC;
 -- A fixed search_path on every function (SQL bodies qualify animerec's
 -- objects).  Not on the procedure train: a SET clause would make it atomic,
 -- without its per-epoch commits, so it sets the same search_path itself
--- (src/train.c).  Nor on _manages, which the policies inline (its body
+-- (src/train_procedure.c).  Nor on _manages, which the policies inline (its body
 -- qualifies every name).
 DO $$
 DECLARE

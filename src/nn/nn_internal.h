@@ -331,7 +331,7 @@ void		nn_adam_rows(const nn_adam *a, float *p, const float *g, float *m, float *
 /* Euclidean norm of g (n), summed in double */
 double		nn_grad_norm(const float *g, size_t n);
 
-/* ---- trainer internals (train.c), for the gradient tests ---- */
+/* ---- trainer internals (trainer.c), for the gradient tests ---- */
 
 /*
  * Forward and backward of one batch without the update: fills the gradient

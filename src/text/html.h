@@ -1,6 +1,6 @@
 /*
  * html.h — decoding HTML character references in UTF-8 text.  Plain C, no
- * PostgreSQL headers: animerec.html_unescape() (src/html_entities.c) calls
+ * PostgreSQL headers: animerec.html_unescape() (src/html_unescape.c) calls
  * it, and the fuzzer test/fuzz/fuzz_html.c drives it directly.
  */
 #ifndef ANIMEREC_TEXT_HTML_H

@@ -1,7 +1,7 @@
 /*
  * tags.h — parsing tag lists: split comma-separated (or other) text, trim,
  * drop empty tags and duplicates.  Plain C, no PostgreSQL headers: the SQL
- * functions parse_tags() and clean_tags() (src/tags.c) call it, and the
+ * functions parse_tags() and clean_tags() (src/tag_functions.c) call it, and the
  * fuzzer test/fuzz/fuzz_tags.c drives it directly.
  */
 #ifndef ANIMEREC_TEXT_TAGS_H

@@ -1,6 +1,6 @@
 /*
- * fuzz_options.c — libFuzzer target for train()'s option rules
- * (src/text/options.c), built by `make fuzz-options`.
+ * fuzz_train_options.c — libFuzzer target for train()'s option rules
+ * (src/text/train_options.c), built by `make fuzz-train_options`.
  *
  * The first input byte picks what the rest is: a model name (0), a loss
  * name (1) or, for anything else, the parameter (byte 1 modulo the number
@@ -18,13 +18,13 @@
 #include <string.h>
 
 #include "nn/nn.h"
-#include "text/options.h"
+#include "text/train_options.h"
 
 /* stop the fuzzer with a message: an oracle failed */
 static void
 fuzz_fail(const char *what)
 {
-	fprintf(stderr, "fuzz_options: %s\n", what);
+	fprintf(stderr, "fuzz_train_options: %s\n", what);
 	abort();
 }
 

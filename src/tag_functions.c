@@ -1,5 +1,5 @@
 /*
- * tags.c — animerec.parse_tags(text, separator) and animerec.clean_tags(text[]):
+ * tag_functions.c — animerec.parse_tags(text, separator) and animerec.clean_tags(text[]):
  * tag lists as the loaders store them and training reads them (trimmed,
  * non-empty, distinct, in order of first occurrence).  The parsing itself is
  * src/text/tags.c.

@@ -1,5 +1,5 @@
 /*
- * test_options.c — train()'s option rules (src/text/options.c): model names,
+ * test_train_options.c — train()'s option rules (src/text/train_options.c): model names,
  * loss names and the bounds of every hyperparameter, NaN and infinities
  * included.
  */
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "nn/nn.h"
-#include "text/options.h"
+#include "text/train_options.h"
 #include "tap.h"
 
 int

@@ -1,12 +1,12 @@
 /*
- * options.c — what train() accepts: model names of 1 to 63 lower-case
+ * train_options.c — what train() accepts: model names of 1 to 63 lower-case
  * letters, digits and underscores not starting with a digit, the losses
  * 'full' and 'sampled', and the hyperparameter bounds of opt_bounds.
  */
 #include <string.h>
 
 #include "nn/nn.h"
-#include "text/options.h"
+#include "text/train_options.h"
 
 const opt_bound opt_bounds[OPT_N_PARAMS] = {
 	[OPT_DIM] = {"dim", 1, 4096, false, true},

@@ -1,5 +1,5 @@
 /*
- * html_entities.c — animerec.html_unescape(text): decode the HTML character
+ * html_unescape.c — animerec.html_unescape(text): decode the HTML character
  * references found in scraped titles (the Kaggle anime.csv has &#039;, &amp;,
  * &quot; and &gt;).  Used by the loaders in sql/install/10_data.sql; the
  * decoding itself is src/text/html.c, which works on UTF-8.

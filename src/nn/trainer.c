@@ -1,5 +1,5 @@
 /*
- * train.c — the trainer: one allocation for gradients, Adam moments and a
+ * trainer.c — the trainer: one allocation for gradients, Adam moments and a
  * batch's workspace, and the training step (forward, backward, clipping,
  * Adam) over a batch of left-padded windows.
  */

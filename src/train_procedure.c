@@ -1,5 +1,5 @@
 /*
- * train.c — CALL animerec.train(...): argument checks, the training loop with
+ * train_procedure.c — CALL animerec.train(...): argument checks, the training loop with
  * early stopping, per-epoch checkpoints in the registry (committed when the
  * CALL is non-atomic), progress, and the final activation; the run has
  * search_path = pg_catalog, pg_temp (set here: a procedure with a SET clause
@@ -24,7 +24,7 @@
 #include "evaluate.h"
 #include "progress.h"
 #include "registry.h"
-#include "text/options.h"
+#include "text/train_options.h"
 #include "train_data.h"
 #include "train_lock.h"
 

@@ -1,11 +1,11 @@
 /*
- * options.h — the rules for train()'s text and numeric options: model names,
+ * train_options.h — the rules for train()'s text and numeric options: model names,
  * the loss name and the bounds of the hyperparameters.  Plain C, no
- * PostgreSQL headers: src/train.c reports what they reject, and the fuzzer
- * test/fuzz/fuzz_options.c drives them directly.
+ * PostgreSQL headers: src/train_procedure.c reports what they reject, and the fuzzer
+ * test/fuzz/fuzz_train_options.c drives them directly.
  */
-#ifndef ANIMEREC_TEXT_OPTIONS_H
-#define ANIMEREC_TEXT_OPTIONS_H
+#ifndef ANIMEREC_TEXT_TRAIN_OPTIONS_H
+#define ANIMEREC_TEXT_TRAIN_OPTIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
