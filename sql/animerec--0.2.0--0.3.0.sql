@@ -16,3 +16,8 @@ ALTER FUNCTION user_embedding_sfunc(internal, bigint, real, text) RENAME TO _use
 ALTER FUNCTION user_embedding_final(internal) RENAME TO _user_embedding_final;
 CREATE OR REPLACE VIEW training_progress AS SELECT * FROM _training_progress_rows();
 CREATE OR REPLACE VIEW loaded_models AS SELECT * FROM _loaded_models_info();
+
+-- ---- The documentation moved from README into docs/ (issue 14): a comment that
+-- pointed to README's "Demo data" points to docs/data.md.
+COMMENT ON FUNCTION generate_demo_data(int, int, int, name) IS
+    'create tables demo_items(item_id, name, tags) and demo_ratings(user_id, item_id, rating, rated_at) in schema with a synthetic anime-like data set (see docs/data.md, "Demo data")';

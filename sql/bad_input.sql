@@ -1,4 +1,4 @@
--- Bad input at every SQL entry point (README, "Reliability" / "Bad input"):
+-- Bad input at every SQL entry point (docs/reference.md, "Errors and edge cases"):
 -- each call gives a result or a clear error with its SQLSTATE, never a crash,
 -- a hang or a wrong answer.  answer() runs one statement and returns "ok: "
 -- and the first column of its first row, or "SQLSTATE: message".

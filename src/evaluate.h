@@ -1,5 +1,5 @@
 /*
- * evaluate.h — ranking metrics on the held-out items (DESIGN §3 protocol):
+ * evaluate.h — ranking metrics on the held-out items (the protocol of docs/design.md#training):
  * full ranking over all items with the user's earlier items excluded, HR@k,
  * NDCG@k, MRR@k, beside the popularity baseline on the same split.
  */

@@ -83,7 +83,7 @@ check_manager_if_owned(const char *name)
 		elog(ERROR, "could not read animerec.model_owners");
 }
 
-/* See registry.h: DESIGN §4's rule for a NULL model argument. */
+/* See registry.h: the rule for a NULL model argument (docs/design.md#the-sql-interface). */
 char *
 registry_resolve_name(text *model_or_null)
 {

@@ -34,8 +34,8 @@ typedef struct RegistryModel
 } RegistryModel;
 
 /*
- * The model name a function should use (DESIGN §4).  A non-NULL argument must
- * name an existing model; NULL means the GUC animerec.model, or, when that is
+ * The model name a function should use (docs/design.md#the-sql-interface).
+ * A non-NULL argument must name an existing model; NULL means the GUC animerec.model, or, when that is
  * unset, the only model name there is.  Otherwise ereport(ERROR) with
  * ERRCODE_UNDEFINED_OBJECT and a hint listing the model names.  Returns a
  * palloc'd copy.

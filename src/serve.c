@@ -81,7 +81,10 @@ get_vector(FunctionCallInfo fcinfo, int argno, const char *arg)
 	return a;
 }
 
-/* pin the model named by argument argno (NULL: DESIGN §4's default rule) */
+/*
+ * pin the model named by argument argno (NULL: the default-model rule of
+ * docs/design.md#the-sql-interface)
+ */
 static const ServeModel *
 get_model(FunctionCallInfo fcinfo, int argno)
 {

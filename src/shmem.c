@@ -1,5 +1,5 @@
 /*
- * shmem.c — the model cache serving reads from (DESIGN §5).
+ * shmem.c — the model cache serving reads from (docs/design.md#shared-memory).
  *
  * Preloaded (shared_preload_libraries = 'animerec'): a small control struct in
  * the main shared memory segment (an LWLock from the "animerec" tranche, a

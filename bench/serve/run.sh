@@ -9,9 +9,9 @@
 #   5. reload under load: 8 clients for RELOAD_SECONDS while another session
 #      activates a new version every 3 s; counts failed transactions
 #
-# The model 'bench' is DESIGN's default shape (10,000 items, D 64, H 128, 2 layers,
-# T 50) trained for one epoch by animerec.train on the generated data (USERS
-# users with histories of 50).  The memory test's model 'big' (80,000 items,
+# The model 'bench' has the default shape of docs/design.md#the-model (10,000
+# items, D 64, H 128, 2 layers, T 50), trained for one epoch by animerec.train on
+# the generated data (USERS users with histories of 50).  The memory test's model 'big' (80,000 items,
 # >= 20 MB of weights) has seeded, untrained weights from test/nn/bin/make_blob:
 # serving cost does not depend on the weights' values, and training it would
 # take minutes.

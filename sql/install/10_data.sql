@@ -91,7 +91,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION generate_demo_data(int, int, int, name) IS
-    'create tables demo_items(item_id, name, tags) and demo_ratings(user_id, item_id, rating, rated_at) in schema with a synthetic anime-like data set (see README, "Demo data")';
+    'create tables demo_items(item_id, name, tags) and demo_ratings(user_id, item_id, rating, rated_at) in schema with a synthetic anime-like data set (see docs/data.md, "Demo data")';
 
 -- html_unescape(text): decode HTML character references (src/html_unescape.c)
 CREATE FUNCTION html_unescape(text) RETURNS text

@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------
--- Privileges (README, "Privileges").  Every function is SECURITY INVOKER:
+-- Privileges (docs/operations.md, "Privileges").  Every function is SECURITY INVOKER:
 -- training and serving read the caller's tables with the caller's privileges.
 -- The registry is shared by all roles under row-level security: a model's
 -- rows are visible and writable only to the members of the owner role of its

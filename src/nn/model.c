@@ -164,7 +164,7 @@ init_uniform(nn_rng *r, float *p, size_t n, float k)
 		p[i] = k * (2.0f * nn_rng_uniform(r) - 1.0f);
 }
 
-/* PyTorch's defaults (DESIGN §3), drawn in parameter order */
+/* PyTorch's defaults (docs/design.md#the-model), drawn in parameter order */
 static void
 init_params(nn_model *m, uint64_t seed)
 {
@@ -191,7 +191,7 @@ init_params(nn_model *m, uint64_t seed)
 /*
  * Create a model owning a fresh parameter buffer and copies of the tag lists
  * and item ids; item_ids may be NULL (then j is its own id).  Parameters are
- * initialised as PyTorch does (DESIGN §3) from seed.
+ * initialised as PyTorch does (docs/design.md#the-model) from seed.
  */
 int
 nn_model_create(nn_model *m, const nn_config *cfg,

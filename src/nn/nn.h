@@ -2,7 +2,7 @@
  * nn.h — public interface of animerec's numeric core.
  *
  * Plain C11 + CBLAS, no PostgreSQL headers: the core is unit-tested and
- * benchmarked alone (test/nn/, bench/).  The model is DESIGN.md §3:
+ * benchmarked alone (test/nn/, bench/).  The model is docs/design.md#the-model:
  *
  *   x_t = [E_item[i_t] ; mean_{g in tags(i_t)} E_tag[g] ; r_t (; user context)]
  *   stacked LSTM (PyTorch gate order i, f, g, o), u = P h_T,
@@ -105,7 +105,7 @@ typedef struct nn_model
 /*
  * Create a model owning a fresh parameter buffer and copies of the tag lists
  * and item ids; item_ids may be NULL (then j is its own id).  Parameters are
- * initialised as PyTorch does (DESIGN §3) from seed.
+ * initialised as PyTorch does (docs/design.md#the-model) from seed.
  */
 int			nn_model_create(nn_model *m, const nn_config *cfg,
 							const int32_t *item_tag_ptr, const int32_t *item_tag_idx,

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write test/nn/torch_reference.txt: a small animerec model evaluated by PyTorch.
 
-The model is DESIGN.md section 3 built from torch.nn.LSTM (2 layers) with fixed
+The model of docs/design.md#the-model, built from torch.nn.LSTM (2 layers) with fixed
 random weights, in float64.  The file holds the configuration, the item->tag
 lists, every parameter in nn.h's order, one batch of left-padded windows with
 user context, and PyTorch's results: each row's user embedding u = P h_T, the

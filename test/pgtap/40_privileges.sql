@@ -1,4 +1,4 @@
--- pgTAP: privileges, with real roles (README, "Privileges").  Data is read with
+-- pgTAP: privileges, with real roles (docs/operations.md, "Privileges").  Data is read with
 -- the caller's privileges; a model name belongs to a role, and only members of
 -- that role or of animerec_admin (and superusers) see, use, retrain, activate
 -- and drop its versions; every function is SECURITY INVOKER with a fixed
@@ -180,7 +180,7 @@ DROP TRIGGER tap_sec_spy ON animerec.models;
 SELECT animerec.drop_model('tap_sec_spy');
 
 -- SECURITY INVOKER and a fixed search_path everywhere: a SET clause on every
--- function but train (above) and the inlined _manages (see README)
+-- function but train (above) and the inlined _manages (see docs/operations.md)
 SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'animerec'::regnamespace AND prosecdef),
     0::bigint, 'no function is SECURITY DEFINER');
 SELECT is((SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
