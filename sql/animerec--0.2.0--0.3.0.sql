@@ -40,6 +40,30 @@ Reads the data with the caller's privileges.$$;
 -- ---------------------------------------------------------------------------
 -- User tags from text (issue 15): user_tags_tfidf (sql/install/35_user_tags.sql).
 -- ---------------------------------------------------------------------------
+-- _check_column(source, col, arg, types, types_text, hint): error unless
+-- column col of source exists (42703, with hint) and is of one of types (42804).
+CREATE FUNCTION _check_column(source regclass, col name, arg text, types regtype[], types_text text,
+                              hint text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col_type regtype;
+BEGIN
+    SELECT a.atttypid::regtype INTO col_type FROM pg_attribute a
+     WHERE a.attrelid = source AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of relation % does not exist', col, source
+            USING ERRCODE = 'undefined_column', HINT = hint;
+    ELSIF col_type <> ALL (types) THEN
+        RAISE EXCEPTION '% "%" of relation % must be %, not %', arg, col, source, types_text, col_type
+            USING ERRCODE = 'datatype_mismatch', HINT = hint;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION _check_column(regclass, name, text, regtype[], text, text) IS
+    'internal: error unless column COL of SOURCE exists (42703) and is of one of TYPES (42804); ARG names the argument, HINT helps';
+
 -- user_tags_tfidf(source, user_col, text_col, k, config): PostgreSQL's parser
 -- and dictionaries (to_tsvector(config, text)) give the terms; a user's
 -- document is all their rows.  Weights are scikit-learn's TfidfVectorizer
@@ -53,8 +77,6 @@ RETURNS TABLE (user_id bigint, tag text, weight real)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    col_type regtype;
 BEGIN
     IF source IS NULL OR user_col IS NULL OR text_col IS NULL OR k IS NULL OR config IS NULL THEN
         RAISE EXCEPTION 'source, user_col, text_col, k and config must not be null'
@@ -64,29 +86,12 @@ BEGIN
         RAISE EXCEPTION 'k must be between 1 and 10000, not %', k
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT a.atttypid::regtype INTO col_type FROM pg_attribute a
-     WHERE a.attrelid = source AND a.attname = user_col AND a.attnum > 0 AND NOT a.attisdropped;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'column "%" of relation % does not exist', user_col, source
-            USING ERRCODE = 'undefined_column',
-                  HINT = 'user_col names the column of user ids (smallint, int or bigint).';
-    ELSIF col_type NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
-        RAISE EXCEPTION 'user_col "%" of relation % must be smallint, integer or bigint, not %',
-                        user_col, source, col_type
-            USING ERRCODE = 'datatype_mismatch';
-    END IF;
-    SELECT a.atttypid::regtype INTO col_type FROM pg_attribute a
-     WHERE a.attrelid = source AND a.attname = text_col AND a.attnum > 0 AND NOT a.attisdropped;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'column "%" of relation % does not exist', text_col, source
-            USING ERRCODE = 'undefined_column',
-                  HINT = 'text_col names the column of text written by or about the user.';
-    ELSIF col_type NOT IN ('text'::regtype, 'character varying'::regtype, 'character'::regtype) THEN
-        RAISE EXCEPTION 'text_col "%" of relation % must be text, varchar or char, not %',
-                        text_col, source, col_type
-            USING ERRCODE = 'datatype_mismatch',
-                  HINT = 'Pass a view that casts the column to text.';
-    END IF;
+    PERFORM animerec._check_column(source, user_col, 'user_col', '{smallint,integer,bigint}',
+                                   'smallint, integer or bigint',
+                                   'user_col names the column of user ids (smallint, int or bigint).');
+    PERFORM animerec._check_column(source, text_col, 'text_col', '{text,varchar,char}',
+                                   'text, varchar or char',
+                                   'text_col names the column of text written by or about the user; cast other types in a view.');
     RETURN QUERY EXECUTE format($q$
         WITH docs AS (
             SELECT s.%1$I::bigint AS u, to_tsvector($1, s.%2$I::text) AS v
