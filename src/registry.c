@@ -390,12 +390,17 @@ registry_checkpoint(const char *name, int32 version, const void *weights, size_t
 	Datum		lvalues[8];
 	bool		lnull[8] = {0};
 	bytea	   *b = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
-	bytea	   *st = palloc_extended(VARHDRSZ + state_len, MCXT_ALLOC_HUGE);
+	bytea	   *st = state ? palloc_extended(VARHDRSZ + state_len, MCXT_ALLOC_HUGE) : NULL;
+	bool		cnull[8] = {0};
 
 	SET_VARSIZE(b, VARHDRSZ + len);
 	memcpy(VARDATA(b), weights, len);
-	SET_VARSIZE(st, VARHDRSZ + state_len);
-	memcpy(VARDATA(st), state, state_len);
+	if (st)
+	{
+		SET_VARSIZE(st, VARHDRSZ + state_len);
+		memcpy(VARDATA(st), state, state_len);
+	}
+	cnull[7] = st == NULL;
 	cvalues[0] = CStringGetTextDatum(name);
 	cvalues[1] = Int32GetDatum(version);
 	cvalues[2] = PointerGetDatum(b);
@@ -406,9 +411,10 @@ registry_checkpoint(const char *name, int32 version, const void *weights, size_t
 	cvalues[7] = PointerGetDatum(st);
 	exec_args("UPDATE animerec.models SET weights = $3, metrics = $4::jsonb, epochs_done = $5,"
 			  " best_epoch = $6, bytes = $7, train_state = $8 WHERE name = $1 AND version = $2",
-			  8, ctypes, cvalues, NULL, SPI_OK_UPDATE);
+			  8, ctypes, cvalues, cnull, SPI_OK_UPDATE);
 	pfree(b);
-	pfree(st);
+	if (st)
+		pfree(st);
 
 	lvalues[0] = cvalues[0];
 	lvalues[1] = cvalues[1];

@@ -123,7 +123,7 @@ extern bool registry_find_resumable(const char *name, const char *hyperparams,
 
 /*
  * Store a checkpoint: weights (nn format, len bytes), the training state
- * (state_len bytes), metrics (json text), epochs done and the best epoch; and
+ * (state_len bytes, or NULL: none), metrics (json text), epochs done and the best epoch; and
  * the epoch's training_log row.
  */
 extern void registry_checkpoint(const char *name, int32 version, const void *weights,

@@ -690,20 +690,28 @@ checkpoint(TrainRun *run, int32 epoch, double loss, const EvalResult *val,
 	const float *avg = run->p->ema_decay > 0 ? run->avg.params : NULL;
 	size_t		len = nn_weights_size(&run->best);
 	size_t		state_len = nn_resume_size(run->trainer, avg != NULL);
+	bool		keep_state = state_len > 0 && state_len <= MaxAllocSize - VARHDRSZ;
 	void	   *raw = palloc_extended(len + 64, MCXT_ALLOC_HUGE);
 	void	   *buf = (void *) TYPEALIGN(64, raw);
-	void	   *state = palloc_extended(state_len, MCXT_ALLOC_HUGE);
+	void	   *state = keep_state ? palloc_extended(state_len, MCXT_ALLOC_HUGE) : NULL;
 	nn_error	err;
 
 	if (nn_weights_write(&run->best, buf, len, &err) != NN_OK)
 		nn_raise(&err, "writing the weights");
-	if (nn_resume_write(run->trainer, avg, run->avg_steps, state, state_len, &err) != NN_OK)
+	if (keep_state &&
+		nn_resume_write(run->trainer, avg, run->avg_steps, state, state_len, &err) != NN_OK)
 		nn_raise(&err, "writing the training state");
-	registry_checkpoint(run->p->name, run->version, buf, len, state, state_len,
+	if (!keep_state && epoch == run->first_epoch)
+		ereport(NOTICE,
+				(errmsg("the training state of model \"%s\" (%zu bytes) exceeds the 1 GB of a bytea and is not checkpointed",
+						run->p->name, state_len),
+				 errdetail("Resuming this run would continue from its best weights with Adam restarted.")));
+	registry_checkpoint(run->p->name, run->version, buf, len, state, keep_state ? state_len : 0,
 						metrics_json(run, NULL), epoch, run->best_epoch, epoch, loss,
 						val ? val->hr : 0, val ? val->ndcg : 0, val != NULL, seconds, pos_per_s);
 	pfree(raw);
-	pfree(state);
+	if (state)
+		pfree(state);
 }
 
 /*
