@@ -116,11 +116,12 @@ bench: $(BENCHES)
 #   make fuzz [FUZZ_SECONDS=60]   build and run every target for FUZZ_SECONDS each
 #   make fuzz-<name>              one of them: weights (src/nn/format.c), tags
 #                                 (src/text/tags.c), html (src/text/html.c),
-#                                 train_options (src/text/train_options.c); it
-#                                 starts from the committed corpus test/fuzz/corpus/<name>/,
-#                                 new inputs go to test/fuzz/bin/corpus/<name>/, crashes to
-#                                 test/fuzz/bin/
+#                                 train_options (src/text/train_options.c), resume
+#                                 (src/nn/resume.c); it starts from the committed corpus
+#                                 test/fuzz/corpus/<name>/, new inputs go to
+#                                 test/fuzz/bin/corpus/<name>/, crashes to test/fuzz/bin/
 #   make fuzz-corpus              rewrite the seed blobs and recipes in test/fuzz/corpus/weights/
+#                                 and the seed training states in test/fuzz/corpus/resume/
 # -DNN_FUZZ_SKIP_CRC (this build only) lets mutated blobs past the checksum.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
@@ -129,6 +130,7 @@ FUZZ_CFLAGS  ?= -std=c11 -O1 -g -Wall -Wextra -Wno-unused-parameter -D_POSIX_C_S
 FUZZ_NAMES    = $(patsubst test/fuzz/fuzz_%.c,%,$(sort $(wildcard test/fuzz/fuzz_*.c)))
 FUZZ_MAX_LEN  = 4096
 FUZZ_MAX_LEN_weights = 65536
+FUZZ_MAX_LEN_resume = 16384
 EXTRA_CLEAN += test/fuzz/bin
 
 FUZZ_OBJS     = $(patsubst src/%.c,test/fuzz/bin/obj/%.o,$(CORE_SRCS))
@@ -139,18 +141,18 @@ test/fuzz/bin/obj/%.o: src/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $(BLAS_CFLAGS) -c -o $@ $<
 
-test/fuzz/bin/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_OBJS) $(CORE_HDRS)
+test/fuzz/bin/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_OBJS) $(CORE_HDRS) test/fuzz/resume_trainer.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(BLAS_LIBS) -lm
 
-test/fuzz/bin/seed_corpus: test/fuzz/seed_corpus.c $(CORE_SRCS) $(CORE_HDRS)
+test/fuzz/bin/seed_corpus: test/fuzz/seed_corpus.c test/fuzz/resume_trainer.h $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(NN_CC) $(NN_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(CORE_SRCS) $(BLAS_LIBS) -lm
 
 .PHONY: fuzz fuzz-corpus fuzz-names
 fuzz-corpus: test/fuzz/bin/seed_corpus
-	@mkdir -p test/fuzz/corpus/weights
-	test/fuzz/bin/seed_corpus test/fuzz/corpus/weights
+	@mkdir -p test/fuzz/corpus/weights test/fuzz/corpus/resume
+	test/fuzz/bin/seed_corpus test/fuzz/corpus/weights test/fuzz/corpus/resume
 
 # fuzz-<name> (not .PHONY: phony targets skip pattern rules; no such file exists)
 fuzz-%: test/fuzz/bin/fuzz_%

@@ -275,7 +275,7 @@ registry_fail_stale(const char *name)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
-	exec_args("UPDATE animerec.models m SET status = 'failed', finished_at = now()"
+	exec_args("UPDATE animerec.models m SET status = 'failed', finished_at = now(), train_state = NULL"
 			  " WHERE m.name = $1 AND m.status = 'training'",
 			  1, types, values, NULL, SPI_OK_UPDATE);
 }
@@ -326,11 +326,11 @@ registry_insert_run(const RegistryRun *run)
 
 /* See registry.h. */
 bool
-registry_find_resumable(const char *name, RegistryCheckpoint *out)
+registry_find_resumable(const char *name, const char *hyperparams, RegistryCheckpoint *out)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(name), CStringGetTextDatum(hyperparams)};
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -345,8 +345,11 @@ registry_find_resumable(const char *name, RegistryCheckpoint *out)
 			  " RETURNING version, epochs_done, coalesce(best_epoch, 0),"
 			  " coalesce((metrics->>'best_val_ndcg')::float8, -1),"
 			  " coalesce((metrics->>'epochs_since_best')::int, 0), weights,"
-			  " coalesce((metrics->>'val_hr@10')::float8, 0)",
-			  1, types, values, NULL, SPI_OK_UPDATE_RETURNING);
+			  " coalesce((metrics->>'val_hr@10')::float8, 0), train_state,"
+			  " (SELECT string_agg(h.key, ', ' ORDER BY h.key) FROM jsonb_each(hyperparams) h"
+			  "   WHERE h.key NOT IN ('epochs', 'patience')"
+			  "     AND h.value IS DISTINCT FROM $2::jsonb -> h.key)",
+			  2, types, values, NULL, SPI_OK_UPDATE_RETURNING);
 	if (SPI_processed == 0)
 		return false;
 	tup = SPI_tuptable->vals[0];
@@ -361,6 +364,12 @@ registry_find_resumable(const char *name, RegistryCheckpoint *out)
 	d = SPI_getbinval(tup, desc, 6, &isnull);
 	if (!isnull)
 		out->weights = copy_aligned_bytea(d, caller, &out->weights_len);
+	d = SPI_getbinval(tup, desc, 8, &isnull);
+	if (!isnull)
+		out->state = copy_aligned_bytea(d, caller, &out->state_len);
+	d = SPI_getbinval(tup, desc, 9, &isnull);
+	if (!isnull)
+		out->changed_params = MemoryContextStrdup(caller, TextDatumGetCString(d));
 	SPI_freetuptable(SPI_tuptable);
 	return true;
 }
@@ -368,20 +377,30 @@ registry_find_resumable(const char *name, RegistryCheckpoint *out)
 /* See registry.h. */
 void
 registry_checkpoint(const char *name, int32 version, const void *weights, size_t len,
+					const void *state, size_t state_len,
 					const char *metrics, int32 epochs_done, int32 best_epoch, int32 epoch,
 					double loss, double val_hr, double val_ndcg, bool have_val,
 					double seconds, double positions_per_s)
 {
-	Oid			ctypes[7] = {TEXTOID, INT4OID, BYTEAOID, TEXTOID, INT4OID, INT4OID, INT8OID};
-	Datum		cvalues[7];
+	Oid			ctypes[8] = {TEXTOID, INT4OID, BYTEAOID, TEXTOID, INT4OID, INT4OID, INT8OID,
+	BYTEAOID};
+	Datum		cvalues[8];
 	Oid			ltypes[8] = {TEXTOID, INT4OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
 	FLOAT8OID, FLOAT8OID};
 	Datum		lvalues[8];
 	bool		lnull[8] = {0};
 	bytea	   *b = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
+	bytea	   *st = state ? palloc_extended(VARHDRSZ + state_len, MCXT_ALLOC_HUGE) : NULL;
+	bool		cnull[8] = {0};
 
 	SET_VARSIZE(b, VARHDRSZ + len);
 	memcpy(VARDATA(b), weights, len);
+	if (st)
+	{
+		SET_VARSIZE(st, VARHDRSZ + state_len);
+		memcpy(VARDATA(st), state, state_len);
+	}
+	cnull[7] = st == NULL;
 	cvalues[0] = CStringGetTextDatum(name);
 	cvalues[1] = Int32GetDatum(version);
 	cvalues[2] = PointerGetDatum(b);
@@ -389,10 +408,13 @@ registry_checkpoint(const char *name, int32 version, const void *weights, size_t
 	cvalues[4] = Int32GetDatum(epochs_done);
 	cvalues[5] = Int32GetDatum(best_epoch);
 	cvalues[6] = Int64GetDatum((int64) len);
+	cvalues[7] = PointerGetDatum(st);
 	exec_args("UPDATE animerec.models SET weights = $3, metrics = $4::jsonb, epochs_done = $5,"
-			  " best_epoch = $6, bytes = $7 WHERE name = $1 AND version = $2",
-			  7, ctypes, cvalues, NULL, SPI_OK_UPDATE);
+			  " best_epoch = $6, bytes = $7, train_state = $8 WHERE name = $1 AND version = $2",
+			  8, ctypes, cvalues, cnull, SPI_OK_UPDATE);
 	pfree(b);
+	if (st)
+		pfree(st);
 
 	lvalues[0] = cvalues[0];
 	lvalues[1] = cvalues[1];
@@ -428,6 +450,6 @@ registry_finish(const char *name, int32 version, const char *metrics)
 	exec_args("UPDATE animerec.models SET active = false WHERE name = $1 AND active",
 			  1, types, values, NULL, SPI_OK_UPDATE);
 	exec_args("UPDATE animerec.models SET status = 'ready', active = true, finished_at = now(),"
-			  " metrics = $3::jsonb WHERE name = $1 AND version = $2",
+			  " metrics = $3::jsonb, train_state = NULL WHERE name = $1 AND version = $2",
 			  3, types, values, NULL, SPI_OK_UPDATE);
 }

@@ -84,6 +84,10 @@ typedef struct RegistryCheckpoint
 	int32		epochs_since_best;
 	void	   *weights;		/* NULL, or the best weights so far (64-byte aligned) */
 	size_t		weights_len;
+	void	   *state;			/* NULL (a 0.2.0 checkpoint), or the nn training state */
+	size_t		state_len;		/* (src/nn/resume.c) and loop state after epochs_done */
+	char	   *changed_params; /* NULL, or the hyperparameters (but epochs and patience) */
+								/* whose values differ from the resuming call's, ", "-separated */
 } RegistryCheckpoint;
 
 /*
@@ -110,17 +114,21 @@ extern int32 registry_insert_run(const RegistryRun *run);
 
 /*
  * The newest 'training' row of name (an interrupted run: called under the
- * name's training lock), taken over by this backend; false when there is none.  Weights are copied into
- * CurrentMemoryContext.
+ * name's training lock), taken over by this backend; false when there is none.
+ * Weights and state are copied into CurrentMemoryContext; hyperparams (json
+ * text of the resuming call) is compared with the row's.
  */
-extern bool registry_find_resumable(const char *name, RegistryCheckpoint *out);
+extern bool registry_find_resumable(const char *name, const char *hyperparams,
+									RegistryCheckpoint *out);
 
 /*
- * Store a checkpoint: weights (nn format, len bytes), metrics (json text),
- * epochs done and the best epoch; and the epoch's training_log row.
+ * Store a checkpoint: weights (nn format, len bytes), the training state
+ * (state_len bytes, or NULL: none), metrics (json text), epochs done and the best epoch; and
+ * the epoch's training_log row.
  */
 extern void registry_checkpoint(const char *name, int32 version, const void *weights,
-								size_t len, const char *metrics, int32 epochs_done,
+								size_t len, const void *state, size_t state_len,
+								const char *metrics, int32 epochs_done,
 								int32 best_epoch, int32 epoch, double loss, double val_hr,
 								double val_ndcg, bool have_val, double seconds,
 								double positions_per_s);

@@ -69,6 +69,8 @@ typedef struct TrainRun
 	int64		n_windows;
 	float	   *popularity;		/* (N + 1) counts of the training rows */
 	int32		first_epoch;
+	void	   *resume_state;	/* the checkpoint's training state, or NULL */
+	size_t		resume_state_len;
 	int32		best_epoch;
 	double		best_ndcg;
 	double		best_hr;
@@ -345,6 +347,39 @@ fill_batch(const TrainData *d, const TrainWindow *w, int32 B, int32 *items, floa
 }
 
 /*
+ * The batch order of epoch (1-based): plan_batches with a generator seeded
+ * from the seed and the epoch, over the windows as the previous epoch left
+ * them (so the order depends on every earlier epoch's).  Returns the first
+ * window of every batch (*n_batches).
+ */
+static int64 *
+epoch_order(TrainRun *run, int32 epoch, int64 *n_batches)
+{
+	pg_prng_state rng;
+
+	pg_prng_seed(&rng, (uint64) run->p->seed * 1000003 + epoch);
+	return plan_batches(run->windows, run->n_windows, run->p->batch_size, &rng, n_batches);
+}
+
+/*
+ * Bring the windows into the order the epochs before first_epoch left them
+ * in, by planning those epochs again without training (a resumed run then
+ * sees the batches of an uninterrupted one).
+ */
+static void
+replay_order(TrainRun *run)
+{
+	int64		batches;
+	int32		epoch;
+
+	for (epoch = 1; epoch < run->first_epoch; epoch++)
+	{
+		pfree(epoch_order(run, epoch, &batches));
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
  * Move the averaged weights toward the model's after a step:
  * avg += (1 - d) (model - avg) with d = min(ema_decay, (1 + t) / (10 + t))
  * at step t, so that short runs are not held back by the first weights.
@@ -382,13 +417,11 @@ train_epoch(TrainRun *run, int32 epoch, int64 *positions)
 	int64		bi;
 	double		loss_sum = 0;
 	int64		n_pos = 0;
-	pg_prng_state rng;
 	instr_time	start,
 				now;
 	nn_error	err;
 
-	pg_prng_seed(&rng, (uint64) p->seed * 1000003 + epoch);
-	first = plan_batches(run->windows, run->n_windows, B, &rng, &batches);
+	first = epoch_order(run, epoch, &batches);
 	INSTR_TIME_SET_CURRENT(start);
 	for (bi = 0; bi < batches; bi++)
 	{
@@ -440,7 +473,7 @@ metrics_json(const TrainRun *run, const EvalResult *test)
 					 run->model.n_params * sizeof(float), run->p->ema_decay > 0 ? 3 : 2,
 					 nn_trainer_bytes(run->trainer));
 	if (run->p->holdout)
-		appendStringInfo(&s, ", \"best_val_ndcg\": %.6f, \"val_hr@10\": %.6f, \"val_ndcg@10\": %.6f",
+		appendStringInfo(&s, ", \"best_val_ndcg\": %.17g, \"val_hr@10\": %.6f, \"val_ndcg@10\": %.6f",
 						 run->best_ndcg, run->best_hr, run->best_ndcg);
 	if (test)
 		appendStringInfo(&s, ", \"test_users\": " INT64_FORMAT ", \"test_hr@10\": %.6f,"
@@ -504,12 +537,17 @@ open_registry_row(TrainRun *run, RegistryCheckpoint *ck)
 	memset(ck, 0, sizeof(*ck));
 	if (p->resume)
 	{
-		if (!registry_find_resumable(p->name, ck))
+		if (!registry_find_resumable(p->name, params_json(p), ck))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("model \"%s\" has no interrupted training to resume", p->name),
 					 errhint("Call animerec.train without resume => true to start a new version.")));
 		run->version = ck->version;
+		if (ck->changed_params)
+			ereport(NOTICE,
+					(errmsg("resuming model \"%s\" version %d with other values of %s than the interrupted run",
+							p->name, run->version, ck->changed_params),
+					 errdetail("The result will differ from an uninterrupted run's; only epochs and patience may change for an exact resume.")));
 		return;
 	}
 	registry_fail_stale(p->name);
@@ -598,28 +636,82 @@ start_run(TrainRun *run, nn_config *cfg)
 		nn_model_copy_params(&run->avg, &run->model);
 	}
 	run->first_epoch = ck.epochs_done + 1;
+	run->resume_state = ck.state;
+	run->resume_state_len = ck.state_len;
+	if (ck.weights && !ck.state)
+		ereport(NOTICE,
+				(errmsg("checkpoint of model \"%s\" version %d has no training state",
+						run->p->name, run->version),
+				 errdetail("It was written by animerec 0.2.0: training continues from its best weights with Adam restarted, so the result will differ from an uninterrupted run's.")));
 	run->best_epoch = ck.best_epoch;
 	run->best_ndcg = ck.best_val_ndcg;
 	run->best_hr = ck.best_val_hr;
 	run->since_best = ck.epochs_since_best;
 }
 
-/* serialise the best model and store it with the epoch's log row */
+/*
+ * Continue the interrupted run's trainer exactly: its weights, Adam's
+ * moments and step, the dropout and negatives generator, and the averaged
+ * weights (from the checkpoint's training state, when it has one).
+ */
+static void
+restore_state(TrainRun *run)
+{
+	bool		use_avg = run->p->ema_decay > 0;
+	bool		has_avg;
+	nn_error	err;
+
+	if (!run->resume_state)
+		return;
+	if (nn_resume_read(run->trainer, run->resume_state, run->resume_state_len,
+					   use_avg ? run->avg.params : NULL, &run->avg_steps, &has_avg,
+					   &err) != NN_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("training state of model \"%s\" version %d is unreadable: %s",
+						run->p->name, run->version, err.msg),
+				 errhint("Train without resume => true to start a new version.")));
+	if (use_avg && !has_avg)
+	{
+		nn_model_copy_params(&run->avg, &run->model);
+		run->avg_steps = 0;
+	}
+	run->resume_state = NULL;	/* inside a 64-byte aligned chunk: freed with the run */
+}
+
+/*
+ * Serialise the best model and the training state and store them with the
+ * epoch's log row.
+ */
 static void
 checkpoint(TrainRun *run, int32 epoch, double loss, const EvalResult *val,
 		   double seconds, double pos_per_s)
 {
+	const float *avg = run->p->ema_decay > 0 ? run->avg.params : NULL;
 	size_t		len = nn_weights_size(&run->best);
+	size_t		state_len = nn_resume_size(run->trainer, avg != NULL);
+	bool		keep_state = state_len > 0 && state_len <= MaxAllocSize - VARHDRSZ;
 	void	   *raw = palloc_extended(len + 64, MCXT_ALLOC_HUGE);
 	void	   *buf = (void *) TYPEALIGN(64, raw);
+	void	   *state = keep_state ? palloc_extended(state_len, MCXT_ALLOC_HUGE) : NULL;
 	nn_error	err;
 
 	if (nn_weights_write(&run->best, buf, len, &err) != NN_OK)
 		nn_raise(&err, "writing the weights");
-	registry_checkpoint(run->p->name, run->version, buf, len, metrics_json(run, NULL), epoch,
-						run->best_epoch, epoch, loss, val ? val->hr : 0, val ? val->ndcg : 0,
-						val != NULL, seconds, pos_per_s);
+	if (keep_state &&
+		nn_resume_write(run->trainer, avg, run->avg_steps, state, state_len, &err) != NN_OK)
+		nn_raise(&err, "writing the training state");
+	if (!keep_state && epoch == run->first_epoch)
+		ereport(NOTICE,
+				(errmsg("the training state of model \"%s\" (%zu bytes) exceeds the 1 GB of a bytea and is not checkpointed",
+						run->p->name, state_len),
+				 errdetail("Resuming this run would continue from its best weights with Adam restarted.")));
+	registry_checkpoint(run->p->name, run->version, buf, len, state, keep_state ? state_len : 0,
+						metrics_json(run, NULL), epoch, run->best_epoch, epoch, loss,
+						val ? val->hr : 0, val ? val->ndcg : 0, val != NULL, seconds, pos_per_s);
 	pfree(raw);
+	if (state)
+		pfree(state);
 }
 
 /*
@@ -787,6 +879,8 @@ run_training(TrainParams *p, FunctionCallInfo fcinfo, MemoryContext cxt, int guc
 	maybe_commit(&run);
 	run.popularity = eval_popularity(&run.d, p->holdout, false);
 	create_trainer(&run);
+	restore_state(&run);
+	replay_order(&run);
 	run.progress_slot = progress_begin(p->name, run.version, run.first_epoch, p->epochs,
 									   (run.n_windows + p->batch_size - 1) / p->batch_size, cxt);
 

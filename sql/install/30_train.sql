@@ -15,6 +15,11 @@ COMMENT ON COLUMN models.train_backend_start IS 'start time of that backend: wit
 COMMENT ON COLUMN models.tag_vocab IS 'item tags of the items table; dense tag index g is element g';
 COMMENT ON COLUMN models.user_tag_vocab IS 'user tags of the user_tags table; dense user-tag index g is element g';
 
+-- The training state of an interrupted run (src/nn/resume.c), to resume it exactly.
+ALTER TABLE models ADD COLUMN train_state bytea;
+COMMENT ON COLUMN models.train_state IS
+    'while status is training: the run''s state after its last checkpointed epoch (weights, Adam moments and step, random generator, averaged weights) so that resume => true continues exactly; NULL once ready or failed, and in checkpoints written by 0.2.0';
+
 CREATE PROCEDURE train(
     name          text,
     ratings       regclass,
@@ -65,7 +70,10 @@ validation; false trains on every row (no early stopping, no metrics).
 Outside a transaction block every epoch commits a checkpoint (the best weights so far, metrics and a
 training_log row), so a cancel or crash loses at most one epoch; inside a transaction block nothing is
 committed before the end. RESUME => true continues the newest interrupted run of NAME from its
-checkpoint with the same arguments (Adam moments restart). Reads the data with the caller's privileges.$$;
+last checkpoint exactly: called with the same data and arguments (EPOCHS and PATIENCE may change) and
+animerec.threads = 1, it ends with the weights an uninterrupted run would have, bit for bit (a NOTICE
+says when arguments differ, or when a 0.2.0 checkpoint without training state restarts Adam).
+Reads the data with the caller's privileges.$$;
 
 CREATE FUNCTION activate(name text, version int) RETURNS void
     LANGUAGE plpgsql AS

@@ -188,6 +188,28 @@ int			nn_trainer_step(nn_trainer *t, const nn_batch *b,
 size_t		nn_trainer_bytes(const nn_trainer *t);
 void		nn_trainer_free(nn_trainer *t);
 
+/*
+ * The training state, to continue a run exactly (src/nn/resume.c): the
+ * model's parameters, Adam's moments and step count, the generator of
+ * dropout and negatives, and optionally the caller's averaged copy of the
+ * parameters (n_params floats) with its step count.  A trainer restored from
+ * it into a model of the same configuration makes, batch for batch, the same
+ * steps bit for bit as the trainer that wrote it (one BLAS thread).
+ */
+/* bytes of the state blob (0 if it would overflow size_t) */
+size_t		nn_resume_size(const nn_trainer *t, bool with_average);
+/* serialise t's state (and average, if not NULL) into buf of len bytes */
+int			nn_resume_write(const nn_trainer *t, const float *average, int64_t average_steps,
+							void *buf, size_t len, nn_error *err);
+/*
+ * Restore t's state from blob (any alignment).  NN_ECORRUPT / NN_EVERSION for
+ * a damaged or unknown blob, NN_EINVAL for one of another configuration;
+ * nothing changes unless it is valid.  *has_average says whether the blob
+ * holds an averaged copy; it is copied to average unless that is NULL.
+ */
+int			nn_resume_read(nn_trainer *t, const void *blob, size_t len, float *average,
+						   int64_t *average_steps, bool *has_average, nn_error *err);
+
 /* ---- inference ------------------------------------------------------------ */
 
 /* floats in a recurrent state: L * 2 * H ((h, c) per layer) */

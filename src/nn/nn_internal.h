@@ -31,6 +31,51 @@ typedef struct nn_arena
 
 void	   *nn_arena_take(nn_arena *a, size_t bytes);
 
+/* ---- little-endian scalars and the configuration on disk (format.c) ---- */
+
+/* read a little-endian uint32 at p (any alignment) */
+static inline uint32_t
+nn_get_le32(const unsigned char *p)
+{
+	return (uint32_t) p[0] | (uint32_t) p[1] << 8 |
+		(uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+/* read a little-endian uint64 at p (any alignment) */
+static inline uint64_t
+nn_get_le64(const unsigned char *p)
+{
+	return (uint64_t) nn_get_le32(p) | (uint64_t) nn_get_le32(p + 4) << 32;
+}
+
+/* write v at p as a little-endian uint32 */
+static inline void
+nn_put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char) v;
+	p[1] = (unsigned char) (v >> 8);
+	p[2] = (unsigned char) (v >> 16);
+	p[3] = (unsigned char) (v >> 24);
+}
+
+/* write v at p as a little-endian uint64 */
+static inline void
+nn_put_le64(unsigned char *p, uint64_t v)
+{
+	nn_put_le32(p, (uint32_t) v);
+	nn_put_le32(p + 4, (uint32_t) (v >> 32));
+}
+
+/* bytes of an nn_config on disk: its ten 4-byte fields in order */
+#define NN_CONFIG_BYTES 40
+
+/* write c at p (NN_CONFIG_BYTES), little-endian */
+void		nn_put_config(unsigned char *p, const nn_config *c);
+/* read the NN_CONFIG_BYTES at p into c (unchecked) */
+void		nn_get_config(const unsigned char *p, nn_config *c);
+/* true when the host stores integers little-endian (the arrays' order) */
+bool		nn_host_little_endian(void);
+
 /* ---- random numbers (rng.c): xoshiro256** seeded by splitmix64 ---- */
 
 typedef struct nn_rng
@@ -343,5 +388,21 @@ int			nn_trainer_gradient(nn_trainer *t, const nn_batch *b, const int32_t *neg,
 								int32_t K, double *loss, int64_t *n_pos, nn_error *err);
 /* the gradient buffer, laid out as the model's parameters */
 float	   *nn_trainer_grad(nn_trainer *t);
+
+/*
+ * Everything of a trainer that carries from one step to the next: the model
+ * it trains, Adam's moments (n_params each), the step count and the
+ * generator of dropout masks and negatives (the rest is per-batch workspace).
+ */
+typedef struct nn_trainer_state_parts
+{
+	nn_model   *m;
+	float	   *adam_m;
+	float	   *adam_v;
+	int64_t    *step;
+	nn_rng	   *rng;
+} nn_trainer_state_parts;
+
+void		nn_trainer_parts(nn_trainer *t, nn_trainer_state_parts *parts);
 
 #endif

@@ -258,6 +258,17 @@ nn_trainer_grad(nn_trainer *t)
 	return t->grad;
 }
 
+/* the parts of the trainer's state that outlive a step (see resume.c) */
+void
+nn_trainer_parts(nn_trainer *t, nn_trainer_state_parts *parts)
+{
+	parts->m = t->m;
+	parts->adam_m = t->adam_m;
+	parts->adam_v = t->adam_v;
+	parts->step = &t->step;
+	parts->rng = &t->rng;
+}
+
 /*
  * mask (n) of inverted-dropout scales: 0 with probability rate, else
  * 1/(1-rate); each 64-bit draw decides two elements by its 32-bit halves.

@@ -1,15 +1,18 @@
 /*
- * seed_corpus.c — write the seed corpus of fuzz_weights into a directory
- * (`make fuzz-corpus`): valid weight blobs of a few small configurations, and
- * a few recipes (see fuzz_weights.c).  Deterministic; each file is a few KB.
+ * seed_corpus.c — write the seed corpora of fuzz_weights and fuzz_resume
+ * (`make fuzz-corpus`): into WEIGHTS_DIR valid weight blobs of a few small
+ * configurations and a few recipes (see fuzz_weights.c); into RESUME_DIR
+ * valid training states of resume_trainer.h's trainer, with and without an
+ * averaged copy.  Deterministic; each file is a few KB.
  *
- *   seed_corpus DIR
+ *   seed_corpus WEIGHTS_DIR RESUME_DIR
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "nn/nn.h"
+#include "resume_trainer.h"
 
 /* write len bytes of data to DIR/name; exits on failure */
 static void
@@ -67,6 +70,48 @@ write_blob(const char *dir, const char *name, const nn_config *cfg)
 	nn_model_free(&m);
 }
 
+/*
+ * Write the training states of resume_trainer.h's trainer after one step on
+ * a two-row batch: without and with an averaged copy of the parameters.
+ */
+static void
+write_states(const char *dir)
+{
+	nn_model	m;
+	nn_trainer *t = resume_trainer(&m);
+	const int32_t items[10] = {0, 1, 2, 3, 4, 0, 0, 5, 1, 2};
+	const float ratings[10] = {0};
+	const int32_t utag_ptr[3] = {0, 1, 1};
+	const int32_t utag_idx[1] = {1};
+	nn_batch	b = {2, 4, items, ratings, NULL, utag_ptr, utag_idx};
+	double		loss = 0.0;
+	int64_t		npos = 0;
+	nn_error	err;
+	int			with_avg;
+
+	if (nn_trainer_step(t, &b, &loss, &npos, &err) != NN_OK)
+	{
+		fprintf(stderr, "seed_corpus: state step: %s\n", err.msg);
+		exit(1);
+	}
+	for (with_avg = 0; with_avg <= 1; with_avg++)
+	{
+		size_t		len = nn_resume_size(t, with_avg);
+		unsigned char *blob = malloc(len);
+
+		if (blob == NULL ||
+			nn_resume_write(t, with_avg ? m.params : NULL, 7, blob, len, &err) != NN_OK)
+		{
+			fprintf(stderr, "seed_corpus: cannot write the state\n");
+			exit(1);
+		}
+		write_file(dir, with_avg ? "state-average" : "state-plain", blob, len);
+		free(blob);
+	}
+	nn_trainer_free(t);
+	nn_model_free(&m);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -83,9 +128,9 @@ main(int argc, char **argv)
 	const uint8_t recipe_sealed[] = "!\x0f\x04\x03\x03\x03\x03\x07\x07\x02\x09\x02\x01\x90\x00\x01";
 	const uint8_t recipe_cut[] = "!\x03\x01\x00\x00\x00\x00\x00\x00\x01\x00\x03\x1a";
 
-	if (argc != 2)
+	if (argc != 3)
 	{
-		fprintf(stderr, "usage: seed_corpus DIR\n");
+		fprintf(stderr, "usage: seed_corpus WEIGHTS_DIR RESUME_DIR\n");
 		return 2;
 	}
 	write_blob(argv[1], "blob-small", &small);
@@ -95,5 +140,6 @@ main(int argc, char **argv)
 	write_file(argv[1], "recipe-plain", recipe_plain, sizeof(recipe_plain) - 1);
 	write_file(argv[1], "recipe-sealed", recipe_sealed, sizeof(recipe_sealed) - 1);
 	write_file(argv[1], "recipe-cut", recipe_cut, sizeof(recipe_cut) - 1);
+	write_states(argv[2]);
 	return 0;
 }
