@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------
--- User tags from text (docs/training-resume-and-user-tags.md): each user's k
+-- User tags from text (docs/resume-and-user-tags.md): each user's k
 -- terms of highest TF-IDF over the text written by or about the user, as the
 -- seed model's author built its user tags; the result is a user_tags table
 -- for train(user_tags => ...).
