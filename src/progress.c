@@ -42,46 +42,26 @@ typedef struct ProgressShared
 } ProgressShared;
 
 static ProgressShared *progress = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-/* shmem_request_hook: reserve the slots */
-static void
+/* Reserve the slots (from shmem_request_hook; see animerec.h). */
+void
 progress_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(ProgressShared)));
 }
 
-/* shmem_startup_hook: create or attach to the slots */
-static void
+/* Create (or find) the slots (from shmem_startup_hook, AddinShmemInitLock held). */
+void
 progress_shmem_startup(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	progress = ShmemInitStruct("animerec progress", sizeof(ProgressShared), &found);
 	if (!found)
 	{
 		memset(progress, 0, sizeof(ProgressShared));
 		SpinLockInit(&progress->lock);
 	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/* install the shared-memory hooks when preloading (declared in animerec.h) */
-void
-progress_shmem_init(void)
-{
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = progress_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = progress_shmem_startup;
 }
 
 /* memory context callback: free the slot (arg: its index) if still ours */
