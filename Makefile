@@ -26,7 +26,8 @@ DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 REGRESS     = $(sort $(basename $(notdir $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))))
-REGRESS_OPTS = --inputdir=. --outputdir=results_dir --load-extension=$(EXTENSION)
+REGRESS_OUTPUTDIR ?= results_dir
+REGRESS_OPTS = --inputdir=. --outputdir=$(REGRESS_OUTPUTDIR) --load-extension=$(EXTENSION)
 EXTRA_CLEAN = results_dir test/nn/bin bench/bin
 
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas)
@@ -164,3 +165,13 @@ fuzz: $(addprefix fuzz-,$(FUZZ_NAMES))
 
 fuzz-names:
 	@echo $(FUZZ_NAMES)
+
+# ---- every test program (unit tests plain and under ASan, make_blob, the fuzz targets) ----
+# built without running anything: scripts/test builds them under a lock, so that two
+# runs in one checkout never build the same file at once
+.PHONY: unittest-programs test-programs
+unittest-programs: $(NN_TESTS)
+
+test-programs: unittest-programs test/nn/bin/make_blob $(addprefix test/fuzz/bin/fuzz_,$(FUZZ_NAMES))
+	@$(MAKE) --no-print-directory unittest-programs \
+		NN_CC=clang NN_BIN=test/nn/bin-asan NN_EXTRA_CFLAGS="$(ASAN_CFLAGS)"

@@ -1,7 +1,8 @@
 # scripts/lib.sh — shared set-up for scripts/test and scripts/demo (sourced, not run).
 #
 #   ensure_packages   install missing Debian packages as root, or say what to install
-#   build_install     make && make install (with sudo when not root)
+#   build_install     make && make install (with sudo when not root; skipped when the
+#                     installed files are the built ones)
 #   start_cluster     a throwaway PostgreSQL cluster with shared_preload_libraries=animerec
 #                     (CLUSTER_PRELOAD= start_cluster: without preloading);
 #                     exports PGHOST PGPORT PGUSER PGDATABASE; stopped and removed on exit
@@ -34,9 +35,21 @@ ensure_packages() {
 	fi
 }
 
-# Build the extension and install it into $PG_CONFIG's installation.
+# Is the built extension (library, control file, SQL scripts) the one installed?
+installed_is_current() {
+	local share f
+	share="$("$PG_CONFIG" --sharedir)/extension"
+	cmp -s animerec.so "$("$PG_CONFIG" --pkglibdir)/animerec.so" || return 1
+	for f in animerec.control sql/animerec--*.sql; do
+		cmp -s "$f" "$share/${f##*/}" || return 1
+	done
+}
+
+# Build the extension and install it into $PG_CONFIG's installation, unless the
+# same files are installed already (servers of another run may be loading them).
 build_install() {
 	make -s PG_CONFIG="$PG_CONFIG" >/dev/null || { say "build failed"; exit 1; }
+	installed_is_current && return 0
 	if [ -w "$("$PG_CONFIG" --pkglibdir)" ]; then
 		make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 	else

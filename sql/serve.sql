@@ -169,9 +169,10 @@ INSERT INTO animerec.models (name, version, status, active, ratings_table, user_
                              rating_col, order_col, hyperparams, weights)
 VALUES ('serve_big', 1, 'ready', true, 'public.serve_ratings', 'user_id', 'anime_id', 'rating', 'ts',
         '{}', decode(:'blob_big', 'hex'));
+\i test/wait_until.psql
 ALTER SYSTEM SET animerec.max_shared_memory = 1;
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.3);
+SELECT pg_temp.wait_for_reload('animerec.max_shared_memory', '1MB');
 SHOW animerec.max_shared_memory;
 DO $$
 DECLARE hint text;
@@ -183,7 +184,8 @@ EXCEPTION WHEN configuration_limit_exceeded THEN
 END $$;
 ALTER SYSTEM RESET animerec.max_shared_memory;
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.3);
+SELECT pg_temp.wait_for_reload('animerec.max_shared_memory', '1GB');
+SHOW animerec.max_shared_memory;
 SELECT animerec.load_model('serve_big') AS fits_again;
 
 -- recommend reads the ratings with the caller's privileges (the model itself is

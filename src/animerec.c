@@ -5,6 +5,8 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -25,6 +27,9 @@ bool		animerec_progress_notices = true;
 bool		animerec_preloaded = false;
 
 void		_PG_init(void);
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* nn_allocator callback: huge-capable palloc0 in the current memory context */
 static void *
@@ -56,7 +61,32 @@ animerec_set_blas_threads(void)
 		openblas_set_num_threads(animerec_threads);
 }
 
-/* Define the GUCs; remember whether we are being preloaded. */
+/* shmem_request_hook: reserve the model cache's and the progress slots' shared memory */
+static void
+animerec_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	model_cache_shmem_request();
+	progress_shmem_request();
+}
+
+/* shmem_startup_hook: create (or find) the model cache's and the progress slots' structs */
+static void
+animerec_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	model_cache_shmem_startup();
+	progress_shmem_startup();
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Define the GUCs; remember whether we are being preloaded, and if so install
+ * the one pair of shared-memory hooks (as pg_stat_statements does).
+ */
 void
 _PG_init(void)
 {
@@ -81,8 +111,12 @@ _PG_init(void)
 							 NULL, &animerec_progress_notices, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("animerec");
-	progress_shmem_init();
-	animerec_shmem_init();
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = animerec_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = animerec_shmem_startup;
 }
 
 PG_FUNCTION_INFO_V1(animerec_build_info);

@@ -27,10 +27,15 @@ extern const nn_allocator animerec_palloc_allocator;
 /* apply animerec.threads to OpenBLAS; call before numeric work, never in the postmaster */
 extern void animerec_set_blas_threads(void);
 
-/* reserve the training progress slots (src/progress.c); from _PG_init */
-extern void progress_shmem_init(void);
-
-/* install the shared memory hooks of the model cache when preloading (src/shmem.c) */
-extern void animerec_shmem_init(void);
+/*
+ * Shared memory of the model cache (src/shmem.c) and of the training progress
+ * slots (src/progress.c), set up by the one hook chain of src/animerec.c when
+ * preloaded: *_shmem_request from shmem_request_hook, *_shmem_startup from
+ * shmem_startup_hook with AddinShmemInitLock held.
+ */
+extern void model_cache_shmem_request(void);
+extern void model_cache_shmem_startup(void);
+extern void progress_shmem_request(void);
+extern void progress_shmem_startup(void);
 
 #endif

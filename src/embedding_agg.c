@@ -5,8 +5,8 @@
  * The transition function advances the LSTM state (h, c per layer) by one row
  * (nn_infer_step), so memory does not grow with the history; the final
  * function projects the top hidden state to the user embedding
- * (nn_infer_embedding).  Unlike recommend(), which feeds the newest T rows,
- * the aggregate feeds every row it is given.
+ * (nn_infer_embedding).  Unlike recommend(), which feeds the newest T known
+ * items, the aggregate feeds every known item it is given.
  */
 #include "postgres.h"
 
@@ -21,12 +21,24 @@
 #include "registry.h"
 #include "shmem.h"
 
-/* the model a transition function call site uses, cached in fn_extra for the query */
+/* one model argument seen at a call site, and its pinned model */
+typedef struct AggModel
+{
+	char	   *asked;			/* model argument as given; "" for NULL */
+	const ServeModel *sm;		/* pinned until the transaction ends */
+} AggModel;
+
+/*
+ * The models a transition function call site uses, cached in fn_extra for the
+ * query: one pin per distinct model argument, taken when the argument is
+ * first seen, however often it changes between rows (groups of different
+ * models may interleave, and each group's state keeps using its model).
+ */
 typedef struct AggModelCache
 {
-	bool		resolved;
-	char		asked[NAMEDATALEN]; /* model argument as given; "" for NULL */
-	const ServeModel *sm;		/* pinned until the transaction ends */
+	int			n;
+	int			cap;
+	AggModel   *models;			/* (cap) */
 } AggModelCache;
 
 /* aggregate state: the model and its recurrent state */
@@ -44,6 +56,7 @@ row_model(FunctionCallInfo fcinfo, int argno)
 	AggModelCache *c = (AggModelCache *) fcinfo->flinfo->fn_extra;
 	text	   *model = NULL;
 	char	   *asked = "";
+	AggModel   *am;
 
 	if (argno < PG_NARGS() && !PG_ARGISNULL(argno))
 	{
@@ -53,15 +66,23 @@ row_model(FunctionCallInfo fcinfo, int argno)
 	if (c == NULL)
 	{
 		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(AggModelCache));
+		c->cap = 4;
+		c->models = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(AggModel) * c->cap);
 		fcinfo->flinfo->fn_extra = c;
 	}
-	if (!c->resolved || strcmp(c->asked, asked) != 0)
+	for (int i = 0; i < c->n; i++)
+		if (strcmp(c->models[i].asked, asked) == 0)
+			return c->models[i].sm;
+	if (c->n == c->cap)
 	{
-		c->sm = serve_model_acquire(registry_resolve_name(model));
-		strlcpy(c->asked, asked, NAMEDATALEN);
-		c->resolved = true;
+		c->cap *= 2;
+		c->models = repalloc(c->models, sizeof(AggModel) * c->cap);
 	}
-	return c->sm;
+	am = &c->models[c->n];
+	am->sm = serve_model_acquire(registry_resolve_name(model));
+	am->asked = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, asked);
+	c->n++;
+	return am->sm;
 }
 
 PG_FUNCTION_INFO_V1(animerec_user_embedding_sfunc);

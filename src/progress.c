@@ -42,46 +42,26 @@ typedef struct ProgressShared
 } ProgressShared;
 
 static ProgressShared *progress = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-/* shmem_request_hook: reserve the slots */
-static void
+/* Reserve the slots (from shmem_request_hook; see animerec.h). */
+void
 progress_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(ProgressShared)));
 }
 
-/* shmem_startup_hook: create or attach to the slots */
-static void
+/* Create (or find) the slots (from shmem_startup_hook, AddinShmemInitLock held). */
+void
 progress_shmem_startup(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	progress = ShmemInitStruct("animerec progress", sizeof(ProgressShared), &found);
 	if (!found)
 	{
 		memset(progress, 0, sizeof(ProgressShared));
 		SpinLockInit(&progress->lock);
 	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/* install the shared-memory hooks when preloading (declared in animerec.h) */
-void
-progress_shmem_init(void)
-{
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = progress_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = progress_shmem_startup;
 }
 
 /* memory context callback: free the slot (arg: its index) if still ours */
@@ -96,56 +76,65 @@ progress_release(void *arg)
 	SpinLockRelease(&progress->lock);
 }
 
-/* see progress.h */
+/*
+ * see progress.h.  A slot is free when its pid is 0 or ours, or when it still
+ * holds the pid that a look-up outside the spinlock (the proc array cannot be
+ * read under it) found dead: a slot that another backend claimed meanwhile
+ * holds that backend's pid and is left alone.  The slot's new contents and the
+ * release callback are prepared before the spinlock is taken, so nothing
+ * under it can fail or call the kernel, and a claimed slot always has its
+ * callback.
+ */
 int
 progress_begin(const char *model, int32 version, int32 first_epoch, int32 epochs,
 			   int64 batches_per_epoch, MemoryContext context)
 {
 	int			i;
 	int			found = -1;
-	int			pids[PROGRESS_SLOTS];
+	int			dead[PROGRESS_SLOTS];	/* pid a slot held when found dead, else 0 */
+	ProgressSlot mine = {0};
 	MemoryContextCallback *cb;
 
 	if (progress == NULL)
 		return -1;
+	mine.pid = MyProcPid;
+	strlcpy(mine.model, model, NAMEDATALEN);
+	mine.version = version;
+	mine.first_epoch = first_epoch;
+	mine.epochs = epochs;
+	mine.batches = batches_per_epoch;
+	mine.started = GetCurrentTimestamp();
+	cb = MemoryContextAlloc(context, sizeof(MemoryContextCallback));
+
 	/* slots of backends that died without cleaning up (kill -9 of a child restarts all) */
 	SpinLockAcquire(&progress->lock);
 	for (i = 0; i < PROGRESS_SLOTS; i++)
-		pids[i] = progress->slots[i].pid;
+		dead[i] = progress->slots[i].pid;
 	SpinLockRelease(&progress->lock);
 	for (i = 0; i < PROGRESS_SLOTS; i++)
-		if (pids[i] != 0 && pids[i] != MyProcPid && BackendPidGetProc(pids[i]) == NULL)
-			pids[i] = 0;
+		if (dead[i] == MyProcPid || (dead[i] != 0 && BackendPidGetProc(dead[i]) != NULL))
+			dead[i] = 0;
 
 	SpinLockAcquire(&progress->lock);
 	for (i = 0; i < PROGRESS_SLOTS && found < 0; i++)
 	{
-		ProgressSlot *s = &progress->slots[i];
+		int			pid = progress->slots[i].pid;
 
-		if (s->pid == 0 || s->pid == MyProcPid || pids[i] == 0)
+		if (pid == 0 || pid == MyProcPid || (dead[i] != 0 && pid == dead[i]))
 		{
 			found = i;
-			s->pid = MyProcPid;
-			strlcpy(s->model, model, NAMEDATALEN);
-			s->version = version;
-			s->first_epoch = first_epoch;
-			s->epoch = 0;
-			s->epochs = epochs;
-			s->batch = 0;
-			s->batches = batches_per_epoch;
-			s->loss = 0;
-			s->positions_per_s = 0;
-			s->started = GetCurrentTimestamp();
+			progress->slots[i] = mine;
 		}
 	}
 	SpinLockRelease(&progress->lock);
-	if (found >= 0)
+	if (found < 0)
 	{
-		cb = MemoryContextAlloc(context, sizeof(MemoryContextCallback));
-		cb->func = progress_release;
-		cb->arg = (void *) (intptr_t) found;
-		MemoryContextRegisterResetCallback(context, cb);
+		pfree(cb);
+		return -1;
 	}
+	cb->func = progress_release;
+	cb->arg = (void *) (intptr_t) found;
+	MemoryContextRegisterResetCallback(context, cb);
 	return found;
 }
 

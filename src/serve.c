@@ -31,7 +31,7 @@
 #include "train_data.h"
 
 #define BATCH_USERS 256			/* users per GEMM in recommend_all */
-#define FETCH_ROWS 10000		/* rows per cursor fetch in recommend_all */
+#define FETCH_ROWS 10000		/* rows per cursor fetch of whole histories */
 
 /* the cached queries of one model version */
 typedef struct HistoryPlan
@@ -39,7 +39,7 @@ typedef struct HistoryPlan
 	char		name[NAMEDATALEN];
 	int32		version;
 	TimestampTz created_at;		/* of the model's registry row */
-	SPIPlanPtr	plan;			/* $1 user id (int8), $2 row limit (int8, NULL: all) */
+	SPIPlanPtr	plan;			/* the history of user $1 (int8), newest first */
 	SPIPlanPtr	utags;			/* user tags: $1 user id, $2 vocabulary; NULL: none */
 	SPIPlanPtr	utags_any;		/* the same for $1 int8[] of user ids */
 	Datum		vocab;			/* user-tag vocabulary (text[]), in TopMemoryContext */
@@ -197,7 +197,7 @@ get_history_plan(const ServeModel *sm)
 {
 	HistoryPlan *hp;
 	RegistryModel rm;
-	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Oid			argtypes[1] = {INT8OID};
 
 	for (hp = history_plans; hp != NULL; hp = hp->next)
 		if (strcmp(hp->name, sm->name) == 0)
@@ -218,8 +218,7 @@ get_history_plan(const ServeModel *sm)
 		history_plans = hp;
 	}
 	history_plan_reset(hp);
-	hp->plan = prepare_kept(sm, psprintf("%s LIMIT $2", history_sql(&rm, "", "= $1", "")),
-							2, argtypes);
+	hp->plan = prepare_kept(sm, history_sql(&rm, "", "= $1", ""), 1, argtypes);
 	if (sm->m.cfg.n_user_tags > 0 && rm.user_tags_table != NULL && rm.user_tag_vocab != (Datum) 0)
 	{
 		Oid			tag_types[2] = {INT8OID, TEXTARRAYOID};
@@ -242,7 +241,8 @@ get_history_plan(const ServeModel *sm)
 
 /*
  * A user's history as dense items: win_items/win_ratings (n_win <= T) hold
- * the known items of the newest T rows in chronological order, ratings scaled.
+ * the newest T known items in chronological order, ratings scaled (the rule
+ * of recommend_for_history and recommend_all too: unknown items take no place).
  */
 typedef struct History
 {
@@ -266,8 +266,10 @@ read_user_history(const ServeModel *sm, int64 user_id, bool exclude_seen,
 	MemoryContext caller = CurrentMemoryContext;
 	int32		T = m->cfg.maxlen;
 	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
 	HistoryPlan *hp;
+	Portal		portal;
+	long		batch = exclude_seen ? FETCH_ROWS : T;	/* rows per fetch */
+	uint64		n_rows;
 
 	h->win_items = palloc(sizeof(int32) * T);
 	h->win_ratings = palloc(sizeof(float) * T);
@@ -291,31 +293,35 @@ read_user_history(const ServeModel *sm, int64 user_id, bool exclude_seen,
 																 SPI_tuptable->tupdesc, 2, &isnull));
 		}
 	}
-	values[1] = Int64GetDatum(T);
-	if (exclude_seen)
-		nulls[1] = 'n';			/* every row: all seen items are excluded */
-	if (SPI_execute_plan(hp->plan, values, nulls, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the history of user " INT64_FORMAT, user_id);
-	for (uint64 r = 0; r < SPI_processed; r++)
+	/* newest first, until the window holds T known items (every row with exclude_seen) */
+	portal = SPI_cursor_open(NULL, hp->plan, values, NULL, true);
+	do
 	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
-		int32		j = isnull ? 0 : nn_item_index(m, DatumGetInt64(d));
-		float		rating;
+		SPI_cursor_fetch(portal, true, batch);
+		n_rows = SPI_processed;
+		for (uint64 r = 0; r < n_rows; r++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+			int32		j = isnull ? 0 : nn_item_index(m, DatumGetInt64(d));
+			float		rating;
 
-		if (j == 0)
-			continue;
-		if (exclude_seen)
-			exclude[j] = 1;
-		if (r >= (uint64) T)
-			continue;
-		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
-		rating = isnull ? NAN : DatumGetFloat4(d);
-		/* rows come newest first: fill the window from its end */
-		h->win_items[T - 1 - h->n_win] = j;
-		h->win_ratings[T - 1 - h->n_win] = nn_scale_rating(&m->cfg, rating);
-		h->n_win++;
-	}
+			if (j == 0)
+				continue;
+			if (exclude_seen)
+				exclude[j] = 1;
+			if (h->n_win == T)
+				continue;
+			d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+			rating = isnull ? NAN : DatumGetFloat4(d);
+			/* rows come newest first: fill the window from its end */
+			h->win_items[T - 1 - h->n_win] = j;
+			h->win_ratings[T - 1 - h->n_win] = nn_scale_rating(&m->cfg, rating);
+			h->n_win++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	} while (n_rows == (uint64) batch && (exclude_seen || h->n_win < T));
+	SPI_cursor_close(portal);
 	SPI_finish();
 	/* move the window to the start of the arrays */
 	memmove(h->win_items, h->win_items + (T - h->n_win), sizeof(int32) * h->n_win);
@@ -399,8 +405,8 @@ PG_FUNCTION_INFO_V1(animerec_recommend);
 /*
  * recommend(user_id bigint, k int, model text, exclude_seen bool)
  *   -> setof (rank int, item_id bigint, score real)
- * The user's newest T rows feed the LSTM; with exclude_seen every item the user
- * has rated is left out.  NULL user: no rows.
+ * The user's newest T known items feed the LSTM; with exclude_seen every item
+ * the user has rated is left out.  NULL user: no rows.
  */
 Datum
 animerec_recommend(PG_FUNCTION_ARGS)

@@ -100,30 +100,22 @@ static uint64 local_generation = 0;
 static bool callbacks_registered = false;
 static bool local_notice_given = false;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 /* ---- shared memory set-up ----------------------------------------------- */
 
-/* shmem_request_hook: reserve the control struct and the LWLock tranche */
-static void
-animerec_shmem_request(void)
+/* Reserve the control struct and the LWLock tranche (from shmem_request_hook; see animerec.h). */
+void
+model_cache_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(AnimerecShared)));
 	RequestNamedLWLockTranche("animerec", 1);
 }
 
-/* shmem_startup_hook: create (or find) the control struct */
-static void
-animerec_shmem_startup(void)
+/* Create (or find) the control struct (from shmem_startup_hook, AddinShmemInitLock held). */
+void
+model_cache_shmem_startup(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	ctl = ShmemInitStruct("animerec", sizeof(AnimerecShared), &found);
 	if (!found)
 	{
@@ -137,20 +129,7 @@ animerec_shmem_startup(void)
 			pg_atomic_init_u32(&ctl->entries[i].pins, 0);
 		}
 	}
-	LWLockRelease(AddinShmemInitLock);
 	LWLockRegisterTranche(ctl->dsa_tranche, "animerec_dsa");
-}
-
-/* Called from _PG_init: install the shared memory hooks when preloading. */
-void
-animerec_shmem_init(void)
-{
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = animerec_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = animerec_shmem_startup;
 }
 
 /* Attach this backend to the DSA area, creating and pinning it on first use. */

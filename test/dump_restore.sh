@@ -54,9 +54,15 @@ train src m 2
 train src m 3
 q src "SELECT animerec.activate('m', 1)" >/dev/null
 train src t 2 "items => 'demo_items'"
-# an interrupted run of m (version 3) with its checkpoints
-psql -XAtq -d src -c "SET client_min_messages = warning" -c "SET statement_timeout = '1s'" \
-	-c "CALL animerec.train('m', 'demo_ratings', $TRAIN, epochs => 100000)" 2>&1 | grep -v "^ERROR:  canceling statement due to statement timeout"
+# an interrupted run of m (version 3) with a checkpoint: cancelled once it has committed an epoch
+psql -XAtq -d src -c "SET client_min_messages = warning" \
+	-c "CALL animerec.train('m', 'demo_ratings', $TRAIN, epochs => 100000)" >"$CLUSTER_DIR/interrupted.out" 2>&1 &
+bg=$!
+poll q src "SELECT EXISTS (SELECT FROM animerec.models WHERE name = 'm' AND version = 3 AND epochs_done >= 1)"
+q src "SELECT pg_cancel_backend(train_pid) FROM animerec.models WHERE name = 'm' AND version = 3" >/dev/null
+wait "$bg"
+ok 'grep -q "^ERROR:  canceling statement due to user request" "$CLUSTER_DIR/interrupted.out"' \
+	"an interrupted run of m is left with its checkpoint"
 m_before=$(recs src m)
 t_before=$(recs src t)
 registry_before=$(registry src)

@@ -43,13 +43,7 @@ train() {
 
 # wait_for SQL: poll until SQL returns t; bail out after 60 s
 wait_for() {
-	local i
-	for i in $(seq 600); do
-		[ "$(q "$1" 2>/dev/null)" = t ] && return 0
-		sleep 0.1
-	done
-	echo "Bail out! timed out waiting for: $1"
-	exit 1
+	poll q "$1"
 }
 
 # running EPOCHS: wait until the training of 'm' has checkpointed EPOCHS epochs;

@@ -38,7 +38,7 @@ CREATE FUNCTION recommend(user_id bigint, k int DEFAULT 10, model text DEFAULT N
     AS 'MODULE_PATHNAME', 'animerec_recommend'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
 COMMENT ON FUNCTION recommend(bigint, int, text, boolean) IS
-    'top k items for a user of the model''s ratings table: the newest maxlen rows feed the LSTM, every item the user rated is excluded unless exclude_seen is false; users without known items get the items with the largest learned bias (popularity); NULL user: no rows';
+    'top k items for a user of the model''s ratings table: the newest maxlen known items feed the LSTM (unknown ids are skipped), every item the user rated is excluded unless exclude_seen is false; users without known items get the items with the largest learned bias (popularity); NULL user: no rows';
 
 CREATE FUNCTION recommend_for_history(item_ids bigint[], ratings real[] DEFAULT NULL,
                                       k int DEFAULT 10, model text DEFAULT NULL)
@@ -97,7 +97,7 @@ CREATE AGGREGATE user_embedding(item_id bigint, rating real) (
     PARALLEL = RESTRICTED
 );
 COMMENT ON AGGREGATE user_embedding(bigint, real) IS
-    'user embedding (real[] of the model''s dimension) of the rows in ORDER BY order, using the default model; unlike recommend() it feeds every row, not only the newest maxlen';
+    'user embedding (real[] of the model''s dimension) of the rows in ORDER BY order, using the default model; unlike recommend() it feeds every known item, not only the newest maxlen';
 
 CREATE AGGREGATE user_embedding(item_id bigint, rating real, model text) (
     SFUNC = _user_embedding_sfunc,
@@ -106,4 +106,4 @@ CREATE AGGREGATE user_embedding(item_id bigint, rating real, model text) (
     PARALLEL = RESTRICTED
 );
 COMMENT ON AGGREGATE user_embedding(bigint, real, text) IS
-    'user embedding (real[] of the model''s dimension) of the rows in ORDER BY order for the given model; unlike recommend() it feeds every row, not only the newest maxlen';
+    'user embedding (real[] of the model''s dimension) of the rows in ORDER BY order for the given model; unlike recommend() it feeds every known item, not only the newest maxlen';

@@ -60,6 +60,8 @@ SELECT count(*) AS end_rows FROM dblink_get_result('tap_bg', false) AS t(status 
 SELECT is(:'cancelled'::text, 'OK', 'the cancel request is sent');
 SELECT matches(dblink_error_message('tap_bg'), 'canceling statement due to user request',
                'the other session reports the cancel');
+-- the other session has finished aborting (and released its slot) once it answers a query
+SELECT n AS bg_idle FROM dblink('tap_bg', 'SELECT 1') AS t(n int) \gset
 SELECT is((SELECT count(*)::int FROM animerec.training_progress WHERE pid = :bg_pid), 0,
           'the cancelled training leaves training_progress');
 

@@ -9,6 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS animerec;
 CREATE EXTENSION IF NOT EXISTS dblink;
+\i test/wait_until.psql
 CREATE TABLE tap_serve_ratings (user_id int, anime_id int, rating real, ts int);
 INSERT INTO tap_serve_ratings
 SELECT u, 10 * (1 + (u * 11 + s * 7) % 40), 1 + (u * s) % 10, s
@@ -22,7 +23,7 @@ VALUES ('tap_serve', 1, 'ready', true, 'public.tap_serve_ratings', 'user_id', 'a
         '{}', decode(:'blob2', 'hex'));
 SET animerec.model = 'tap_serve';
 
-SELECT plan(19);
+SELECT plan(22);
 
 -- the aggregate over a user's rows and recommend_for_history over the same rows agree
 CREATE TEMP TABLE tap_cmp AS
@@ -110,7 +111,10 @@ VALUES ('tap_pin', 1, 'ready', true, 'public.tap_serve_ratings', 'user_id', 'ani
 \o /dev/null
 ALTER SYSTEM SET animerec.max_shared_memory = 2;
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.3);
+SELECT pg_temp.wait_for_reload('animerec.max_shared_memory', '2MB');
+\o
+SELECT is(current_setting('animerec.max_shared_memory'), '2MB', 'the reloaded cap of 2 MB reaches this session');
+\o /dev/null
 SELECT dblink_exec('tap_serve_peer', 'BEGIN');
 SELECT * FROM dblink('tap_serve_peer', 'SELECT animerec.user_embedding(anime_id, rating, ''tap_pin'' ORDER BY ts) FROM tap_serve_ratings WHERE user_id = 5') AS t(e real[]);
 \o
@@ -136,16 +140,18 @@ SELECT is((SELECT array_agg(version) FROM animerec.loaded_models WHERE name = 't
 \o /dev/null
 ALTER SYSTEM SET animerec.max_shared_memory = 1;
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.3);
+SELECT pg_temp.wait_for_reload('animerec.max_shared_memory', '1MB');
 SELECT animerec.unload_model('tap_pin');
 \o
+SELECT is(current_setting('animerec.max_shared_memory'), '1MB', 'the reloaded cap of 1 MB reaches this session');
 SELECT lives_ok($$SELECT animerec.load_model('tap_pin')$$,
                 'the pinned version was freed when the peer''s transaction ended (one copy fits in 1 MB)');
 \o /dev/null
 ALTER SYSTEM RESET animerec.max_shared_memory;
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.3);
+SELECT pg_temp.wait_for_reload('animerec.max_shared_memory', '1GB');
 \o
+SELECT is(current_setting('animerec.max_shared_memory'), '1GB', 'the reset cap reaches this session');
 
 -- a model trained in the database (planted sequence: each user watches items k, k+1, ...)
 CREATE TABLE tap_serve_seq AS
