@@ -74,41 +74,6 @@ typedef struct wf_header
 	uint64_t	total;
 } wf_header;
 
-/* ---- little-endian scalars ------------------------------------------------ */
-
-/* read a little-endian uint32 at p (any alignment) */
-static uint32_t
-get_le32(const unsigned char *p)
-{
-	return (uint32_t) p[0] | (uint32_t) p[1] << 8 |
-		(uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
-}
-
-/* read a little-endian uint64 at p (any alignment) */
-static uint64_t
-get_le64(const unsigned char *p)
-{
-	return (uint64_t) get_le32(p) | (uint64_t) get_le32(p + 4) << 32;
-}
-
-/* write v at p as a little-endian uint32 */
-static void
-put_le32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char) v;
-	p[1] = (unsigned char) (v >> 8);
-	p[2] = (unsigned char) (v >> 16);
-	p[3] = (unsigned char) (v >> 24);
-}
-
-/* write v at p as a little-endian uint64 */
-static void
-put_le64(unsigned char *p, uint64_t v)
-{
-	put_le32(p, (uint32_t) v);
-	put_le32(p + 4, (uint32_t) (v >> 32));
-}
-
 /* the bits of a float32 as a uint32, and back */
 static uint32_t
 float_bits(float f)
@@ -297,21 +262,21 @@ static void
 header_write(unsigned char *p, const nn_config *c, const wf_layout *lo)
 {
 	memcpy(p, WF_MAGIC, 8);
-	put_le32(p + 8, WF_VERSION);
-	put_le32(p + 12, WF_HEADER_SIZE);
-	put_le32(p + 16, (uint32_t) c->n_items);
-	put_le32(p + 20, (uint32_t) c->n_tags);
-	put_le32(p + 24, (uint32_t) c->n_user_tags);
-	put_le32(p + 28, (uint32_t) c->n_users);
-	put_le32(p + 32, (uint32_t) c->dim);
-	put_le32(p + 36, (uint32_t) c->hidden);
-	put_le32(p + 40, (uint32_t) c->layers);
-	put_le32(p + 44, (uint32_t) c->maxlen);
-	put_le32(p + 48, float_bits(c->rating_min));
-	put_le32(p + 52, float_bits(c->rating_max));
-	put_le64(p + 56, lo->n_tag_idx);
-	put_le64(p + 64, lo->n_params);
-	put_le64(p + 72, lo->total);
+	nn_put_le32(p + 8, WF_VERSION);
+	nn_put_le32(p + 12, WF_HEADER_SIZE);
+	nn_put_le32(p + 16, (uint32_t) c->n_items);
+	nn_put_le32(p + 20, (uint32_t) c->n_tags);
+	nn_put_le32(p + 24, (uint32_t) c->n_user_tags);
+	nn_put_le32(p + 28, (uint32_t) c->n_users);
+	nn_put_le32(p + 32, (uint32_t) c->dim);
+	nn_put_le32(p + 36, (uint32_t) c->hidden);
+	nn_put_le32(p + 40, (uint32_t) c->layers);
+	nn_put_le32(p + 44, (uint32_t) c->maxlen);
+	nn_put_le32(p + 48, float_bits(c->rating_min));
+	nn_put_le32(p + 52, float_bits(c->rating_max));
+	nn_put_le64(p + 56, lo->n_tag_idx);
+	nn_put_le64(p + 64, lo->n_params);
+	nn_put_le64(p + 72, lo->total);
 }
 
 /* bytes of m's weight blob; 0 if m cannot be written (see nn_weights_write) */
@@ -353,7 +318,7 @@ nn_weights_write(const nn_model *m, void *buf, size_t len, nn_error *err)
 		memcpy(p + lo.off_idx, m->item_tag_idx, lo.n_tag_idx * sizeof(int32_t));
 	memcpy(p + lo.off_ids, m->item_ids, n_items * sizeof(int64_t));
 	memcpy(p + lo.off_params, m->params, lo.n_params * sizeof(float));
-	put_le32(p + lo.off_crc, nn_crc32c(0, p, lo.off_crc));
+	nn_put_le32(p + lo.off_crc, nn_crc32c(0, p, lo.off_crc));
 	return NN_OK;
 }
 
@@ -375,29 +340,29 @@ header_read(const unsigned char *p, size_t len, wf_header *h, nn_error *err)
 		return nn_fail(err, NN_ECORRUPT, "bad magic: not an animerec weight file");
 	if (len < 16)
 		return nn_fail(err, NN_ECORRUPT, "truncated: %zu bytes, no room for the version", len);
-	version = get_le32(p + 8);
+	version = nn_get_le32(p + 8);
 	if (version != WF_VERSION)
 		return nn_fail(err, NN_EVERSION, "unknown weight format version %u (this build reads %d)",
 					   (unsigned) version, WF_VERSION);
-	if (get_le32(p + 12) != WF_HEADER_SIZE)
+	if (nn_get_le32(p + 12) != WF_HEADER_SIZE)
 		return nn_fail(err, NN_ECORRUPT, "header size %u, version %d has %d",
-					   (unsigned) get_le32(p + 12), WF_VERSION, WF_HEADER_SIZE);
+					   (unsigned) nn_get_le32(p + 12), WF_VERSION, WF_HEADER_SIZE);
 	if (len < WF_HEADER_SIZE)
 		return nn_fail(err, NN_ECORRUPT, "truncated: %zu bytes, the header alone has %d",
 					   len, WF_HEADER_SIZE);
-	c->n_items = (int32_t) get_le32(p + 16);
-	c->n_tags = (int32_t) get_le32(p + 20);
-	c->n_user_tags = (int32_t) get_le32(p + 24);
-	c->n_users = (int32_t) get_le32(p + 28);
-	c->dim = (int32_t) get_le32(p + 32);
-	c->hidden = (int32_t) get_le32(p + 36);
-	c->layers = (int32_t) get_le32(p + 40);
-	c->maxlen = (int32_t) get_le32(p + 44);
-	c->rating_min = bits_float(get_le32(p + 48));
-	c->rating_max = bits_float(get_le32(p + 52));
-	h->n_tag_idx = get_le64(p + 56);
-	h->n_params = get_le64(p + 64);
-	h->total = get_le64(p + 72);
+	c->n_items = (int32_t) nn_get_le32(p + 16);
+	c->n_tags = (int32_t) nn_get_le32(p + 20);
+	c->n_user_tags = (int32_t) nn_get_le32(p + 24);
+	c->n_users = (int32_t) nn_get_le32(p + 28);
+	c->dim = (int32_t) nn_get_le32(p + 32);
+	c->hidden = (int32_t) nn_get_le32(p + 36);
+	c->layers = (int32_t) nn_get_le32(p + 40);
+	c->maxlen = (int32_t) nn_get_le32(p + 44);
+	c->rating_min = bits_float(nn_get_le32(p + 48));
+	c->rating_max = bits_float(nn_get_le32(p + 52));
+	h->n_tag_idx = nn_get_le64(p + 56);
+	h->n_params = nn_get_le64(p + 64);
+	h->total = nn_get_le64(p + 72);
 	return NN_OK;
 }
 
@@ -428,22 +393,6 @@ layout_read(const wf_header *h, size_t len, wf_layout *lo, nn_error *err)
 	if (len > lo->total)
 		return nn_fail(err, NN_ECORRUPT, "%zu trailing bytes after the %zu-byte blob",
 					   len - lo->total, lo->total);
-	return NN_OK;
-}
-
-/* check the stored CRC32C against the bytes before it */
-static int
-crc_check(const unsigned char *p, const wf_layout *lo, nn_error *err)
-{
-	uint32_t	stored = get_le32(p + lo->off_crc);
-	uint32_t	actual = nn_crc32c(0, p, lo->off_crc);
-
-#ifdef NN_FUZZ_SKIP_CRC
-	actual = stored;
-#endif
-	if (stored != actual)
-		return nn_fail(err, NN_ECORRUPT, "checksum mismatch: stored %08X, computed %08X",
-					   (unsigned) stored, (unsigned) actual);
 	return NN_OK;
 }
 
@@ -502,7 +451,7 @@ nn_weights_view(const void *blob, size_t len, nn_model *m, nn_error *err)
 		return nn_fail(err, NN_EINVAL, "weight files need a little-endian host");
 	if ((rc = header_read(p, len, &h, err)) != NN_OK ||
 		(rc = layout_read(&h, len, &lo, err)) != NN_OK ||
-		(rc = crc_check(p, &lo, err)) != NN_OK ||
+		(rc = nn_crc_check(p, lo.off_crc, err)) != NN_OK ||
 		(rc = gaps_check(p, &lo, err)) != NN_OK ||
 		(rc = tags_check((const int32_t *) (p + lo.off_ptr), (const int32_t *) (p + lo.off_idx),
 						 h.cfg.n_items, h.cfg.n_tags, lo.n_tag_idx, NN_ECORRUPT, err)) != NN_OK ||

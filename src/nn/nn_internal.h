@@ -31,6 +31,44 @@ typedef struct nn_arena
 
 void	   *nn_arena_take(nn_arena *a, size_t bytes);
 
+/* ---- little-endian scalars of the binary formats (format.c, export.c) ---- */
+
+/* read a little-endian uint32 at p (any alignment) */
+static inline uint32_t
+nn_get_le32(const unsigned char *p)
+{
+	return (uint32_t) p[0] | (uint32_t) p[1] << 8 |
+		(uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+/* read a little-endian uint64 at p (any alignment) */
+static inline uint64_t
+nn_get_le64(const unsigned char *p)
+{
+	return (uint64_t) nn_get_le32(p) | (uint64_t) nn_get_le32(p + 4) << 32;
+}
+
+/* write v at p as a little-endian uint32 */
+static inline void
+nn_put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char) v;
+	p[1] = (unsigned char) (v >> 8);
+	p[2] = (unsigned char) (v >> 16);
+	p[3] = (unsigned char) (v >> 24);
+}
+
+/* write v at p as a little-endian uint64 */
+static inline void
+nn_put_le64(unsigned char *p, uint64_t v)
+{
+	nn_put_le32(p, (uint32_t) v);
+	nn_put_le32(p + 4, (uint32_t) (v >> 32));
+}
+
+/* check the CRC32C stored at p + off_crc against the bytes before it (crc32c.c) */
+int			nn_crc_check(const unsigned char *p, size_t off_crc, nn_error *err);
+
 /* ---- random numbers (rng.c): xoshiro256** seeded by splitmix64 ---- */
 
 typedef struct nn_rng
