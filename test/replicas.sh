@@ -78,7 +78,6 @@ done
 # a small seeded model, trained on the primary: version 1 (seed 7), version 2 (seed 8, active)
 pg primary -c "SET client_min_messages = warning" -c "CREATE EXTENSION animerec" \
 	-c "SELECT count(*) FROM animerec.generate_demo_data(users => 150, items => 100, seed => 3)" \
-	-c "CREATE INDEX ON demo_ratings (user_id, rated_at)" \
 	-c "$TRAIN, seed => 7)" -c "$TRAIN, seed => 8)" >/dev/null
 is "$(pg primary -c "SELECT string_agg(version || ' ' || status || ' ' || active, ', ' ORDER BY version) FROM animerec.models")" \
 	"1 ready false, 2 ready true" "two versions trained on the primary, version 2 active"

@@ -40,8 +40,7 @@ q() {
 
 # the router: coordinator, PL/Proxy cluster, single-server data
 q "CREATE EXTENSION animerec" "CREATE EXTENSION postgres_fdw" "CREATE EXTENSION animerec_router CASCADE" \
-	"SELECT count(*) FROM animerec.generate_demo_data(users => 300, items => 100, seed => 4)" \
-	"CREATE INDEX ON demo_ratings (user_id, rated_at)" >/dev/null
+	"SELECT count(*) FROM animerec.generate_demo_data(users => 300, items => 100, seed => 4)" >/dev/null
 columns=$(q "SELECT string_agg(quote_ident(attname) || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
              FROM pg_attribute WHERE attrelid = 'demo_ratings'::regclass AND attnum > 0 AND NOT attisdropped")
 q "CREATE SERVER animerec_shards FOREIGN DATA WRAPPER plproxy OPTIONS (p0 '$(conninfo s0)',

@@ -18,7 +18,6 @@ SELECT animerec.drop_model(name) FROM animerec.model_owners WHERE name IN ('tap_
 CREATE ROLE tap_tr_bob;
 CREATE SCHEMA tap_tr;
 SELECT count(*) FROM animerec.generate_demo_data(users => 60, items => 100, seed => 5, schema => 'tap_tr');
-CREATE INDEX ON tap_tr.demo_ratings (user_id, rated_at);
 CALL animerec.train('tap_tr', 'tap_tr.demo_ratings', dim => 8, hidden => 8, layers => 1, maxlen => 10,
                     epochs => 2, patience => 0, seed => 1);
 CALL animerec.train('tap_tr', 'tap_tr.demo_ratings', dim => 8, hidden => 8, layers => 1, maxlen => 10,
