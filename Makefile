@@ -5,6 +5,8 @@
 #   make prove                  pgTAP suites test/pgtap/*.sql through pg_prove
 #   make unittest               standalone C tests of the numeric core (test/nn/), TAP output
 #   make bench                  build the standalone benchmarks in bench/
+#   make install-router         only the optional extension animerec_router (router/),
+#                               which make install installs too
 #
 # The install script sql/animerec--<version>.sql is assembled from the ordered
 # fragments in sql/install/ (one per module), so that each module keeps its SQL
@@ -43,6 +45,14 @@ SHLIB_LINK  = $(BLAS_LIBS) -lm
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# the optional second extension animerec_router (router/, its own PGXS
+# Makefile): installed and removed with this one
+.PHONY: install-router uninstall-router
+install: install-router
+uninstall: uninstall-router
+install-router uninstall-router:
+	$(MAKE) -C router PG_CONFIG=$(PG_CONFIG) $(patsubst %-router,%,$@)
 
 # the numeric core is built with more optimisation: vectorised elementwise
 # loops (-fno-trapping-math lets the clamps of exp become blends; neither

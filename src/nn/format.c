@@ -410,22 +410,6 @@ layout_read(const wf_header *h, size_t len, wf_layout *lo, nn_error *err)
 	return NN_OK;
 }
 
-/* check the stored CRC32C against the bytes before it */
-static int
-crc_check(const unsigned char *p, const wf_layout *lo, nn_error *err)
-{
-	uint32_t	stored = nn_get_le32(p + lo->off_crc);
-	uint32_t	actual = nn_crc32c(0, p, lo->off_crc);
-
-#ifdef NN_FUZZ_SKIP_CRC
-	actual = stored;
-#endif
-	if (stored != actual)
-		return nn_fail(err, NN_ECORRUPT, "checksum mismatch: stored %08X, computed %08X",
-					   (unsigned) stored, (unsigned) actual);
-	return NN_OK;
-}
-
 /* check the bytes [from, to) of p are zero */
 static int
 gap_check(const unsigned char *p, size_t from, size_t to, nn_error *err)
@@ -481,7 +465,7 @@ nn_weights_view(const void *blob, size_t len, nn_model *m, nn_error *err)
 		return nn_fail(err, NN_EINVAL, "weight files need a little-endian host");
 	if ((rc = header_read(p, len, &h, err)) != NN_OK ||
 		(rc = layout_read(&h, len, &lo, err)) != NN_OK ||
-		(rc = crc_check(p, &lo, err)) != NN_OK ||
+		(rc = nn_crc_check(p, lo.off_crc, err)) != NN_OK ||
 		(rc = gaps_check(p, &lo, err)) != NN_OK ||
 		(rc = tags_check((const int32_t *) (p + lo.off_ptr), (const int32_t *) (p + lo.off_idx),
 						 h.cfg.n_items, h.cfg.n_tags, lo.n_tag_idx, NN_ECORRUPT, err)) != NN_OK ||

@@ -33,7 +33,8 @@ enum
 	NN_ENOMEM = 2,			/* the allocator returned NULL */
 	NN_ECORRUPT = 3,		/* weight blob truncated, inconsistent or bad checksum */
 	NN_EVERSION = 4,		/* weight blob of an unknown format version */
-	NN_ENUMERIC = 5			/* loss or gradient became NaN/Inf */
+	NN_ENUMERIC = 5,		/* loss or gradient became NaN/Inf */
+	NN_EMAGIC = 6			/* not a blob of the expected kind (model export) */
 };
 
 typedef struct nn_error
@@ -281,5 +282,32 @@ int			nn_weights_write(const nn_model *m, void *buf, size_t len, nn_error *err);
 int			nn_weights_view(const void *blob, size_t len, nn_model *m, nn_error *err);
 /* CRC32C (Castagnoli) of data, continuing from crc (start with 0) */
 uint32_t	nn_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* ---- model export envelope ---------------------------------------------- */
+
+/*
+ * A weight file with its registry metadata (JSON text) and a CRC32C of the
+ * whole: magic "ANRECEX1", format version, lengths, metadata, weight file,
+ * checksum.  See src/nn/export.c.
+ */
+typedef struct nn_export_parts
+{
+	const char *meta;			/* JSON text, not NUL-terminated */
+	size_t		meta_len;
+	const void *weights;		/* the weight file (unaligned: copy before nn_weights_view) */
+	size_t		weights_len;
+} nn_export_parts;
+
+/* bytes of an envelope around meta_len and weights_len bytes; 0 when too large */
+size_t		nn_export_size(size_t meta_len, size_t weights_len);
+/* write the envelope into buf (exactly nn_export_size bytes) */
+int			nn_export_write(const char *meta, size_t meta_len, const void *weights,
+							size_t weights_len, void *buf, size_t len, nn_error *err);
+/*
+ * Check an envelope (magic: NN_EMAGIC; version: NN_EVERSION; lengths and
+ * checksum: NN_ECORRUPT) and point out's fields into buf; never reads outside
+ * [buf, buf + len).  The weight file inside is not validated here.
+ */
+int			nn_export_read(const void *buf, size_t len, nn_export_parts *out, nn_error *err);
 
 #endif

@@ -31,7 +31,7 @@ typedef struct nn_arena
 
 void	   *nn_arena_take(nn_arena *a, size_t bytes);
 
-/* ---- little-endian scalars and the configuration on disk (format.c) ---- */
+/* ---- little-endian scalars and the configuration on disk (format.c, export.c) ---- */
 
 /* read a little-endian uint32 at p (any alignment) */
 static inline uint32_t
@@ -75,6 +75,8 @@ void		nn_put_config(unsigned char *p, const nn_config *c);
 void		nn_get_config(const unsigned char *p, nn_config *c);
 /* true when the host stores integers little-endian (the arrays' order) */
 bool		nn_host_little_endian(void);
+/* check the CRC32C stored at p + off_crc against the bytes before it (crc32c.c) */
+int			nn_crc_check(const unsigned char *p, size_t off_crc, nn_error *err);
 
 /* ---- random numbers (rng.c): xoshiro256** seeded by splitmix64 ---- */
 
