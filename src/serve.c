@@ -27,6 +27,7 @@
 
 #include "animerec.h"
 #include "registry.h"
+#include "serve.h"
 #include "shmem.h"
 #include "train_data.h"
 
@@ -69,7 +70,7 @@ get_k(FunctionCallInfo fcinfo, int argno)
 }
 
 /* array argument argno (not NULL); error unless it has at most one dimension */
-static ArrayType *
+ArrayType *
 get_vector(FunctionCallInfo fcinfo, int argno, const char *arg)
 {
 	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(argno);
@@ -82,12 +83,61 @@ get_vector(FunctionCallInfo fcinfo, int argno, const char *arg)
 }
 
 /* pin the model named by argument argno (NULL: DESIGN §4's default rule) */
-static const ServeModel *
+const ServeModel *
 get_model(FunctionCallInfo fcinfo, int argno)
 {
 	char	   *name = registry_resolve_name(PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno));
 
 	return serve_model_acquire(name);
+}
+
+/*
+ * The chronological history of arguments argno (item_ids bigint[], not
+ * NULL) and argno + 1 (ratings real[] of the same length, or NULL) for model
+ * sm, as recommend_for_history reads it: unknown or NULL ids are skipped,
+ * ratings scaled (NULL: no rating), the last maxlen known items kept.
+ * *items and *ratings get palloc'd arrays of the window; exclude (N+1, may
+ * be NULL) gets a 1 for every known item given.  Returns the window length.
+ */
+int32
+history_from_args(FunctionCallInfo fcinfo, int argno, const ServeModel *sm,
+				  int32 **items, float **ratings, uint8 *exclude)
+{
+	Datum	   *ids, *rts = NULL;
+	bool	   *id_nulls, *rt_nulls = NULL;
+	int			n, n_rt = 0;
+	int32		n_known = 0, start;
+
+	deconstruct_array(get_vector(fcinfo, argno, "item_ids"), INT8OID, 8, FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &ids, &id_nulls, &n);
+	if (!PG_ARGISNULL(argno + 1))
+	{
+		deconstruct_array(get_vector(fcinfo, argno + 1, "ratings"), FLOAT4OID, 4, true,
+						  TYPALIGN_INT, &rts, &rt_nulls, &n_rt);
+		if (n_rt != n)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("item_ids has %d elements but ratings has %d", n, n_rt)));
+	}
+	*items = palloc(sizeof(int32) * (n + 1));
+	*ratings = palloc(sizeof(float) * (n + 1));
+	for (int i = 0; i < n; i++)
+	{
+		int32		j = id_nulls[i] ? 0 : nn_item_index(&sm->m, DatumGetInt64(ids[i]));
+
+		if (j == 0)
+			continue;
+		if (exclude)
+			exclude[j] = 1;
+		(*items)[n_known] = j;
+		(*ratings)[n_known] = nn_scale_rating(&sm->m.cfg, (rts == NULL || rt_nulls[i])
+											  ? NAN : DatumGetFloat4(rts[i]));
+		n_known++;
+	}
+	start = Max(0, n_known - sm->m.cfg.maxlen);
+	*items += start;
+	*ratings += start;
+	return n_known - start;
 }
 
 /* ---- history reading ---------------------------------------------------------- */
@@ -137,7 +187,7 @@ check_history_index(const RegistryModel *rm)
  * order_user are prepended to the select list and the ORDER BY (for reading
  * many users: "user::bigint, " and "user, ").
  */
-static char *
+char *
 history_sql(const RegistryModel *rm, const char *select_user, const char *where,
 			const char *order_user)
 {
@@ -438,47 +488,19 @@ animerec_recommend_for_history(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = get_k(fcinfo, 2);
 	const ServeModel *sm;
-	Datum	   *ids, *rts = NULL;
-	bool	   *id_nulls, *rt_nulls = NULL;
-	int			n, n_rt = 0;
 	int32	   *items;
 	float	   *ratings, *u;
-	int32		n_known = 0, start;
+	int32		n;
 	uint8	   *exclude;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
-	deconstruct_array(get_vector(fcinfo, 0, "item_ids"), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &ids, &id_nulls, &n);
-	if (!PG_ARGISNULL(1))
-	{
-		deconstruct_array(get_vector(fcinfo, 1, "ratings"), FLOAT4OID, 4, true, TYPALIGN_INT,
-						  &rts, &rt_nulls, &n_rt);
-		if (n_rt != n)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("item_ids has %d elements but ratings has %d", n, n_rt)));
-	}
 	sm = get_model(fcinfo, 3);
 	exclude = palloc0(sm->m.cfg.n_items + 1);
-	items = palloc(sizeof(int32) * (n + 1));
-	ratings = palloc(sizeof(float) * (n + 1));
-	for (int i = 0; i < n; i++)
-	{
-		int32		j = id_nulls[i] ? 0 : nn_item_index(&sm->m, DatumGetInt64(ids[i]));
-
-		if (j == 0)
-			continue;
-		exclude[j] = 1;
-		items[n_known] = j;
-		ratings[n_known] = nn_scale_rating(&sm->m.cfg,
-										   (rts == NULL || rt_nulls[i]) ? NAN : DatumGetFloat4(rts[i]));
-		n_known++;
-	}
-	start = Max(0, n_known - sm->m.cfg.maxlen);
+	n = history_from_args(fcinfo, 0, sm, &items, &ratings, exclude);
 	u = palloc(sizeof(float) * sm->m.cfg.dim);
-	embed_history(sm, items + start, ratings + start, n_known - start, NULL, 0, u);
+	embed_history(sm, items, ratings, n, NULL, 0, u);
 	recommend_from_embedding(rsinfo, sm, u, exclude, k);
 	serve_model_release(sm);
 	return (Datum) 0;
