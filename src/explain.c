@@ -150,7 +150,7 @@ emit_explanation(ReturnSetInfo *rsinfo, const ServeModel *sm, const Window *w,
 	contrib = palloc(sizeof(double) * w->T);
 	taken = palloc0(sizeof(bool) * w->T);
 	work = MemoryContextAllocHuge(CurrentMemoryContext,
-								  sizeof(float) * nn_explain_work_floats(&sm->m, w->T, w->n_utags));
+								  sizeof(float) * nn_explain_work_floats(&sm->m, w->T));
 	animerec_set_blas_threads();
 	nn_explain(&sm->m, sm->item_out, w->T, w->items, w->ratings, w->utags, w->n_utags,
 			   target, &logp, contrib, work);

@@ -6,11 +6,13 @@
  * log p(j | window) = s_j - log sum_{i=1..N} exp(s_i) is computed after the
  * whole window and after the window with item t left out, for every t; the
  * contribution of item t is the difference (positive: item t raised it).
- * Leaving item t out is exact: its step is marked padding, over which the
- * LSTM carries its state (nn_lstm_forward), which is the state of the window
- * without that item.  All T + 1 windows go through one nn_infer_batch and one
- * nn_scores, so the cost is one batch of T + 1 histories.
+ * Leaving item t out is exact: the LSTM carries its state over step t, which
+ * is the state of the window without that item.  The T + 1 windows share
+ * their prefixes, so they run as one triangular batch (see nn_explain) and
+ * one nn_scores.
  */
+#include <cblas.h>
+
 #include "nn_internal.h"
 
 /* log sum_{j=1..n} exp(s[j]), in double */
@@ -30,18 +32,21 @@ log_sum_exp(const float *s, int32_t n)
 }
 
 /*
- * floats of workspace nn_explain needs for a window of T items and n_utags
- * user tags: T + 1 windows of items and ratings (T + 1, T), the user-tag CSR
- * arrays (T + 2) and (T + 1, n_utags), embeddings (T + 1, D), scores
- * (T + 1, N + 1) and nn_infer_batch's workspace for T + 1 histories.
+ * floats of workspace nn_explain needs for a window of T items: user
+ * context, step inputs (T, in_0) and their layer-0 projections (T, 4H),
+ * per layer the hidden and cell states of T + 1 rows twice (before and
+ * after a step), one step's gates (T + 1, 4H) and tanh(c) (T + 1, H),
+ * embeddings (T + 1, D) and scores (T + 1, N + 1).
  */
 size_t
-nn_explain_work_floats(const nn_model *m, int32_t T, int32_t n_utags)
+nn_explain_work_floats(const nn_model *m, int32_t T)
 {
-	size_t		B = (size_t) T + 1;
+	size_t		B = (size_t) T + 1,
+				H = (size_t) m->cfg.hidden;
 
-	return 2 * B * T + (B + 1) + B * n_utags + B * m->cfg.dim +
-		B * ((size_t) m->cfg.n_items + 1) + nn_batch_work_floats(m, (int32_t) B, T);
+	return (size_t) nn_context_dim(&m->cfg) + (size_t) T * (m->in_dim + 4 * H) +
+		(size_t) m->cfg.layers * 4 * B * H + B * 5 * H +
+		B * m->cfg.dim + B * ((size_t) m->cfg.n_items + 1);
 }
 
 /*
@@ -50,7 +55,14 @@ nn_explain_work_floats(const nn_model *m, int32_t T, int32_t n_utags)
  * user tags utags (n_utags, may be NULL/0).  item_out (N+1, D) is
  * nn_item_output's table.  Writes *logp = log p(target | window) and
  * contrib (T): contrib[t] = *logp - log p(target | window without item t).
- * work has nn_explain_work_floats(m, T, n_utags) floats.
+ * work has nn_explain_work_floats(m, T) floats.
+ *
+ * Row 0 is the whole window, row 1 + t the window without item t.  Row
+ * 1 + t equals row 0 before step t, carries row 0's state over step t
+ * (the item is left out) and runs on its own after it; so step s computes
+ * only rows 0..s, which are contiguous: one GEMM per layer and step over
+ * s + 1 rows, about half the work of T + 1 full windows, and the layer-0
+ * input projection, the same for every row, once per step.
  */
 void
 nn_explain(const nn_model *m, const float *item_out, int32_t T,
@@ -58,40 +70,71 @@ nn_explain(const nn_model *m, const float *item_out, int32_t T,
 		   const int32_t *utags, int32_t n_utags, int32_t target,
 		   double *logp, double *contrib, float *work)
 {
-	int32_t		B = T + 1;
-	int32_t		N = m->cfg.n_items;
-	size_t		N1 = (size_t) N + 1;
-	int32_t    *win_items = (int32_t *) work;
-	float	   *win_ratings = work + (size_t) B * T;
-	int32_t    *utag_ptr = (int32_t *) (win_ratings + (size_t) B * T);
-	int32_t    *utag_idx = utag_ptr + B + 1;
-	float	   *u = (float *) (utag_idx + (size_t) B * n_utags);
+	int32_t		B = T + 1,
+				N = m->cfg.n_items,
+				H = m->cfg.hidden,
+				G = 4 * m->cfg.hidden,
+				L = m->cfg.layers,
+				in0 = m->in_dim;
+	size_t		N1 = (size_t) N + 1,
+				BH = (size_t) B * H;
+	float	   *ctx = work;
+	float	   *X = ctx + nn_context_dim(&m->cfg);
+	float	   *Zin = X + (size_t) T * in0;
+	float	   *state = Zin + (size_t) T * G;	/* per layer: H[2], C[2], (B, H) each */
+	float	   *Z = state + (size_t) L * 4 * BH;
+	float	   *TC = Z + (size_t) B * G;
+	float	   *u = TC + BH;
 	float	   *scores = u + (size_t) B * m->cfg.dim;
-	float	   *batch_work = scores + (size_t) B * N1;
-	int32_t		b,
+	nn_lstm_weights w;
+	int32_t		p = 0,
+				s,
+				l,
+				r,
 				t;
 
-	/* row 0: the whole window; row 1 + t: the window without item t */
-	for (b = 0; b < B; b++)
+	nn_user_context(m, 0, utags, n_utags, ctx);
+	for (s = 0; s < T; s++)
+		nn_step_input(m, items[s], ratings[s], ctx, X + (size_t) s * in0);
+	nn_layer_weights(m, 0, &w);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, G, in0, 1.0f, X, in0,
+				w.w_ih, in0, 0.0f, Zin, G);
+	memset(state, 0, sizeof(float) * (size_t) L * 4 * BH);
+	for (s = 0; s < T; s++)
 	{
-		memcpy(win_items + (size_t) b * T, items, sizeof(int32_t) * T);
-		memcpy(win_ratings + (size_t) b * T, ratings, sizeof(float) * T);
-		if (b > 0)
-			win_items[(size_t) b * T + (b - 1)] = 0;
-		utag_ptr[b] = b * n_utags;
-		if (n_utags > 0)
-			memcpy(utag_idx + (size_t) b * n_utags, utags, sizeof(int32_t) * n_utags);
+		int32_t		rows = s + 1;	/* row 0 and the rows that left out an earlier item */
+
+		for (l = 0; l < L; l++)
+		{
+			float	   *Hp = state + (size_t) l * 4 * BH + (size_t) p * BH,
+					   *Hn = state + (size_t) l * 4 * BH + (size_t) (1 - p) * BH,
+					   *Cp = Hp + 2 * BH,
+					   *Cn = Hn + 2 * BH;
+
+			nn_layer_weights(m, l, &w);
+			if (l == 0)
+				for (r = 0; r < rows; r++)
+					memcpy(Z + (size_t) r * G, Zin + (size_t) s * G, sizeof(float) * G);
+			else
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, G, H, 1.0f,
+							state + (size_t) (l - 1) * 4 * BH + (size_t) (1 - p) * BH, H,
+							w.w_ih, H, 0.0f, Z, G);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, G, H, 1.0f,
+						Hp, H, w.w_hh, H, 1.0f, Z, G);
+			nn_lstm_cells(&w, rows, Z, Cp, Cn, TC, Hn);
+			/* row 1 + s leaves item s out: it keeps row 0's state from before the step */
+			memcpy(Hn + (size_t) (s + 1) * H, Hp, sizeof(float) * H);
+			memcpy(Cn + (size_t) (s + 1) * H, Cp, sizeof(float) * H);
+		}
+		p = 1 - p;
 	}
-	utag_ptr[B] = B * n_utags;
-	nn_infer_batch(m, B, T, win_items, win_ratings, NULL,
-				   n_utags > 0 ? utag_ptr : NULL, n_utags > 0 ? utag_idx : NULL,
-				   u, batch_work);
+	nn_project(m->proj, m->cfg.dim, H, B, state + (size_t) (L - 1) * 4 * BH + (size_t) p * BH, u);
 	nn_scores(m, item_out, u, B, scores);
 	*logp = scores[target] - log_sum_exp(scores, N);
 	for (t = 0; t < T; t++)
 	{
-		const float *s = scores + (size_t) (t + 1) * N1;
+		const float *sc = scores + (size_t) (t + 1) * N1;
 
-		contrib[t] = *logp - (s[target] - log_sum_exp(s, N));
+		contrib[t] = *logp - (sc[target] - log_sum_exp(sc, N));
 	}
 }

@@ -242,8 +242,8 @@ int32_t		nn_rank(const float *scores, int32_t n, int32_t target, const uint8_t *
 
 /* ---- explanations (explain.c) ------------------------------------------ */
 
-/* floats of workspace nn_explain needs: a window of T items, n_utags user tags */
-size_t		nn_explain_work_floats(const nn_model *m, int32_t T, int32_t n_utags);
+/* floats of workspace nn_explain needs for a window of T items */
+size_t		nn_explain_work_floats(const nn_model *m, int32_t T);
 
 /*
  * Leave-one-out explanation of target (dense, 1..N) after a chronological
@@ -251,8 +251,9 @@ size_t		nn_explain_work_floats(const nn_model *m, int32_t T, int32_t n_utags);
  * utags (n_utags, may be NULL/0); item_out (N+1, D) from nn_item_output.
  * *logp = log p(target | window) under the full softmax over items 1..N;
  * contrib (T): contrib[t] = *logp - log p(target | window without item t),
- * exact (the left-out step is skipped as padding is).  All T + 1 windows run
- * as one nn_infer_batch.  work has nn_explain_work_floats(m, T, n_utags) floats.
+ * exact (the state is carried over the left-out step).  The T + 1 windows
+ * share prefixes and run as one triangular batch: about half the work of
+ * T + 1 histories.  work has nn_explain_work_floats(m, T) floats.
  */
 void		nn_explain(const nn_model *m, const float *item_out, int32_t T,
 					   const int32_t *items, const float *ratings,

@@ -85,7 +85,7 @@ test_against_brute_force(int32_t T, int32_t UG, int32_t layers)
 		ratings[t] = 2.0f * nn_rng_uniform(&r) - 1.0f;
 	}
 	target = 1 + (int32_t) nn_rng_below(&r, (uint32_t) cfg.n_items);
-	work = calloc(nn_explain_work_floats(&m, T, n_utags), sizeof(float));
+	work = calloc(nn_explain_work_floats(&m, T), sizeof(float));
 	nn_explain(&m, item_out, T, items, ratings, n_utags ? utags : NULL, n_utags, target,
 			   &logp, contrib, work);
 
@@ -144,7 +144,7 @@ test_single_item(void)
 	make_model(&m, &cfg, 3, 0.5f);
 	item_out = calloc(((size_t) cfg.n_items + 1) * cfg.dim, sizeof(float));
 	nn_item_output(&m, item_out);
-	work = calloc(nn_explain_work_floats(&m, 1, 0), sizeof(float));
+	work = calloc(nn_explain_work_floats(&m, 1), sizeof(float));
 	nn_explain(&m, item_out, 1, &item, &rating, NULL, 0, 9, &logp, &contrib, work);
 	tap_near(logp - contrib, brute_logp(&m, item_out, u, 9), 1e-5,
 			 "a window of one item left out is the zero embedding (the cold-start scores)");
