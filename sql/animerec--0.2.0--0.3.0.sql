@@ -191,3 +191,27 @@ END
 $$;
 COMMENT ON PROCEDURE refresh_recommendations(text, int, int) IS
     'replace the rows of model in animerec.recommendations by the top k of every user of its ratings table (recommend_all, block_users users per call, progress as NOTICEs and in application_name), all at once when the transaction commits; creates the view <model>_recommendations beside the items table on first use; managers of the model only';
+
+-- ---------------------------------------------------------------------------
+-- Issue 12 (BI dashboards, part 2): recommend_all streams,
+-- sql/install/41_recommend_all.sql.  The C function becomes the SQL function
+-- the planner inlines (CREATE OR REPLACE drops its SET search_path).
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION _recommend_all_rows(k int, model text, users bigint[],
+                                    OUT user_id bigint, OUT rank int, OUT item_id bigint, OUT score real)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'animerec_recommend_all'
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION _recommend_all_rows(int, text, bigint[]) IS
+    'internal: the rows of recommend_all, one block of users scored at a time (value-per-call): 8 users, then twice as many each time up to 256';
+
+CREATE OR REPLACE FUNCTION recommend_all(k int DEFAULT 10, model text DEFAULT NULL, users bigint[] DEFAULT NULL)
+    RETURNS TABLE (user_id bigint, rank int, item_id bigint, score real)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED ROWS 100000
+AS $$
+SELECT (s.r).user_id, (s.r).rank, (s.r).item_id, (s.r).score
+  FROM (SELECT animerec._recommend_all_rows(k, model, users) AS r OFFSET 0) s
+$$;
+COMMENT ON FUNCTION recommend_all(int, text, bigint[]) IS
+    'top k for every user of the model''s ratings table, or for the given users (those without rows get the popularity ranking), in ascending user order; reads all histories in one query and scores a block of users per matrix product (8, then twice as many each time up to 256), streaming: the first rows come after the first block and LIMIT or closing a cursor stops the work';
