@@ -23,6 +23,10 @@ CREATE TRIGGER models_notify_activated_insert AFTER INSERT ON models
     FOR EACH ROW WHEN (NEW.active) EXECUTE FUNCTION _notify_activated();
 CREATE TRIGGER models_notify_activated_update AFTER UPDATE OF active ON models
     FOR EACH ROW WHEN (NEW.active AND NOT OLD.active) EXECUTE FUNCTION _notify_activated();
+COMMENT ON TRIGGER models_notify_activated_insert ON models IS
+    'NOTIFY animerec_activated when a version is inserted active';
+COMMENT ON TRIGGER models_notify_activated_update ON models IS
+    'NOTIFY animerec_activated when a version becomes active';
 
 -- Top-k recommendations of every user of a model, as of its last refresh.
 -- Not a configuration table: pg_dump leaves its rows out (a refresh makes them again).
