@@ -13,7 +13,7 @@ PG_CONFIG=${PG_CONFIG:-pg_config}
 export PG_CONFIG
 ANIMEREC_PACKAGES="postgresql-15 postgresql-server-dev-15 libopenblas-dev postgresql-15-pgtap
 libtap-parser-sourcehandler-pgtap-perl build-essential pkg-config clang libclang-rt-14-dev valgrind
-postgresql-15-plproxy"
+postgresql-15-plproxy postgresql-15-cron"
 
 say() { printf '%s\n' "$*" >&2; }
 

@@ -1,11 +1,13 @@
 /*
  * serve.c — recommendations from SQL: recommend, recommend_for_history,
- * recommend_for_embedding, similar_items and the batch path recommend_all.
+ * recommend_for_embedding, similar_items, and the blocks of users that the
+ * batch path recommend_all (src/recommend_all.c) scores.
  *
  * Every function pins the active model version (src/shmem.c), reads what it
  * needs through SPI with the caller's privileges, runs the LSTM over the
  * history, scores all items with one GEMV/GEMM (nn_scores) and selects the top
- * k without a full sort (nn_topk).  Results are materialised in one call.
+ * k without a full sort (nn_topk).  Results are materialised in one call
+ * (recommend_all's stream per block of users).
  *
  * Cold users: a history with no known item has the zero embedding, so its
  * scores are the learned item biases — under the full softmax these track
@@ -27,14 +29,12 @@
 
 #include "animerec.h"
 #include "registry.h"
+#include "serve.h"
 #include "shmem.h"
 #include "train_data.h"
 
-#define BATCH_USERS 256			/* users per GEMM in recommend_all */
-#define FETCH_ROWS 10000		/* rows per cursor fetch of whole histories */
-
-/* the cached queries of one model version */
-typedef struct HistoryPlan
+/* the cached queries of one model version (HistoryPlan in serve.h) */
+struct HistoryPlan
 {
 	char		name[NAMEDATALEN];
 	int32		version;
@@ -44,14 +44,14 @@ typedef struct HistoryPlan
 	SPIPlanPtr	utags_any;		/* the same for $1 int8[] of user ids */
 	Datum		vocab;			/* user-tag vocabulary (text[]), in TopMemoryContext */
 	struct HistoryPlan *next;
-} HistoryPlan;
+};
 
 static HistoryPlan *history_plans = NULL;
 
 /* ---- arguments ------------------------------------------------------------- */
 
 /* k from argument argno: error when NULL or < 1, clamped to the catalogue size later */
-static int32
+int32
 get_k(FunctionCallInfo fcinfo, int argno)
 {
 	int32		k;
@@ -69,7 +69,7 @@ get_k(FunctionCallInfo fcinfo, int argno)
 }
 
 /* array argument argno (not NULL); error unless it has at most one dimension */
-static ArrayType *
+ArrayType *
 get_vector(FunctionCallInfo fcinfo, int argno, const char *arg)
 {
 	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(argno);
@@ -85,12 +85,61 @@ get_vector(FunctionCallInfo fcinfo, int argno, const char *arg)
  * pin the model named by argument argno (NULL: the default-model rule of
  * docs/design.md#the-sql-interface)
  */
-static const ServeModel *
+const ServeModel *
 get_model(FunctionCallInfo fcinfo, int argno)
 {
 	char	   *name = registry_resolve_name(PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno));
 
 	return serve_model_acquire(name);
+}
+
+/*
+ * The chronological history of arguments argno (item_ids bigint[], not
+ * NULL) and argno + 1 (ratings real[] of the same length, or NULL) for model
+ * sm, as recommend_for_history reads it: unknown or NULL ids are skipped,
+ * ratings scaled (NULL: no rating), the last maxlen known items kept.
+ * *items and *ratings get palloc'd arrays of the window; exclude (N+1, may
+ * be NULL) gets a 1 for every known item given.  Returns the window length.
+ */
+int32
+history_from_args(FunctionCallInfo fcinfo, int argno, const ServeModel *sm,
+				  int32 **items, float **ratings, uint8 *exclude)
+{
+	Datum	   *ids, *rts = NULL;
+	bool	   *id_nulls, *rt_nulls = NULL;
+	int			n, n_rt = 0;
+	int32		n_known = 0, start;
+
+	deconstruct_array(get_vector(fcinfo, argno, "item_ids"), INT8OID, 8, FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &ids, &id_nulls, &n);
+	if (!PG_ARGISNULL(argno + 1))
+	{
+		deconstruct_array(get_vector(fcinfo, argno + 1, "ratings"), FLOAT4OID, 4, true,
+						  TYPALIGN_INT, &rts, &rt_nulls, &n_rt);
+		if (n_rt != n)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("item_ids has %d elements but ratings has %d", n, n_rt)));
+	}
+	*items = palloc(sizeof(int32) * (n + 1));
+	*ratings = palloc(sizeof(float) * (n + 1));
+	for (int i = 0; i < n; i++)
+	{
+		int32		j = id_nulls[i] ? 0 : nn_item_index(&sm->m, DatumGetInt64(ids[i]));
+
+		if (j == 0)
+			continue;
+		if (exclude)
+			exclude[j] = 1;
+		(*items)[n_known] = j;
+		(*ratings)[n_known] = nn_scale_rating(&sm->m.cfg, (rts == NULL || rt_nulls[i])
+											  ? NAN : DatumGetFloat4(rts[i]));
+		n_known++;
+	}
+	start = Max(0, n_known - sm->m.cfg.maxlen);
+	*items += start;
+	*ratings += start;
+	return n_known - start;
 }
 
 /* ---- history reading ---------------------------------------------------------- */
@@ -140,7 +189,7 @@ check_history_index(const RegistryModel *rm)
  * order_user are prepended to the select list and the ORDER BY (for reading
  * many users: "user::bigint, " and "user, ").
  */
-static char *
+char *
 history_sql(const RegistryModel *rm, const char *select_user, const char *where,
 			const char *order_user)
 {
@@ -192,7 +241,7 @@ history_plan_reset(HistoryPlan *hp)
  * The cached queries of sm's model version (built, and the index checked, on
  * first use).  Inside an SPI connection.
  */
-static HistoryPlan *
+HistoryPlan *
 get_history_plan(const ServeModel *sm)
 {
 	HistoryPlan *hp;
@@ -447,47 +496,19 @@ animerec_recommend_for_history(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = get_k(fcinfo, 2);
 	const ServeModel *sm;
-	Datum	   *ids, *rts = NULL;
-	bool	   *id_nulls, *rt_nulls = NULL;
-	int			n, n_rt = 0;
 	int32	   *items;
 	float	   *ratings, *u;
-	int32		n_known = 0, start;
+	int32		n;
 	uint8	   *exclude;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
-	deconstruct_array(get_vector(fcinfo, 0, "item_ids"), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &ids, &id_nulls, &n);
-	if (!PG_ARGISNULL(1))
-	{
-		deconstruct_array(get_vector(fcinfo, 1, "ratings"), FLOAT4OID, 4, true, TYPALIGN_INT,
-						  &rts, &rt_nulls, &n_rt);
-		if (n_rt != n)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("item_ids has %d elements but ratings has %d", n, n_rt)));
-	}
 	sm = get_model(fcinfo, 3);
 	exclude = palloc0(sm->m.cfg.n_items + 1);
-	items = palloc(sizeof(int32) * (n + 1));
-	ratings = palloc(sizeof(float) * (n + 1));
-	for (int i = 0; i < n; i++)
-	{
-		int32		j = id_nulls[i] ? 0 : nn_item_index(&sm->m, DatumGetInt64(ids[i]));
-
-		if (j == 0)
-			continue;
-		exclude[j] = 1;
-		items[n_known] = j;
-		ratings[n_known] = nn_scale_rating(&sm->m.cfg,
-										   (rts == NULL || rt_nulls[i]) ? NAN : DatumGetFloat4(rts[i]));
-		n_known++;
-	}
-	start = Max(0, n_known - sm->m.cfg.maxlen);
+	n = history_from_args(fcinfo, 0, sm, &items, &ratings, exclude);
 	u = palloc(sizeof(float) * sm->m.cfg.dim);
-	embed_history(sm, items + start, ratings + start, n_known - start, NULL, 0, u);
+	embed_history(sm, items, ratings, n, NULL, 0, u);
 	recommend_from_embedding(rsinfo, sm, u, exclude, k);
 	serve_model_release(sm);
 	return (Datum) 0;
@@ -602,34 +623,14 @@ animerec_similar_items(PG_FUNCTION_ARGS)
 
 /* ---- batch path ----------------------------------------------------------------- */
 
-/* users collected for one GEMM: left-padded windows and each user's seen items */
-typedef struct UserBlock
-{
-	int32		B;				/* users in the block */
-	int32		T;				/* maxlen */
-	int64	   *user_ids;		/* (BATCH_USERS) */
-	int32	   *n_win;			/* (BATCH_USERS) window lengths */
-	int32	   *items;			/* (BATCH_USERS, T) chronological, right-aligned */
-	float	   *ratings;		/* (BATCH_USERS, T) */
-	int32	   *seen_ptr;		/* (BATCH_USERS + 1) CSR offsets into seen */
-	int32	   *seen;			/* dense items seen, grows */
-	int32		seen_cap;
-	int32	   *utag_ptr;		/* (BATCH_USERS + 1) CSR offsets of the users' tags */
-	int32	   *utag_idx;		/* user tags, grows */
-	int32		utag_cap;
-	float	   *u;				/* (BATCH_USERS, D) */
-	float	   *scores;			/* (BATCH_USERS, N+1) */
-	float	   *work;
-	uint8	   *exclude;		/* (N+1), all zero between users */
-} UserBlock;
-
 /* Allocate a block for model sm. */
-static void
+void
 block_init(UserBlock *b, const ServeModel *sm)
 {
 	const nn_model *m = &sm->m;
 
 	b->B = 0;
+	b->limit = BATCH_USERS;
 	b->T = m->cfg.maxlen;
 	b->user_ids = palloc(sizeof(int64) * BATCH_USERS);
 	b->n_win = palloc(sizeof(int32) * BATCH_USERS);
@@ -650,7 +651,7 @@ block_init(UserBlock *b, const ServeModel *sm)
 }
 
 /* Append a seen item of the block's current (last) user. */
-static void
+void
 block_add_seen(UserBlock *b, int32 j)
 {
 	int32		at = b->seen_ptr[b->B + 1];
@@ -665,7 +666,7 @@ block_add_seen(UserBlock *b, int32 j)
 }
 
 /* Start a new user in the block (its window and seen list empty). */
-static void
+void
 block_begin_user(UserBlock *b, int64 user_id)
 {
 	b->user_ids[b->B] = user_id;
@@ -719,7 +720,7 @@ block_read_user_tags(UserBlock *b, const HistoryPlan *hp)
  * user's top k (seen items excluded), and empty the block.  Inside an SPI
  * connection (user tags are read through hp).
  */
-static void
+void
 block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const HistoryPlan *hp,
 			int32 k)
 {
@@ -751,156 +752,12 @@ block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const His
 	b->seen_ptr[0] = 0;
 }
 
-/* Close the block's current user; flush when the block is full. */
-static void
+/* Close the block's current user; flush when the block has limit users. */
+void
 block_end_user(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const HistoryPlan *hp,
 			   int32 k)
 {
 	b->B++;
-	if (b->B == BATCH_USERS)
+	if (b->B == b->limit)
 		block_flush(b, rsinfo, sm, hp, k);
-}
-
-/* comparator for int64 qsort */
-static int
-cmp_int64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a, y = *(const int64 *) b;
-
-	return x < y ? -1 : x > y;
-}
-
-PG_FUNCTION_INFO_V1(animerec_recommend_all);
-
-/*
- * recommend_all(k int, model text, users bigint[])
- *   -> setof (user_id bigint, rank int, item_id bigint, score real)
- * Top k for every user of the model's ratings table (or for the given users;
- * those without rows get the cold-start ranking), reading all histories with
- * one query and scoring BATCH_USERS users per GEMM.  Users come out in
- * ascending id order.
- */
-Datum
-animerec_recommend_all(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MemoryContext caller = CurrentMemoryContext;
-	int32		k = get_k(fcinfo, 0);
-	const ServeModel *sm;
-	RegistryModel rm;
-	int64	   *wanted = NULL;
-	int			n_wanted = 0, next_wanted = 0;
-	UserBlock	b;
-	HistoryPlan *hp;
-	Portal		portal;
-	char	   *sql;
-	Oid			argtypes[1] = {INT8ARRAYOID};
-	Datum		values[1];
-	bool		have_user = false;
-	int64		cur_user = 0;
-
-	InitMaterializedSRF(fcinfo, 0);
-	sm = get_model(fcinfo, 1);
-	if (!PG_ARGISNULL(2))
-	{
-		Datum	   *elems;
-		bool	   *enulls;
-		int			n;
-
-		values[0] = PG_GETARG_DATUM(2);
-		deconstruct_array(get_vector(fcinfo, 2, "users"), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-						  &elems, &enulls, &n);
-		wanted = palloc(sizeof(int64) * (n + 1));
-		for (int i = 0; i < n; i++)
-			if (!enulls[i])
-				wanted[n_wanted++] = DatumGetInt64(elems[i]);
-		qsort(wanted, n_wanted, sizeof(int64), cmp_int64);
-		n = n_wanted;
-		n_wanted = 0;
-		for (int i = 0; i < n; i++)
-			if (n_wanted == 0 || wanted[n_wanted - 1] != wanted[i])
-				wanted[n_wanted++] = wanted[i];
-	}
-	if (!registry_fetch_active(sm->name, &rm, false))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("model \"%s\" has no active version", sm->name)));
-	sql = history_sql(&rm, psprintf("%s::bigint, ", quote_identifier(rm.user_col)),
-					  wanted ? "= ANY($1)" : "IS NOT NULL",
-					  psprintf("%s, ", quote_identifier(rm.user_col)));
-	block_init(&b, sm);
-
-	SPI_connect();
-	hp = get_history_plan(sm);
-	portal = SPI_cursor_open_with_args(NULL, sql, wanted ? 1 : 0, argtypes, values, NULL, true, 0);
-	for (;;)
-	{
-		SPITupleTable *tt;
-		uint64		n_rows;
-
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		/* block_flush runs queries of its own, which replace SPI_tuptable */
-		tt = SPI_tuptable;
-		n_rows = SPI_processed;
-		if (n_rows == 0)
-			break;
-		for (uint64 r = 0; r < n_rows; r++)
-		{
-			HeapTuple	tup = tt->vals[r];
-			TupleDesc	td = tt->tupdesc;
-			bool		isnull;
-			int64		user = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-			Datum		d = SPI_getbinval(tup, td, 2, &isnull);
-			int32		j = isnull ? 0 : nn_item_index(&sm->m, DatumGetInt64(d));
-			MemoryContext spi = MemoryContextSwitchTo(caller);
-
-			if (!have_user || user != cur_user)
-			{
-				if (have_user)
-					block_end_user(&b, rsinfo, sm, hp, k);
-				/* requested users without rows: cold start, in id order */
-				while (next_wanted < n_wanted && wanted[next_wanted] <= user)
-				{
-					if (wanted[next_wanted] < user)
-					{
-						block_begin_user(&b, wanted[next_wanted]);
-						block_end_user(&b, rsinfo, sm, hp, k);
-					}
-					next_wanted++;
-				}
-				block_begin_user(&b, user);
-				have_user = true;
-				cur_user = user;
-			}
-			if (j != 0)
-			{
-				block_add_seen(&b, j);
-				if (b.n_win[b.B] < b.T)
-				{
-					/* rows come newest first: fill the row from its end */
-					size_t		at = (size_t) b.B * b.T + (b.T - 1 - b.n_win[b.B]);
-
-					d = SPI_getbinval(tup, td, 3, &isnull);
-					b.items[at] = j;
-					b.ratings[at] = nn_scale_rating(&sm->m.cfg, isnull ? NAN : DatumGetFloat4(d));
-					b.n_win[b.B]++;
-				}
-			}
-			MemoryContextSwitchTo(spi);
-		}
-		SPI_freetuptable(tt);
-	}
-	SPI_cursor_close(portal);
-
-	if (have_user)
-		block_end_user(&b, rsinfo, sm, hp, k);
-	for (; next_wanted < n_wanted; next_wanted++)
-	{
-		block_begin_user(&b, wanted[next_wanted]);
-		block_end_user(&b, rsinfo, sm, hp, k);
-	}
-	block_flush(&b, rsinfo, sm, hp, k);
-	SPI_finish();
-	serve_model_release(sm);
-	return (Datum) 0;
 }

@@ -62,13 +62,6 @@ CREATE FUNCTION similar_items(item_id bigint, k int DEFAULT 10, model text DEFAU
 COMMENT ON FUNCTION similar_items(bigint, int, text) IS
     'the k items most similar to an item: cosine similarity of the output representations (item embedding plus mean tag embedding, bias left out)';
 
-CREATE FUNCTION recommend_all(k int DEFAULT 10, model text DEFAULT NULL, users bigint[] DEFAULT NULL)
-    RETURNS TABLE (user_id bigint, rank int, item_id bigint, score real)
-    AS 'MODULE_PATHNAME', 'animerec_recommend_all'
-    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
-COMMENT ON FUNCTION recommend_all(int, text, bigint[]) IS
-    'top k for every user of the model''s ratings table, or for the given users (those without rows get the popularity ranking), in ascending user order; reads all histories in one query and scores 256 users per matrix product';
-
 CREATE FUNCTION _user_embedding_sfunc(internal, bigint, real)
     RETURNS internal
     AS 'MODULE_PATHNAME', 'animerec_user_embedding_sfunc'

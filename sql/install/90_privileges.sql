@@ -45,15 +45,16 @@ GRANT SELECT ON training_progress, loaded_models TO PUBLIC;
 -- A fixed search_path on every function (SQL bodies qualify animerec's
 -- objects).  Not on the procedure train: a SET clause would make it atomic,
 -- without its per-epoch commits, so it sets the same search_path itself
--- (src/train_procedure.c).  Nor on _manages, which the policies inline (its body
--- qualifies every name).
+-- (src/train_procedure.c).  Nor on _manages, which the policies inline, nor on
+-- recommend_all, which the planner inlines to stream (their bodies qualify
+-- every name).
 DO $$
 DECLARE
     f regprocedure;
 BEGIN
     FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
               WHERE p.pronamespace = 'animerec'::regnamespace AND p.prokind = 'f'
-                AND p.proname <> '_manages'
+                AND p.proname NOT IN ('_manages', 'recommend_all')
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', f);
     END LOOP;

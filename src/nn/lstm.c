@@ -293,3 +293,20 @@ nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c, float
 	lstm_cell(w->H, work, w->b_ih, w->b_hh, c, c_new, tc, h);
 	memcpy(c, c_new, sizeof(float) * w->H);
 }
+
+/*
+ * The cells of B rows: Z (B, 4H) holds the gate pre-activations without
+ * bias and gets the activated gates; C_prev (B, H) the previous cell states;
+ * writes C, TC and Hs (B, H each).  No two arrays overlap.
+ */
+void
+nn_lstm_cells(const nn_lstm_weights *w, int32_t B, float *Z, const float *C_prev,
+			  float *C, float *TC, float *Hs)
+{
+	size_t		H = (size_t) w->H;
+	int32_t		b;
+
+	for (b = 0; b < B; b++)
+		lstm_cell(w->H, Z + b * 4 * H, w->b_ih, w->b_hh, C_prev + b * H,
+				  C + b * H, TC + b * H, Hs + b * H);
+}

@@ -263,6 +263,26 @@ int32_t		nn_topk(const float *scores, int32_t n, int32_t k, const uint8_t *exclu
  */
 int32_t		nn_rank(const float *scores, int32_t n, int32_t target, const uint8_t *exclude);
 
+/* ---- explanations (explain.c) ------------------------------------------ */
+
+/* floats of workspace nn_explain needs for a window of T items */
+size_t		nn_explain_work_floats(const nn_model *m, int32_t T);
+
+/*
+ * Leave-one-out explanation of target (dense, 1..N) after a chronological
+ * window items/ratings (T >= 1, dense items, ratings scaled) with user tags
+ * utags (n_utags, may be NULL/0); item_out (N+1, D) from nn_item_output.
+ * *logp = log p(target | window) under the full softmax over items 1..N;
+ * contrib (T): contrib[t] = *logp - log p(target | window without item t),
+ * exact (the state is carried over the left-out step).  The T + 1 windows
+ * share prefixes and run as one triangular batch: about half the work of
+ * T + 1 histories.  work has nn_explain_work_floats(m, T) floats.
+ */
+void		nn_explain(const nn_model *m, const float *item_out, int32_t T,
+					   const int32_t *items, const float *ratings,
+					   const int32_t *utags, int32_t n_utags, int32_t target,
+					   double *logp, double *contrib, float *work);
+
 /* ---- weight file --------------------------------------------------------- */
 
 /*

@@ -309,6 +309,14 @@ void		nn_layer_weights(const nn_model *m, int32_t l, nn_lstm_weights *w);
 void		nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c,
 						 float *work);
 
+/*
+ * The cells of B rows: Z (B, 4H) gate pre-activations without bias, in;
+ * activated gates, out; C_prev (B, H) previous cell states; writes C, TC
+ * and Hs (B, H each).  No two arrays overlap.
+ */
+void		nn_lstm_cells(const nn_lstm_weights *w, int32_t B, float *Z, const float *C_prev,
+						  float *C, float *TC, float *Hs);
+
 /* ---- output layer (output.c) ---- */
 
 /* positions per chunk of the output layer's logits buffer */

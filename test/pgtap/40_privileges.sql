@@ -180,13 +180,14 @@ DROP TRIGGER tap_sec_spy ON animerec.models;
 SELECT animerec.drop_model('tap_sec_spy');
 
 -- SECURITY INVOKER and a fixed search_path everywhere: a SET clause on every
--- function but train (above) and the inlined _manages (see docs/operations.md)
+-- function but train (above) and the inlined _manages and recommend_all (see
+-- docs/operations.md, docs/bi-tables.md)
 SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'animerec'::regnamespace AND prosecdef),
     0::bigint, 'no function is SECURITY DEFINER');
 SELECT is((SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
             WHERE pronamespace = 'animerec'::regnamespace AND prokind IN ('f', 'p')
               AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)),
-    ARRAY['_manages', 'train'], 'every other function has SET search_path = pg_catalog, pg_temp');
+    ARRAY['_manages', 'recommend_all', 'train'], 'every other function has SET search_path = pg_catalog, pg_temp');
 SELECT ok(has_schema_privilege('tap_sec_bob', 'animerec', 'USAGE')
           AND has_function_privilege('tap_sec_bob', 'animerec.recommend(bigint, int, text, boolean)', 'EXECUTE')
           AND NOT has_table_privilege('tap_sec_bob', 'animerec.models', 'TRUNCATE'),

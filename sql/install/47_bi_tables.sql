@@ -1,0 +1,171 @@
+-- ---------------------------------------------------------------------------
+-- BI dashboards (docs/bi-tables.md): activation notifications, the
+-- recommendations table filled by refresh_recommendations, and a view per
+-- model joining its items table.
+-- ---------------------------------------------------------------------------
+
+-- Activation sends NOTIFY animerec_activated with the payload
+-- {"model": <name>, "version": <version>}, delivered when the activating
+-- transaction commits: activate(), training's final activation and a direct
+-- UPDATE or INSERT of an active row all go through these triggers.
+CREATE FUNCTION _notify_activated() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM pg_catalog.pg_notify('animerec_activated',
+                                 pg_catalog.json_build_object('model', NEW.name, 'version', NEW.version)::text);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION _notify_activated() IS
+    'internal: trigger sending NOTIFY animerec_activated, payload {"model": name, "version": version}, when a version becomes active';
+CREATE TRIGGER models_notify_activated_insert AFTER INSERT ON models
+    FOR EACH ROW WHEN (NEW.active) EXECUTE FUNCTION _notify_activated();
+CREATE TRIGGER models_notify_activated_update AFTER UPDATE OF active ON models
+    FOR EACH ROW WHEN (NEW.active AND NOT OLD.active) EXECUTE FUNCTION _notify_activated();
+COMMENT ON TRIGGER models_notify_activated_insert ON models IS
+    'NOTIFY animerec_activated when a version is inserted active';
+COMMENT ON TRIGGER models_notify_activated_update ON models IS
+    'NOTIFY animerec_activated when a version becomes active';
+
+-- Top-k recommendations of every user of a model, as of its last refresh.
+-- Not a configuration table: pg_dump leaves its rows out (a refresh makes them again).
+CREATE TABLE recommendations (
+    model       text        NOT NULL,
+    version     int         NOT NULL,
+    user_id     bigint      NOT NULL,
+    rank        int         NOT NULL,
+    item_id     bigint      NOT NULL,
+    score       real        NOT NULL,
+    -- MERGE with issue 11: the column "probability real" goes here, filled by
+    -- refresh_recommendations from recommend_all's probability column.
+    computed_at timestamptz NOT NULL,
+    PRIMARY KEY (model, user_id, rank)
+);
+COMMENT ON TABLE recommendations IS
+    'top-k recommendations of every user of a model, written by refresh_recommendations: all rows of a model are of one version and one refresh (computed_at), replaced at once when the next refresh commits; row-level security shows a role only the models it may use';
+
+-- read and written by the members of the model name's owner role, of
+-- animerec_admin, and by superusers (as the registry)
+ALTER TABLE recommendations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY recommendations_manager ON recommendations
+    USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _manages(o.owner)))
+    WITH CHECK (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _manages(o.owner)));
+-- MERGE with issue 11: a FOR SELECT policy letting the roles granted the
+-- model's serving privilege read its rows goes here.
+GRANT SELECT, INSERT, DELETE ON recommendations TO PUBLIC;
+
+-- _recommendations_view(model): create the view <model>_recommendations in
+-- the schema of the model's items table, unless it exists: the
+-- recommendations of the model with the item's columns (a column whose name
+-- the table already has is prefixed item_).  The view is security_invoker:
+-- the reader's privileges and the table's row-level security apply.
+CREATE FUNCTION _recommendations_view(model text) RETURNS regclass
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    m animerec.models;
+    items regclass;
+    view_name text;
+    cols text;
+BEGIN
+    SELECT * INTO m FROM animerec.models x WHERE x.name = _recommendations_view.model AND x.active;
+    IF m.items_table IS NULL THEN
+        RETURN NULL;
+    END IF;
+    items := m.items_table::regclass;
+    view_name := pg_catalog.format('%I.%I',
+                                   (SELECT n.nspname FROM pg_catalog.pg_class c
+                                      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                                     WHERE c.oid = items),
+                                   _recommendations_view.model || '_recommendations');
+    IF pg_catalog.to_regclass(view_name) IS NOT NULL THEN
+        RETURN view_name::regclass;
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format('i.%I AS %I', a.attname,
+               CASE WHEN a.attname IN ('model', 'version', 'user_id', 'rank', 'item_id', 'score',
+                                       'probability', 'computed_at')
+                    THEN 'item_' || a.attname ELSE a.attname END), ', ' ORDER BY a.attnum)
+      INTO cols
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = items AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> m.item_key;
+    EXECUTE pg_catalog.format(
+        'CREATE VIEW %s WITH (security_invoker = true) AS'
+        ' SELECT r.version, r.user_id, r.rank, r.item_id, r.score, r.computed_at%s'
+        ' FROM animerec.recommendations r LEFT JOIN %s i ON i.%I = r.item_id WHERE r.model = %L',
+        view_name, CASE WHEN cols IS NULL THEN '' ELSE ', ' || cols END, items, m.item_key,
+        _recommendations_view.model);
+    EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', view_name,
+        pg_catalog.format('recommendations of model %s (animerec.recommendations) with the columns of %s; made by animerec.refresh_recommendations',
+                          _recommendations_view.model, items));
+    RETURN view_name::regclass;
+END
+$$;
+COMMENT ON FUNCTION _recommendations_view(text) IS
+    'internal: create the view <model>_recommendations beside the model''s items table unless it exists; returns it, or NULL when the model has no items table';
+
+-- refresh_recommendations(model, k, block_users): replace the model's rows of
+-- animerec.recommendations by the top k of every user of its ratings table,
+-- computed by recommend_all block_users users at a time.  One transaction:
+-- readers see the old rows until it commits and the new ones after, never a
+-- mix or an empty set; a cancel or error leaves the old rows.  Activation of
+-- the model waits until it ends (all rows are of one version).
+CREATE PROCEDURE refresh_recommendations(model text, k int DEFAULT 10, block_users int DEFAULT 1024)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m animerec.models;
+    users bigint[];
+    n int;
+    done int := 0;
+    notices boolean := coalesce(pg_catalog.current_setting('animerec.progress_notices', true), 'on')::boolean;
+BEGIN
+    IF model IS NULL OR k IS NULL OR block_users IS NULL THEN
+        RAISE EXCEPTION 'model, k and block_users must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF k < 1 OR block_users < 1 THEN
+        RAISE EXCEPTION 'k and block_users must be at least 1, not % and %', k, block_users
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM animerec._check_manager(model);
+    -- one refresh of a name at a time; activate() waits for this transaction
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('animerec.refresh'), pg_catalog.hashtext(model));
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtext('animerec.activate'),
+                                                    pg_catalog.hashtext(model));
+    SELECT * INTO m FROM animerec.models x WHERE x.name = refresh_recommendations.model AND x.active;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" has no active version', model
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Activate a ready version with animerec.activate(name, version).';
+    END IF;
+    DELETE FROM animerec.recommendations r WHERE r.model = refresh_recommendations.model;
+    EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(DISTINCT u ORDER BY u) FROM (SELECT %I::bigint AS u FROM %s) s'
+                              ' WHERE u IS NOT NULL', m.user_col, m.ratings_table)
+       INTO users;
+    n := coalesce(pg_catalog.cardinality(users), 0);
+    WHILE done < n LOOP
+        -- MERGE with issue 11: add probability to the column list and a.probability to the SELECT
+        INSERT INTO animerec.recommendations (model, version, user_id, rank, item_id, score, computed_at)
+        SELECT refresh_recommendations.model, m.version, a.user_id, a.rank, a.item_id, a.score, pg_catalog.now()
+          FROM animerec.recommend_all(k, refresh_recommendations.model, users[done + 1 : done + block_users]) a;
+        done := least(done + block_users, n);
+        -- progress, for this session (NOTICE) and for others (pg_stat_activity.application_name)
+        PERFORM pg_catalog.set_config('application_name',
+                                      pg_catalog.format('animerec refresh %s: %s/%s users', model, done, n), true);
+        IF notices THEN
+            RAISE NOTICE 'refresh of "%" version %: % of % users', model, m.version, done, n;
+        END IF;
+    END LOOP;
+    IF NOT EXISTS (SELECT 1 FROM animerec.models x
+                    WHERE x.name = refresh_recommendations.model AND x.active AND x.version = m.version) THEN
+        RAISE EXCEPTION 'model "%" was activated during the refresh', model
+            USING ERRCODE = 'serialization_failure',
+                  DETAIL = pg_catalog.format('The refresh began with version %s.', m.version),
+                  HINT = 'Call refresh_recommendations again.';
+    END IF;
+    PERFORM animerec._recommendations_view(model);
+END
+$$;
+COMMENT ON PROCEDURE refresh_recommendations(text, int, int) IS
+    'replace the rows of model in animerec.recommendations by the top k of every user of its ratings table (recommend_all, block_users users per call, progress as NOTICEs and in application_name), all at once when the transaction commits; creates the view <model>_recommendations beside the items table on first use; managers of the model only';

@@ -1,0 +1,344 @@
+/*
+ * recommend_all.c — the batch path: top k for every user of a model's ratings
+ * table (or for given users), streamed block by block.
+ *
+ * One query reads every history (users in ascending order, newest rows
+ * first) through an SPI cursor that stays open between calls; the rows of
+ * users fill a block, which is scored with one GEMM (block_flush,
+ * src/serve.c) into a small tuplestore, and the rows leave from there one
+ * per call (value-per-call).  Only then is the next block read: the first
+ * row comes after one block, and a LIMIT or a closed cursor stops the work.
+ * The first block has FIRST_BLOCK users and each next one twice as many, up
+ * to BATCH_USERS: a preview is quick and a whole run scores almost every
+ * user in full blocks.  SQL calls it through recommend_all, a SQL function whose
+ * body calls _recommend_all_rows in a select list, so that the planner
+ * inlines it and the rows stream (a set-returning function in FROM is
+ * always run to completion first).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+#include "animerec.h"
+#include "serve.h"
+
+#define FIRST_BLOCK 8			/* users of the first block; each next one doubles, up to BATCH_USERS */
+
+/* one row of the histories' query: a user's item (dense, 0: unknown) and rating (NaN: none) */
+typedef struct HistoryRow
+{
+	int64		user;
+	int32		item;
+	float		rating;
+} HistoryRow;
+
+/* the state of one recommend_all scan, in the SRF's multi-call context */
+typedef struct Stream
+{
+	MemoryContext cxt;			/* the multi-call context */
+	const ServeModel *sm;		/* pinned until the scan ends */
+	int32		k;
+	int64	   *wanted;			/* the users asked for, ascending, or NULL: all */
+	int			n_wanted;
+	int			next_wanted;
+	UserBlock	b;
+	char	   *portal;			/* name of the open cursor over the histories; NULL once closed */
+	HistoryRow *rows;			/* (FETCH_ROWS) the last rows fetched */
+	int			n_rows;
+	int			next_row;		/* the first row not yet added to a block */
+	bool		have_user;		/* a user's rows are being read */
+	int64		cur_user;
+	bool		finished;		/* every user has been scored */
+	Tuplestorestate *out;		/* scored rows not yet returned */
+	ReturnSetInfo sink;			/* block_flush's view of out */
+	TupleTableSlot *slot;
+} Stream;
+
+/* comparator for int64 qsort */
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a,
+				y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Close the cursor and release the model, once (normal end, early shutdown). */
+static void
+stream_close(Stream *st)
+{
+	if (st->portal != NULL)
+	{
+		Portal		portal = SPI_cursor_find(st->portal);
+
+		if (portal != NULL)
+			SPI_cursor_close(portal);
+		st->portal = NULL;
+	}
+	if (st->sm != NULL)
+	{
+		serve_model_release(st->sm);
+		st->sm = NULL;
+	}
+}
+
+/*
+ * ExprContext callback: the scan stops before its end (LIMIT, cursor closed,
+ * rescan).  Registered after the SRF's own shutdown callback, so called
+ * before it (they run last registered first), while st still exists.
+ */
+static void
+stream_shutdown(Datum arg)
+{
+	stream_close((Stream *) DatumGetPointer(arg));
+}
+
+/* Close the block's current user; after a flush the next block is twice as large. */
+static void
+stream_end_user(Stream *st, const HistoryPlan *hp)
+{
+	block_end_user(&st->b, &st->sink, st->sm, hp, st->k);
+	if (st->b.B == 0)
+		st->b.limit = Min(2 * st->b.limit, BATCH_USERS);
+}
+
+/*
+ * Close the current user, then add the requested users without rows below
+ * user (all that are left when last) with the cold-start ranking.
+ */
+static void
+stream_next_user(Stream *st, const HistoryPlan *hp, int64 user, bool last)
+{
+	if (st->have_user)
+		stream_end_user(st, hp);
+	/* requested users without rows: cold start, in id order */
+	while (st->next_wanted < st->n_wanted && (last || st->wanted[st->next_wanted] <= user))
+	{
+		if (last || st->wanted[st->next_wanted] < user)
+		{
+			block_begin_user(&st->b, st->wanted[st->next_wanted]);
+			stream_end_user(st, hp);
+		}
+		st->next_wanted++;
+	}
+	st->have_user = false;
+}
+
+/* Add one history row to the block. */
+static void
+stream_add_row(Stream *st, const HistoryPlan *hp, const HistoryRow *row)
+{
+	UserBlock  *b = &st->b;
+
+	if (!st->have_user || row->user != st->cur_user)
+	{
+		stream_next_user(st, hp, row->user, false);
+		block_begin_user(b, row->user);
+		st->have_user = true;
+		st->cur_user = row->user;
+	}
+	if (row->item == 0)
+		return;
+	block_add_seen(b, row->item);
+	if (b->n_win[b->B] < b->T)
+	{
+		/* rows come newest first: fill the row from its end */
+		size_t		at = (size_t) b->B * b->T + (b->T - 1 - b->n_win[b->B]);
+
+		b->items[at] = row->item;
+		b->ratings[at] = nn_scale_rating(&st->sm->m.cfg, row->rating);
+		b->n_win[b->B]++;
+	}
+}
+
+/*
+ * Fetch the next rows of the cursor into st->rows: 128 per user of the
+ * block being filled (a quick first block), at most FETCH_ROWS; false when
+ * there are no more.  Inside an SPI connection.
+ */
+static bool
+stream_fetch(Stream *st, Portal portal)
+{
+	SPI_cursor_fetch(portal, true, Min(FETCH_ROWS, 128 * st->b.limit));
+	st->n_rows = (int) SPI_processed;
+	st->next_row = 0;
+	for (int r = 0; r < st->n_rows; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+
+		st->rows[r].user = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+		d = SPI_getbinval(tup, td, 2, &isnull);
+		st->rows[r].item = isnull ? 0 : nn_item_index(&st->sm->m, DatumGetInt64(d));
+		d = SPI_getbinval(tup, td, 3, &isnull);
+		st->rows[r].rating = isnull ? NAN : DatumGetFloat4(d);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return st->n_rows > 0;
+}
+
+/*
+ * Add history rows to the block until it has been scored into st->out, or
+ * every user has been (then the cursor is closed).
+ */
+static void
+stream_advance(Stream *st)
+{
+	const HistoryPlan *hp;
+	Portal		portal;
+	MemoryContext spi;
+
+	SPI_connect();
+	hp = get_history_plan(st->sm);
+	portal = SPI_cursor_find(st->portal);
+	if (portal == NULL)
+		elog(ERROR, "recommend_all's cursor \"%s\" is gone", st->portal);
+	spi = MemoryContextSwitchTo(st->cxt);
+	while (tuplestore_tuple_count(st->out) == 0)
+	{
+		if (st->next_row == st->n_rows && !stream_fetch(st, portal))
+		{
+			stream_next_user(st, hp, 0, true);
+			block_flush(&st->b, &st->sink, st->sm, hp, st->k);
+			SPI_cursor_close(portal);
+			st->portal = NULL;
+			st->finished = true;
+			break;
+		}
+		stream_add_row(st, hp, &st->rows[st->next_row++]);
+	}
+	MemoryContextSwitchTo(spi);
+	SPI_finish();
+}
+
+/*
+ * Set up a scan: pin the model, sort the requested users, open the cursor
+ * over the histories, and prepare the block and the tuplestore.  In the
+ * multi-call context.
+ */
+static Stream *
+stream_begin(FunctionCallInfo fcinfo, TupleDesc tupdesc)
+{
+	Stream	   *st = palloc0(sizeof(Stream));
+	RegistryModel rm;
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	char	   *sql;
+	SPIPlanPtr	plan;
+	Portal		portal;
+
+	st->cxt = CurrentMemoryContext;
+	st->k = get_k(fcinfo, 0);
+	st->sm = get_model(fcinfo, 1);
+	if (!PG_ARGISNULL(2))
+	{
+		Datum	   *elems;
+		bool	   *enulls;
+		int			n;
+
+		values[0] = PG_GETARG_DATUM(2);
+		deconstruct_array(get_vector(fcinfo, 2, "users"), INT8OID, 8, FLOAT8PASSBYVAL,
+						  TYPALIGN_DOUBLE, &elems, &enulls, &n);
+		st->wanted = palloc(sizeof(int64) * (n + 1));
+		for (int i = 0; i < n; i++)
+			if (!enulls[i])
+				st->wanted[st->n_wanted++] = DatumGetInt64(elems[i]);
+		qsort(st->wanted, st->n_wanted, sizeof(int64), cmp_int64);
+		n = st->n_wanted;
+		st->n_wanted = 0;
+		for (int i = 0; i < n; i++)
+			if (st->n_wanted == 0 || st->wanted[st->n_wanted - 1] != st->wanted[i])
+				st->wanted[st->n_wanted++] = st->wanted[i];
+	}
+	if (!registry_fetch_active(st->sm->name, &rm, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" has no active version", st->sm->name)));
+	sql = history_sql(&rm, psprintf("%s::bigint, ", quote_identifier(rm.user_col)),
+					  st->wanted ? "= ANY($1)" : "IS NOT NULL",
+					  psprintf("%s, ", quote_identifier(rm.user_col)));
+	block_init(&st->b, st->sm);
+	st->b.limit = FIRST_BLOCK;
+	st->rows = palloc(sizeof(HistoryRow) * FETCH_ROWS);
+	st->out = tuplestore_begin_heap(false, false, work_mem);
+	st->sink.type = T_ReturnSetInfo;
+	st->sink.setResult = st->out;
+	st->sink.setDesc = tupdesc;
+	st->slot = MakeSingleTupleTableSlot(tupdesc, &TTSOpsMinimalTuple);
+
+	SPI_connect();
+	(void) get_history_plan(st->sm);	/* says once when the ratings table lacks an index */
+	/* planned for the first rows (cursor_tuple_fraction): e.g. an index scan
+	 * and an incremental sort rather than sorting the whole table first */
+	plan = SPI_prepare_cursor(sql, st->wanted ? 1 : 0, argtypes, CURSOR_OPT_FAST_PLAN);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+	st->portal = MemoryContextStrdup(st->cxt, portal->name);
+	SPI_finish();
+	return st;
+}
+
+PG_FUNCTION_INFO_V1(animerec_recommend_all);
+
+/*
+ * _recommend_all_rows(k int, model text, users bigint[])
+ * (the symbol keeps the name under which earlier versions' scripts create
+ * recommend_all itself, so that updates from them find it)
+ *   -> setof (user_id bigint, rank int, item_id bigint, score real)
+ * Top k for every user of the model's ratings table (or for the given users;
+ * those without rows get the cold-start ranking), in ascending user order,
+ * seen items excluded; value-per-call, one block of users scored at a
+ * time.
+ */
+Datum
+animerec_recommend_all(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	Stream	   *st;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+		MemoryContext old;
+		TupleDesc	tupdesc;
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		tupdesc = BlessTupleDesc(tupdesc);
+		st = stream_begin(fcinfo, tupdesc);
+		funcctx->user_fctx = st;
+		RegisterExprContextCallback(rsinfo->econtext, stream_shutdown, PointerGetDatum(st));
+		MemoryContextSwitchTo(old);
+	}
+	funcctx = SRF_PERCALL_SETUP();
+	st = funcctx->user_fctx;
+	for (;;)
+	{
+		if (tuplestore_gettupleslot(st->out, true, false, st->slot))
+			SRF_RETURN_NEXT(funcctx, ExecFetchSlotHeapTupleDatum(st->slot));
+		if (st->finished)
+			break;
+		tuplestore_clear(st->out);
+		CHECK_FOR_INTERRUPTS();
+		stream_advance(st);
+	}
+	stream_close(st);
+	/* st goes with the multi-call context now: the callback must not see it */
+	UnregisterExprContextCallback(((ReturnSetInfo *) fcinfo->resultinfo)->econtext,
+								  stream_shutdown, PointerGetDatum(st));
+	SRF_RETURN_DONE(funcctx);
+}

@@ -1,0 +1,96 @@
+-- pgTAP: recommend_all streams (src/recommend_all.c).  The answer does not
+-- depend on how it is read (whole, with LIMIT, through a cursor, for given
+-- users); the planner inlines the SQL function (no Function Scan, which would
+-- run it to completion); and a LIMIT stops the work: the ratings table is
+-- read only in part.  train commits, so this file cleans up after itself.
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS animerec;
+SET client_min_messages = warning;
+SET animerec.progress_notices = off;
+SELECT plan(9);
+
+DROP SCHEMA IF EXISTS tap_stream CASCADE;
+CREATE SCHEMA tap_stream;
+\o /dev/null
+SELECT * FROM animerec.generate_demo_data(700, 150, 4, 'tap_stream');
+\o
+CALL animerec.train('tap_stream', 'tap_stream.demo_ratings', dim => 8, hidden => 8, layers => 1, maxlen => 10,
+                    epochs => 1, seed => 5);
+CREATE TEMP TABLE tap_all AS
+SELECT row_number() OVER (ORDER BY user_id, rank) AS n, * FROM animerec.recommend_all(4, 'tap_stream');
+
+SELECT is((SELECT count(*) FILTER (WHERE c <> 4) FROM (SELECT count(*) AS c FROM tap_all GROUP BY user_id) g)
+          + abs((SELECT count(DISTINCT user_id) FROM tap_all) - (SELECT count(DISTINCT user_id) FROM tap_stream.demo_ratings)),
+          0::bigint, 'every user once, with k rows, across blocks of 8, 16, ..., 256 users');
+SELECT is((SELECT count(*) FROM tap_all a
+           JOIN LATERAL animerec.recommend(a.user_id, 4, 'tap_stream') r ON r.rank = a.rank
+           WHERE r.item_id <> a.item_id OR abs(r.score - a.score) > 1e-5), 0::bigint,
+          'the rows are recommend''s for each user');
+SELECT is((SELECT count(*) FROM (SELECT user_id, rank, item_id FROM tap_all
+                                 EXCEPT SELECT user_id, rank, item_id
+                                 FROM animerec.recommend_all(4, 'tap_stream',
+                                     (SELECT array_agg(DISTINCT user_id::bigint) FROM tap_stream.demo_ratings))) d),
+          0::bigint, 'the same for the users given as an array');
+SELECT results_eq($$SELECT user_id, rank, item_id FROM animerec.recommend_all(4, 'tap_stream') LIMIT 30$$,
+                  $$SELECT user_id, rank, item_id FROM tap_all WHERE n <= 30 ORDER BY n$$,
+                  'LIMIT gives the first rows of the whole answer');
+BEGIN;
+DECLARE tap_c CURSOR FOR SELECT user_id, rank, item_id FROM animerec.recommend_all(4, 'tap_stream');
+CREATE TEMP TABLE tap_fetched (user_id bigint, rank int, item_id bigint);
+\o /dev/null
+FETCH 15 FROM tap_c;
+\o
+SELECT results_eq($$FETCH 40 FROM tap_c$$, $$SELECT user_id, rank, item_id FROM tap_all WHERE n BETWEEN 16 AND 55 ORDER BY n$$,
+                  'a cursor fetches the rows in order, block after block');
+CLOSE tap_c;
+COMMIT;
+SELECT is((SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend_all(3, 'tap_stream', '{1, 999999}')
+           WHERE user_id = 999999),
+          (SELECT array_agg(r.item_id ORDER BY r.rank) FROM animerec.recommend(999999, 3, 'tap_stream') r),
+          'a requested user without rows gets the cold-start ranking');
+
+-- inlined: the rows come through a ProjectSet, not a Function Scan that would run to completion
+CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+    res text := '';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+        res := res || line || E'\n';
+    END LOOP;
+    RETURN res;
+END $$;
+SELECT ok(pg_temp.plan_of($$SELECT * FROM animerec.recommend_all(10, 'tap_stream') LIMIT 10$$) ~ 'ProjectSet'
+          AND pg_temp.plan_of($$SELECT * FROM animerec.recommend_all(10, 'tap_stream') LIMIT 10$$) !~ 'Function Scan',
+          'recommend_all is inlined: its rows stream through a ProjectSet');
+
+-- a LIMIT stops the work: the ratings are read only as far as the first block needs.
+-- rows_read(): rows of the ratings table read so far (statistics of the statements
+-- before the last pg_stat_force_next_flush() call's transaction)
+CREATE FUNCTION pg_temp.rows_read() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_stat_clear_snapshot();
+    RETURN (SELECT coalesce(idx_tup_fetch, 0) + seq_tup_read FROM pg_stat_user_tables
+             WHERE relid = 'tap_stream.demo_ratings'::regclass);
+END $$;
+\o /dev/null
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.rows_read() AS read_before \gset
+SELECT count(*) FROM (SELECT * FROM animerec.recommend_all(4, 'tap_stream') LIMIT 10) l;
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.rows_read() AS read_limit \gset
+SELECT count(*) FROM animerec.recommend_all(4, 'tap_stream');
+SELECT pg_stat_force_next_flush();
+\o
+SELECT cmp_ok((:read_limit - :read_before)::bigint, '<', (SELECT count(*) / 4 FROM tap_stream.demo_ratings),
+              'LIMIT 10 reads less than a quarter of the ratings');
+SELECT cmp_ok(pg_temp.rows_read() - :read_limit, '>=', (SELECT count(*) FROM tap_stream.demo_ratings),
+              'while the whole answer reads them all (the counter counts)');
+
+SELECT * FROM finish();
+\o /dev/null
+SELECT animerec.unload_model('tap_stream');
+SELECT animerec.drop_model('tap_stream');
+DELETE FROM animerec.model_owners WHERE name = 'tap_stream';
+\o
+DROP SCHEMA tap_stream CASCADE;

@@ -1,0 +1,120 @@
+-- pgTAP: recommendations as a table (docs/bi-tables.md).  refresh_recommendations
+-- fills animerec.recommendations with recommend_all's answer, replaces a
+-- model's rows at once (a concurrent reader, through dblink, never sees an
+-- empty or mixed set), leaves them untouched when cancelled, makes the view
+-- <model>_recommendations beside the items table, and row-level security
+-- shows a role only the models it manages.  train commits, so this file
+-- cleans up after itself.
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS animerec;
+CREATE EXTENSION IF NOT EXISTS dblink;
+SET client_min_messages = warning;
+SET animerec.progress_notices = off;
+SELECT plan(17);
+
+DROP SCHEMA IF EXISTS tap_bi CASCADE;
+DROP ROLE IF EXISTS tap_bi_team, tap_bi_member, tap_bi_other;
+CREATE SCHEMA tap_bi;
+\o /dev/null
+SELECT * FROM animerec.generate_demo_data(300, 120, 2, 'tap_bi');
+\o
+CALL animerec.train('tap_bi', 'tap_bi.demo_ratings', items => 'tap_bi.demo_items', dim => 8, hidden => 8,
+                    layers => 1, maxlen => 10, epochs => 1, seed => 3);
+
+CALL animerec.refresh_recommendations('tap_bi', k => 4);
+SELECT is((SELECT count(*) FROM animerec.recommendations WHERE model = 'tap_bi'),
+          4 * (SELECT count(DISTINCT user_id) FROM tap_bi.demo_ratings), 'k rows for every user of the ratings table');
+SELECT is((SELECT count(*) FROM (SELECT user_id, rank, item_id FROM animerec.recommendations WHERE model = 'tap_bi'
+                                 EXCEPT SELECT user_id, rank, item_id FROM animerec.recommend_all(4, 'tap_bi')) d),
+          0::bigint, 'the rows are recommend_all''s answer');
+SELECT ok((SELECT max(abs(r.score - a.score)) FROM animerec.recommendations r
+           JOIN animerec.recommend_all(4, 'tap_bi') a USING (user_id, rank) WHERE r.model = 'tap_bi') < 1e-5,
+          'with recommend_all''s scores');
+SELECT is((SELECT array_agg(DISTINCT version) FROM animerec.recommendations WHERE model = 'tap_bi'), '{1}'::int[],
+          'the rows carry the active version');
+SELECT is((SELECT count(DISTINCT computed_at) FROM animerec.recommendations WHERE model = 'tap_bi'), 1::bigint,
+          'and one refresh time');
+
+-- the view beside the items table has the items' columns
+SELECT is((SELECT count(*) FROM tap_bi.tap_bi_recommendations v JOIN tap_bi.demo_items i USING (item_id)
+           WHERE v.name = i.name), (SELECT count(*) FROM animerec.recommendations WHERE model = 'tap_bi'),
+          'the view tap_bi.tap_bi_recommendations joins the items table (name, tags)');
+
+-- a new version replaces the rows at once: a reader polling meanwhile sees version 1's full set, then version 2's
+CALL animerec.train('tap_bi', 'tap_bi.demo_ratings', items => 'tap_bi.demo_items', dim => 8, hidden => 8,
+                    layers => 1, maxlen => 10, epochs => 1, seed => 4);
+\o /dev/null
+SELECT dblink_connect('tap_bi_peer',
+                      format('dbname=%s host=%s port=%s user=%s', current_database(),
+                             split_part(current_setting('unix_socket_directories'), ',', 1),
+                             current_setting('port'), current_user));
+SELECT dblink_exec('tap_bi_peer', 'SET animerec.progress_notices = off');
+\o
+CREATE TEMP TABLE tap_bi_seen (n bigint, versions bigint, times bigint);
+CREATE FUNCTION pg_temp.poll() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM dblink_send_query('tap_bi_peer', $q$CALL animerec.refresh_recommendations('tap_bi', k => 4, block_users => 10)$q$);
+    LOOP
+        INSERT INTO tap_bi_seen SELECT count(*), count(DISTINCT version), count(DISTINCT computed_at)
+                                  FROM animerec.recommendations WHERE model = 'tap_bi';
+        EXIT WHEN dblink_is_busy('tap_bi_peer') = 0;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+    -- the CALL's result, then the empty one that frees the connection
+    PERFORM * FROM dblink_get_result('tap_bi_peer') AS t(r text);
+    PERFORM * FROM dblink_get_result('tap_bi_peer') AS t(r text);
+END $$;
+SELECT pg_temp.poll();
+SELECT cmp_ok((SELECT count(*) FROM tap_bi_seen), '>=', 3::bigint, 'the reader looked several times during the refresh');
+SELECT is((SELECT count(*) FROM tap_bi_seen WHERE n <> 4 * (SELECT count(DISTINCT user_id) FROM tap_bi.demo_ratings)
+                                                  OR versions <> 1 OR times <> 1), 0::bigint,
+          'and saw every time one complete set of one version and one refresh, never an empty or mixed one');
+SELECT is((SELECT array_agg(DISTINCT version) FROM animerec.recommendations WHERE model = 'tap_bi'), '{2}'::int[],
+          'after the refresh only version 2''s rows are left');
+
+-- cancelled mid-way (after its DELETE, waiting for a lock on the ratings): the rows are as before
+SELECT computed_at AS before FROM animerec.recommendations WHERE model = 'tap_bi' LIMIT 1 \gset
+\o /dev/null
+SELECT dblink_exec('tap_bi_peer', 'SET statement_timeout = ''300ms''');
+\o
+BEGIN;
+LOCK TABLE tap_bi.demo_ratings IN ACCESS EXCLUSIVE MODE;
+SELECT matches(dblink_exec('tap_bi_peer', $$CALL animerec.refresh_recommendations('tap_bi', k => 4)$$, false)
+               || ': ' || dblink_error_message('tap_bi_peer'), '^ERROR: .*canceling statement due to statement timeout',
+               'a refresh cancelled by statement_timeout (in another session) fails');
+COMMIT;
+SELECT is((SELECT array_agg(DISTINCT computed_at) FROM animerec.recommendations WHERE model = 'tap_bi'),
+          ARRAY[:'before'::timestamptz], 'and leaves the rows of the last refresh');
+SELECT is((SELECT count(*) FROM animerec.recommendations WHERE model = 'tap_bi'),
+          4 * (SELECT count(DISTINCT user_id) FROM tap_bi.demo_ratings), 'all of them');
+
+-- row-level security: the members of the name's owner role read and refresh it, others see nothing
+CREATE ROLE tap_bi_team;
+CREATE ROLE tap_bi_member IN ROLE tap_bi_team;
+CREATE ROLE tap_bi_other;
+UPDATE animerec.model_owners SET owner = 'tap_bi_team' WHERE name = 'tap_bi';
+GRANT USAGE ON SCHEMA tap_bi TO tap_bi_team, tap_bi_other;
+GRANT SELECT ON tap_bi.demo_ratings, tap_bi.demo_items, tap_bi.tap_bi_recommendations TO tap_bi_team, tap_bi_other;
+SET ROLE tap_bi_member;
+SELECT is((SELECT count(*) FROM tap_bi.tap_bi_recommendations),
+          4 * (SELECT count(DISTINCT user_id) FROM tap_bi.demo_ratings), 'a member of the owner role reads the view');
+RESET ROLE;
+SET ROLE tap_bi_other;
+SELECT is((SELECT count(*) FROM animerec.recommendations), 0::bigint, 'another role sees no row of the table');
+SELECT is((SELECT count(*) FROM tap_bi.tap_bi_recommendations), 0::bigint, 'nor of the view (security_invoker)');
+SELECT throws_ok($$CALL animerec.refresh_recommendations('tap_bi')$$, '42501', NULL, 'and may not refresh it');
+RESET ROLE;
+
+SELECT throws_ok($$CALL animerec.refresh_recommendations('tap_bi', k => 0)$$, '22023',
+                 'k and block_users must be at least 1, not 0 and 1024', 'k below 1 is an error');
+
+SELECT * FROM finish();
+\o /dev/null
+SELECT dblink_disconnect('tap_bi_peer');
+SELECT animerec.unload_model('tap_bi');
+DELETE FROM animerec.recommendations WHERE model = 'tap_bi';
+SELECT animerec.drop_model('tap_bi');
+DELETE FROM animerec.model_owners WHERE name = 'tap_bi';
+\o
+DROP SCHEMA tap_bi CASCADE;
+DROP ROLE tap_bi_team, tap_bi_member, tap_bi_other;
