@@ -18,8 +18,7 @@
 #include "utils/builtins.h"
 
 #include "animerec.h"
-#include "registry.h"
-#include "shmem.h"
+#include "serving_acl.h"
 
 /* the model a transition function call site uses, cached in fn_extra for the query */
 typedef struct AggModelCache
@@ -57,7 +56,10 @@ row_model(FunctionCallInfo fcinfo, int argno)
 	}
 	if (!c->resolved || strcmp(c->asked, asked) != 0)
 	{
-		c->sm = serve_model_acquire(registry_resolve_name(model));
+		ServingAccess acc;
+
+		serving_resolve(model, &acc);
+		c->sm = serving_acquire(&acc);
 		strlcpy(c->asked, asked, NAMEDATALEN);
 		c->resolved = true;
 	}

@@ -3,9 +3,14 @@
  * recommend_for_embedding, similar_items and the batch path recommend_all.
  *
  * Every function pins the active model version (src/shmem.c), reads what it
- * needs through SPI with the caller's privileges, runs the LSTM over the
- * history, scores all items with one GEMV/GEMM (nn_scores) and selects the top
- * k without a full sort (nn_topk).  Results are materialised in one call.
+ * needs through SPI with the caller's privileges (a serving grantee's with
+ * the model owner's, src/serving_acl.c), runs the LSTM over the history,
+ * scores all items with one GEMV/GEMM (nn_scores) and selects the top k
+ * without a full sort (nn_topk).  Results are materialised in one call.
+ *
+ * The recommend* rows carry the item's probability under the softmax over
+ * the whole catalogue (from the scores already computed) and whether any
+ * known history item was used (personalized).
  *
  * Cold users: a history with no known item has the zero embedding, so its
  * scores are the learned item biases — under the full softmax these track
@@ -27,6 +32,7 @@
 
 #include "animerec.h"
 #include "registry.h"
+#include "serving_acl.h"
 #include "shmem.h"
 #include "train_data.h"
 
@@ -43,6 +49,8 @@ typedef struct HistoryPlan
 	SPIPlanPtr	utags;			/* user tags: $1 user id, $2 vocabulary; NULL: none */
 	SPIPlanPtr	utags_any;		/* the same for $1 int8[] of user ids */
 	Datum		vocab;			/* user-tag vocabulary (text[]), in TopMemoryContext */
+	Oid			rels[2];		/* the relations the queries read: ratings, user tags */
+	int			n_rels;
 	struct HistoryPlan *next;
 } HistoryPlan;
 
@@ -81,13 +89,15 @@ get_vector(FunctionCallInfo fcinfo, int argno, const char *arg)
 	return a;
 }
 
-/* pin the model named by argument argno (NULL: DESIGN §4's default rule) */
+/*
+ * Pin the model named by argument argno (NULL: animerec.model, else the
+ * database's default model); *acc says with whose rights to read for it.
+ */
 static const ServeModel *
-get_model(FunctionCallInfo fcinfo, int argno)
+get_model(FunctionCallInfo fcinfo, int argno, ServingAccess *acc)
 {
-	char	   *name = registry_resolve_name(PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno));
-
-	return serve_model_acquire(name);
+	serving_resolve(PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno), acc);
+	return serving_acquire(acc);
 }
 
 /* ---- history reading ---------------------------------------------------------- */
@@ -187,14 +197,16 @@ history_plan_reset(HistoryPlan *hp)
 
 /*
  * The cached queries of sm's model version (built, and the index checked, on
- * first use).  Inside an SPI connection.
+ * first use, with the registry reader's rights: acc).  Inside an SPI
+ * connection.
  */
 static HistoryPlan *
-get_history_plan(const ServeModel *sm)
+get_history_plan(const ServeModel *sm, const ServingAccess *acc)
 {
 	HistoryPlan *hp;
 	RegistryModel rm;
 	Oid			argtypes[2] = {INT8OID, INT8OID};
+	ServingUser su;
 
 	for (hp = history_plans; hp != NULL; hp = hp->next)
 		if (strcmp(hp->name, sm->name) == 0)
@@ -202,10 +214,8 @@ get_history_plan(const ServeModel *sm)
 	if (hp != NULL && hp->version == sm->version && hp->created_at == sm->created_at &&
 		hp->plan != NULL)
 		return hp;
-	if (!registry_fetch_active(sm->name, &rm, false))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("model \"%s\" has no active version", sm->name)));
+	serving_fetch_active(acc, &rm, false);
+	serving_become_owner(acc, &su);
 	check_history_index(&rm);
 	if (hp == NULL)
 	{
@@ -217,6 +227,8 @@ get_history_plan(const ServeModel *sm)
 	history_plan_reset(hp);
 	hp->plan = prepare_kept(sm, psprintf("%s LIMIT $2", history_sql(&rm, "", "= $1", "")),
 							2, argtypes);
+	hp->rels[0] = serving_relation_oid(rm.ratings_table);
+	hp->n_rels = 1;
 	if (sm->m.cfg.n_user_tags > 0 && rm.user_tags_table != NULL && rm.user_tag_vocab != (Datum) 0)
 	{
 		Oid			tag_types[2] = {INT8OID, TEXTARRAYOID};
@@ -231,7 +243,9 @@ get_history_plan(const ServeModel *sm)
 													   VARSIZE_ANY(DatumGetPointer(rm.user_tag_vocab))));
 		memcpy(DatumGetPointer(hp->vocab), DatumGetPointer(rm.user_tag_vocab),
 			   VARSIZE_ANY(DatumGetPointer(rm.user_tag_vocab)));
+		hp->rels[hp->n_rels++] = serving_relation_oid(rm.user_tags_table);
 	}
+	serving_restore(&su);
 	hp->version = sm->version;
 	hp->created_at = sm->created_at;
 	return hp;
@@ -252,12 +266,13 @@ typedef struct History
 
 /*
  * Read user_id's history (and user tags) through the model's cached queries
- * into *h; with exclude_seen, exclude (N+1) gets a 1 for every known item of
- * every row of the user (not only the newest T).
+ * into *h, with the history reader's rights (acc); with exclude_seen, exclude
+ * (N+1) gets a 1 for every known item of every row of the user (not only the
+ * newest T).
  */
 static void
-read_user_history(const ServeModel *sm, int64 user_id, bool exclude_seen,
-				  uint8 *exclude, History *h)
+read_user_history(const ServeModel *sm, const ServingAccess *acc, int64 user_id,
+				  bool exclude_seen, uint8 *exclude, History *h)
 {
 	const nn_model *m = &sm->m;
 	MemoryContext caller = CurrentMemoryContext;
@@ -265,6 +280,7 @@ read_user_history(const ServeModel *sm, int64 user_id, bool exclude_seen,
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
 	HistoryPlan *hp;
+	ServingUser su;
 
 	h->win_items = palloc(sizeof(int32) * T);
 	h->win_ratings = palloc(sizeof(float) * T);
@@ -272,7 +288,8 @@ read_user_history(const ServeModel *sm, int64 user_id, bool exclude_seen,
 	h->utags = NULL;
 	h->n_utags = 0;
 	SPI_connect();
-	hp = get_history_plan(sm);
+	hp = get_history_plan(sm, acc);
+	serving_become_reader(acc, hp->rels, hp->n_rels, &su);
 	values[0] = Int64GetDatum(user_id);
 	if (hp->utags != NULL)
 	{
@@ -313,6 +330,7 @@ read_user_history(const ServeModel *sm, int64 user_id, bool exclude_seen,
 		h->win_ratings[T - 1 - h->n_win] = nn_scale_rating(&m->cfg, rating);
 		h->n_win++;
 	}
+	serving_restore(&su);
 	SPI_finish();
 	/* move the window to the start of the arrays */
 	memmove(h->win_items, h->win_items + (T - h->n_win), sizeof(int32) * h->n_win);
@@ -345,47 +363,77 @@ embed_history(const ServeModel *sm, const int32 *items, const float *ratings, in
 }
 
 /*
+ * The columns of a result row, a slice of (user_id, rank, item_id, score,
+ * probability, personalized, model_version): similar_items returns columns
+ * 1-3, the recommend* functions 1-5, recommend_all 0-6.
+ */
+typedef struct RowShape
+{
+	int			first;			/* COL_USER or COL_RANK */
+	int			last;			/* COL_SCORE, COL_PERSONALIZED or COL_VERSION */
+	int64		user_id;
+	bool		personalized;
+} RowShape;
+
+#define COL_USER 0
+#define COL_RANK 1
+#define COL_SCORE 3
+#define COL_PERSONALIZED 5
+#define COL_VERSION 6
+
+/*
  * Put the top k of scores (N+1) not excluded into the SRF's tuplestore as
- * (rank, item_id, score), preceded by user_id when with_user.
+ * rows shaped by *shape; probability is exp(score - log-sum-exp of all N
+ * scores), the item's share of the softmax over the whole catalogue.
  */
 static void
 emit_topk(ReturnSetInfo *rsinfo, const ServeModel *sm, const float *scores,
-		  const uint8 *exclude, int32 k, bool with_user, int64 user_id)
+		  const uint8 *exclude, int32 k, const RowShape *shape)
 {
 	int32		n = sm->m.cfg.n_items;
 	int32	   *idx;
 	float	   *sc;
 	int32		got;
-	Datum		values[4];
-	bool		nulls[4] = {false};
-	int			first = with_user ? 0 : 1;	/* skip the user column when not wanted */
+	float		lse = 0.0f;
+	Datum		values[COL_VERSION + 1];
+	bool		nulls[COL_VERSION + 1] = {false};
 
 	k = Min(k, n);
 	idx = palloc(sizeof(int32) * k);
 	sc = palloc(sizeof(float) * k);
 	got = nn_topk(scores, n, k, exclude, idx, sc);
-	values[0] = Int64GetDatum(user_id);
+	if (shape->last > COL_SCORE)
+		lse = nn_logsumexp(scores, n);
+	values[COL_USER] = Int64GetDatum(shape->user_id);
+	values[COL_PERSONALIZED] = BoolGetDatum(shape->personalized);
+	values[COL_VERSION] = Int32GetDatum(sm->version);
 	for (int32 r = 0; r < got; r++)
 	{
-		values[1] = Int32GetDatum(r + 1);
+		values[COL_RANK] = Int32GetDatum(r + 1);
 		values[2] = Int64GetDatum(sm->m.item_ids[idx[r]]);
-		values[3] = Float4GetDatum(sc[r]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values + first, nulls + first);
+		values[COL_SCORE] = Float4GetDatum(sc[r]);
+		values[4] = Float4GetDatum(expf(sc[r] - lse));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values + shape->first,
+							 nulls + shape->first);
 	}
 	pfree(idx);
 	pfree(sc);
 }
 
-/* Score every item for embedding u (D) and emit the top k not excluded. */
+/*
+ * Score every item for embedding u (D) and emit the top k not excluded as
+ * recommend* rows; personalized says whether u came from known history items.
+ */
 static void
 recommend_from_embedding(ReturnSetInfo *rsinfo, const ServeModel *sm, const float *u,
-						 const uint8 *exclude, int32 k)
+						 const uint8 *exclude, int32 k, bool personalized)
 {
 	float	   *scores = palloc(sizeof(float) * (sm->m.cfg.n_items + 1));
+	RowShape	shape = {COL_RANK, COL_PERSONALIZED, 0, personalized};
 
 	animerec_set_blas_threads();
 	nn_scores(&sm->m, sm->item_out, u, 1, scores);
-	emit_topk(rsinfo, sm, scores, exclude, k, false, 0);
+	emit_topk(rsinfo, sm, scores, exclude, k, &shape);
 	pfree(scores);
 }
 
@@ -395,7 +443,7 @@ PG_FUNCTION_INFO_V1(animerec_recommend);
 
 /*
  * recommend(user_id bigint, k int, model text, exclude_seen bool)
- *   -> setof (rank int, item_id bigint, score real)
+ *   -> setof (rank int, item_id bigint, score real, probability real, personalized bool)
  * The user's newest T rows feed the LSTM; with exclude_seen every item the user
  * has rated is left out.  NULL user: no rows.
  */
@@ -405,6 +453,7 @@ animerec_recommend(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = get_k(fcinfo, 1);
 	bool		exclude_seen = PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3);
+	ServingAccess acc;
 	const ServeModel *sm;
 	History		h;
 	uint8	   *exclude;
@@ -413,12 +462,12 @@ animerec_recommend(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
-	sm = get_model(fcinfo, 2);
+	sm = get_model(fcinfo, 2, &acc);
 	exclude = palloc0(sm->m.cfg.n_items + 1);
-	read_user_history(sm, PG_GETARG_INT64(0), exclude_seen, exclude, &h);
+	read_user_history(sm, &acc, PG_GETARG_INT64(0), exclude_seen, exclude, &h);
 	u = palloc(sizeof(float) * sm->m.cfg.dim);
 	embed_history(sm, h.win_items, h.win_ratings, h.n_win, h.utags, h.n_utags, u);
-	recommend_from_embedding(rsinfo, sm, u, exclude_seen ? exclude : NULL, k);
+	recommend_from_embedding(rsinfo, sm, u, exclude_seen ? exclude : NULL, k, h.n_win > 0);
 	serve_model_release(sm);
 	return (Datum) 0;
 }
@@ -427,7 +476,7 @@ PG_FUNCTION_INFO_V1(animerec_recommend_for_history);
 
 /*
  * recommend_for_history(item_ids bigint[], ratings real[], k int, model text)
- *   -> setof (rank int, item_id bigint, score real)
+ *   -> setof (rank int, item_id bigint, score real, probability real, personalized bool)
  * An anonymous session's chronological history: unknown or NULL ids are
  * skipped, the last T known ones feed the LSTM, ratings are clamped to the
  * trained range (NULL: no rating), and the given items are excluded.
@@ -437,6 +486,7 @@ animerec_recommend_for_history(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = get_k(fcinfo, 2);
+	ServingAccess acc;
 	const ServeModel *sm;
 	Datum	   *ids, *rts = NULL;
 	bool	   *id_nulls, *rt_nulls = NULL;
@@ -460,7 +510,7 @@ animerec_recommend_for_history(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 					 errmsg("item_ids has %d elements but ratings has %d", n, n_rt)));
 	}
-	sm = get_model(fcinfo, 3);
+	sm = get_model(fcinfo, 3, &acc);
 	exclude = palloc0(sm->m.cfg.n_items + 1);
 	items = palloc(sizeof(int32) * (n + 1));
 	ratings = palloc(sizeof(float) * (n + 1));
@@ -479,7 +529,7 @@ animerec_recommend_for_history(PG_FUNCTION_ARGS)
 	start = Max(0, n_known - sm->m.cfg.maxlen);
 	u = palloc(sizeof(float) * sm->m.cfg.dim);
 	embed_history(sm, items + start, ratings + start, n_known - start, NULL, 0, u);
-	recommend_from_embedding(rsinfo, sm, u, exclude, k);
+	recommend_from_embedding(rsinfo, sm, u, exclude, k, n_known > 0);
 	serve_model_release(sm);
 	return (Datum) 0;
 }
@@ -488,26 +538,29 @@ PG_FUNCTION_INFO_V1(animerec_recommend_for_embedding);
 
 /*
  * recommend_for_embedding(embedding real[], k int, model text)
- *   -> setof (rank int, item_id bigint, score real)
- * Top k items for a user embedding (D), e.g. from the user_embedding aggregate.
+ *   -> setof (rank int, item_id bigint, score real, probability real, personalized bool)
+ * Top k items for a user embedding (D), e.g. from the user_embedding aggregate;
+ * the zero embedding (what no known item gives) is not personalized.
  */
 Datum
 animerec_recommend_for_embedding(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = get_k(fcinfo, 1);
+	ServingAccess acc;
 	const ServeModel *sm;
 	Datum	   *elems;
 	bool	   *enulls;
 	int			n;
 	float	   *u;
+	bool		nonzero = false;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
 	deconstruct_array(get_vector(fcinfo, 0, "embedding"), FLOAT4OID, 4, true, TYPALIGN_INT,
 					  &elems, &enulls, &n);
-	sm = get_model(fcinfo, 2);
+	sm = get_model(fcinfo, 2, &acc);
 	if (n != sm->m.cfg.dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -526,8 +579,9 @@ animerec_recommend_for_embedding(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("embedding must contain only finite numbers, not %g at position %d",
 							(double) u[i], i + 1)));
+		nonzero |= u[i] != 0.0f;
 	}
-	recommend_from_embedding(rsinfo, sm, u, NULL, k);
+	recommend_from_embedding(rsinfo, sm, u, NULL, k, nonzero);
 	serve_model_release(sm);
 	return (Datum) 0;
 }
@@ -545,8 +599,10 @@ animerec_similar_items(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = get_k(fcinfo, 1);
+	ServingAccess acc;
 	const ServeModel *sm;
 	int64		item_id;
+	RowShape	shape = {COL_RANK, COL_SCORE, 0, false};
 	int32		q, n, D;
 	float	   *scores;
 	const float *qv;
@@ -557,7 +613,7 @@ animerec_similar_items(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
 	item_id = PG_GETARG_INT64(0);
-	sm = get_model(fcinfo, 2);
+	sm = get_model(fcinfo, 2, &acc);
 	n = sm->m.cfg.n_items;
 	D = sm->m.cfg.dim;
 	q = nn_item_index(&sm->m, item_id);
@@ -586,7 +642,7 @@ animerec_similar_items(PG_FUNCTION_ARGS)
 	}
 	exclude = palloc0(n + 1);
 	exclude[q] = 1;
-	emit_topk(rsinfo, sm, scores, exclude, k, false, 0);
+	emit_topk(rsinfo, sm, scores, exclude, k, &shape);
 	serve_model_release(sm);
 	return (Datum) 0;
 }
@@ -732,9 +788,11 @@ block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const His
 	nn_scores(m, sm->item_out, b->u, b->B, b->scores);
 	for (int32 i = 0; i < b->B; i++)
 	{
+		RowShape	shape = {COL_USER, COL_VERSION, b->user_ids[i], b->n_win[i] > 0};
+
 		for (int32 s = b->seen_ptr[i]; s < b->seen_ptr[i + 1]; s++)
 			b->exclude[b->seen[s]] = 1;
-		emit_topk(rsinfo, sm, b->scores + i * N1, b->exclude, k, true, b->user_ids[i]);
+		emit_topk(rsinfo, sm, b->scores + i * N1, b->exclude, k, &shape);
 		for (int32 s = b->seen_ptr[i]; s < b->seen_ptr[i + 1]; s++)
 			b->exclude[b->seen[s]] = 0;
 	}
@@ -765,7 +823,8 @@ PG_FUNCTION_INFO_V1(animerec_recommend_all);
 
 /*
  * recommend_all(k int, model text, users bigint[])
- *   -> setof (user_id bigint, rank int, item_id bigint, score real)
+ *   -> setof (user_id bigint, rank int, item_id bigint, score real, probability real,
+ *             personalized bool, model_version int)
  * Top k for every user of the model's ratings table (or for the given users;
  * those without rows get the cold-start ranking), reading all histories with
  * one query and scoring BATCH_USERS users per GEMM.  Users come out in
@@ -777,6 +836,8 @@ animerec_recommend_all(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext caller = CurrentMemoryContext;
 	int32		k = get_k(fcinfo, 0);
+	ServingAccess acc;
+	ServingUser su;
 	const ServeModel *sm;
 	RegistryModel rm;
 	int64	   *wanted = NULL;
@@ -791,7 +852,7 @@ animerec_recommend_all(PG_FUNCTION_ARGS)
 	int64		cur_user = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
-	sm = get_model(fcinfo, 1);
+	sm = get_model(fcinfo, 1, &acc);
 	if (!PG_ARGISNULL(2))
 	{
 		Datum	   *elems;
@@ -812,17 +873,15 @@ animerec_recommend_all(PG_FUNCTION_ARGS)
 			if (n_wanted == 0 || wanted[n_wanted - 1] != wanted[i])
 				wanted[n_wanted++] = wanted[i];
 	}
-	if (!registry_fetch_active(sm->name, &rm, false))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("model \"%s\" has no active version", sm->name)));
+	serving_fetch_active(&acc, &rm, false);
 	sql = history_sql(&rm, psprintf("%s::bigint, ", quote_identifier(rm.user_col)),
 					  wanted ? "= ANY($1)" : "IS NOT NULL",
 					  psprintf("%s, ", quote_identifier(rm.user_col)));
 	block_init(&b, sm);
 
 	SPI_connect();
-	hp = get_history_plan(sm);
+	hp = get_history_plan(sm, &acc);
+	serving_become_reader(&acc, hp->rels, hp->n_rels, &su);
 	portal = SPI_cursor_open_with_args(NULL, sql, wanted ? 1 : 0, argtypes, values, NULL, true, 0);
 	for (;;)
 	{
@@ -891,6 +950,7 @@ animerec_recommend_all(PG_FUNCTION_ARGS)
 		block_end_user(&b, rsinfo, sm, hp, k);
 	}
 	block_flush(&b, rsinfo, sm, hp, k);
+	serving_restore(&su);
 	SPI_finish();
 	serve_model_release(sm);
 	return (Datum) 0;

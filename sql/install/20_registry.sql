@@ -37,7 +37,8 @@ DECLARE
 BEGIN
     SELECT m.owner INTO o FROM animerec.model_owners m WHERE m.name = _check_manager.name;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'model "%" does not exist', _check_manager.name
+        -- missing, or hidden by row-level security: the same answer (no name leaks)
+        RAISE EXCEPTION 'model "%" does not exist or you have no serving privilege on it', _check_manager.name
             USING ERRCODE = 'undefined_object';
     END IF;
     IF NOT animerec._manages(o) THEN
@@ -49,7 +50,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION _check_manager(text) IS
-    'internal: error unless model name exists (42704) and the current user manages it (42501)';
+    'internal: error unless model name exists and is visible to the current user (42704) and the current user manages it (42501)';
 
 -- One row per trained version of a model name.
 CREATE TABLE models (

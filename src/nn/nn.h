@@ -240,6 +240,12 @@ int32_t		nn_topk(const float *scores, int32_t n, int32_t k, const uint8_t *exclu
  */
 int32_t		nn_rank(const float *scores, int32_t n, int32_t target, const uint8_t *exclude);
 
+/*
+ * log sum_{j=1..n} exp(scores[j]): the softmax normaliser over the catalogue,
+ * so that exp(scores[j] - nn_logsumexp(scores, n)) is item j's probability.
+ */
+float		nn_logsumexp(const float *scores, int32_t n);
+
 /* ---- weight file --------------------------------------------------------- */
 
 /*
