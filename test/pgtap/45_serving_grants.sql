@@ -10,11 +10,11 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS animerec;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(51);
+SELECT plan(54);
 
 SELECT animerec.drop_model(name) FROM animerec.model_owners WHERE name IN ('tap_bi_m', 'tap_bi_hidden');
 DROP SCHEMA IF EXISTS tap_bi CASCADE;
-DROP ROLE IF EXISTS tap_bi_owner, tap_bi_other, tap_bi_dash, tap_bi_analyst, tap_bi_viewers, tap_bi_member;
+DROP ROLE IF EXISTS tap_bi_owner, tap_bi_other, tap_bi_dash, tap_bi_analyst, tap_bi_viewers, tap_bi_member, tap_bi_gone;
 CREATE ROLE tap_bi_owner;
 CREATE ROLE tap_bi_other;
 CREATE ROLE tap_bi_dash LOGIN;      -- the dashboard role of docs/bi.md: nothing but the grant
@@ -198,6 +198,20 @@ SELECT is((SELECT string_agg(DISTINCT owner, ',') FROM animerec.serving_grants W
           'the grants follow the name''s new owner');
 SELECT is(pg_temp.err('tap_bi_member', $$SELECT count(*) FROM animerec.recommend(20, 2, 'tap_bi_m')$$),
           '2', 'and keep serving, now with the new owner''s rights');
+
+SELECT is(pg_temp.err('tap_bi_other', $$SELECT animerec.revoke_serving(NULL, 'tap_bi_dash')::text$$),
+          '22004: model and grantee must not be null', 'revoke_serving with NULL: 22004');
+
+-- a grant whose model's owner role was dropped (model_owners keeps role names)
+CREATE ROLE tap_bi_gone;
+UPDATE animerec.model_owners SET owner = 'tap_bi_gone' WHERE name = 'tap_bi_hidden';
+SELECT animerec.grant_serving('tap_bi_hidden', 'tap_bi_dash');
+DROP ROLE tap_bi_gone;
+SELECT is(pg_temp.err('tap_bi_dash', $$SELECT count(*) FROM animerec.recommend(1, 5, 'tap_bi_hidden')$$, true),
+          '42704: the owner role "tap_bi_gone" of model "tap_bi_hidden" does not exist |  | A member of animerec_admin can give the name to an existing role (UPDATE animerec.model_owners).',
+          'a grant on a model whose owner role is gone: 42704, nothing read');
+SELECT is(pg_temp.err('tap_bi_dash', $$SELECT string_agg(name, ',' ORDER BY name) FROM animerec.served_models$$),
+          'tap_bi_hidden', 'the grant stands: served_models lists the model');
 
 -- the serving functions are still SECURITY INVOKER: the owner's rights come from
 -- SetUserIdAndSecContext inside the C functions, for their registry and history reads only
