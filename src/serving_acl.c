@@ -22,6 +22,15 @@
 #include "animerec.h"
 #include "serving_acl.h"
 
+/*
+ * The condition on model_owners o for "the current user may serve the model":
+ * it manages it or is a member of a grantee.  Row-level security on
+ * model_owners says the same; checking it here too keeps serving closed if a
+ * policy is ever loosened (names visible for another reason).
+ */
+#define MAY_SERVE "(animerec._manages(o.owner) OR EXISTS (SELECT 1 FROM animerec.serving_grants g" \
+	" WHERE g.name = o.name AND animerec._is_member(g.grantee)))"
+
 /* SPI_prepare sql (nargs text arguments) once per backend into *plan */
 static SPIPlanPtr
 kept_plan(SPIPlanPtr *plan, const char *sql, int nargs)
@@ -114,7 +123,8 @@ serving_resolve(text *model_or_null, ServingAccess *acc)
 		Datum		values[1] = {CStringGetTextDatum(name)};
 
 		if (SPI_execute_plan(kept_plan(&by_name, "SELECT o.name, o.owner, animerec._manages(o.owner)"
-									   " FROM animerec.model_owners o WHERE o.name = $1", 1),
+									   " FROM animerec.model_owners o WHERE o.name = $1"
+									   " AND " MAY_SERVE, 1),
 							 values, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read animerec.model_owners");
 		if (SPI_processed == 0)
@@ -123,7 +133,8 @@ serving_resolve(text *model_or_null, ServingAccess *acc)
 	else
 	{
 		if (SPI_execute_plan(kept_plan(&by_default, "SELECT o.name, o.owner, animerec._manages(o.owner)"
-									   " FROM animerec.model_owners o WHERE o.is_default", 0),
+									   " FROM animerec.model_owners o WHERE o.is_default"
+									   " AND " MAY_SERVE, 0),
 							 NULL, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read animerec.model_owners");
 		if (SPI_processed == 0)
