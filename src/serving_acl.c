@@ -189,13 +189,18 @@ serving_become_owner(const ServingAccess *acc, ServingUser *saved)
 	become(acc->owner, saved);
 }
 
-/* may the current user read relation rel (schema USAGE, table-level SELECT)? */
+/*
+ * May the current user read relation rel (schema USAGE, table-level SELECT)?
+ * False for a relation that no longer exists (its query then reports that).
+ */
 static bool
 may_read(Oid rel)
 {
 	Oid			user = GetUserId();
+	Oid			nsp = get_rel_namespace(rel);
 
-	return pg_namespace_aclcheck(get_rel_namespace(rel), user, ACL_USAGE) == ACLCHECK_OK &&
+	return OidIsValid(nsp) &&
+		pg_namespace_aclcheck(nsp, user, ACL_USAGE) == ACLCHECK_OK &&
 		pg_class_aclcheck(rel, user, ACL_SELECT) == ACLCHECK_OK;
 }
 

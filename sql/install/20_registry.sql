@@ -5,8 +5,9 @@
 
 -- The owner of each model name: its owner, members of the owner role, members
 -- of animerec_admin and superusers may train, activate, drop and use its
--- versions (row-level security, sql/install/90_privileges.sql).  Everyone
--- may see which names are taken and by whom.
+-- versions (row-level security, sql/install/90_privileges.sql); the name is
+-- visible to them and to the roles holding a serving grant on it
+-- (sql/install/25_serving_acl.sql).
 CREATE TABLE model_owners (
     name            text        PRIMARY KEY
                     CHECK (name ~ '^[a-z_][a-z0-9_]{0,62}$'),

@@ -1,9 +1,11 @@
 -- ---------------------------------------------------------------------------
--- Privileges (README, "Privileges").  Every function is SECURITY INVOKER:
--- training and serving read the caller's tables with the caller's privileges.
--- The registry is shared by all roles under row-level security: a model's
--- rows are visible and writable only to the members of the owner role of its
--- name (animerec.model_owners) or of animerec_admin, and to superusers.
+-- Privileges (README, "Privileges"; docs/bi.md).  Every function is SECURITY
+-- INVOKER: training and serving read the caller's tables with the caller's
+-- privileges (a serving grantee's registry and history reads run with the
+-- model owner's, src/serving_acl.c).  The registry is shared by all roles
+-- under row-level security: a model's rows are visible and writable only to
+-- the members of the owner role of its name (animerec.model_owners) or of
+-- animerec_admin, and to superusers; its name also to its serving grantees.
 -- ---------------------------------------------------------------------------
 
 -- animerec_admin: members manage every model.  Roles are cluster-wide, so the
