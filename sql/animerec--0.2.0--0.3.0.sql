@@ -7,7 +7,8 @@
 -- 0.3.0, BI dashboards part 1 (issue 11; docs/bi.md): serving privileges per
 -- model, the database's default model, honest errors, probability /
 -- personalized / model_version columns.  Mirrors sql/install/25_serving_acl.sql,
--- the changes to _check_manager (20_registry.sql), the policies and grants of
+-- the changes to _check_manager (20_registry.sql), the views training_progress
+-- (30_train.sql) and loaded_models (40_serve.sql), the policies and grants of
 -- 90_privileges.sql and the result columns of 40_serve.sql.
 -- ===========================================================================
 
@@ -69,6 +70,20 @@ CREATE TABLE serving_grants (
 COMMENT ON TABLE serving_grants IS
     'serving privileges: members of grantee may get recommendations from model name (animerec.grant_serving, animerec.revoke_serving)';
 SELECT pg_catalog.pg_extension_config_dump('serving_grants', '');
+
+-- _may_serve(owner, model): may the current user serve model (whose name
+-- belongs to owner): does it manage it, or is it a member of a grantee?  The
+-- one test behind model_owners' visibility, served_models, loaded_models,
+-- training_progress and the serving functions (src/serving_acl.c).
+CREATE FUNCTION _may_serve(owner name, model text) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT animerec._manages(owner)
+    OR EXISTS (SELECT 1 FROM animerec.serving_grants g
+                WHERE g.name = model AND animerec._is_member(g.grantee))
+$$;
+COMMENT ON FUNCTION _may_serve(name, text) IS
+    'internal: true when the current user manages model (its name belonging to owner) or is a member of a role holding a serving grant on it';
 
 -- grant_serving(model, grantee): let the members of role grantee serve model
 CREATE FUNCTION grant_serving(model text, grantee name) RETURNS void
@@ -174,22 +189,20 @@ SELECT m.name, m.version, o.is_default, o.owner, m.owner AS trained_by, m.status
        m.item_key, m.tags_col, m.user_tags_table, m.hyperparams, m.metrics, m.n_rows, m.n_users,
        m.n_items, m.n_tags, m.epochs_done, m.best_epoch, m.bytes, m.created_at, m.finished_at
   FROM models m JOIN model_owners o ON o.name = m.name
- WHERE m.active
-   AND (_manages(o.owner)
-        OR EXISTS (SELECT 1 FROM serving_grants g WHERE g.name = o.name AND _is_member(g.grantee)));
+ WHERE m.active AND _may_serve(o.owner, o.name);
 COMMENT ON VIEW served_models IS
     'the active version of every model the current user may serve (serving grant) or manages, without its weights; is_default marks the database''s default model';
 
+ALTER FUNCTION _may_serve(name, text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION grant_serving(text, name) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION revoke_serving(text, name) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION set_default_model(text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION _default_first() SET search_path = pg_catalog, pg_temp;
 
--- names are visible to their managers and serving grantees only
+-- names are visible to their managers and serving grantees only, in the
+-- registry and in the views of running trainings and loaded models
 DROP POLICY model_owners_read ON model_owners;
-CREATE POLICY model_owners_read ON model_owners FOR SELECT
-    USING (_manages(owner)
-           OR EXISTS (SELECT 1 FROM serving_grants g WHERE g.name = model_owners.name AND _is_member(g.grantee)));
+CREATE POLICY model_owners_read ON model_owners FOR SELECT USING (_may_serve(owner, name));
 ALTER TABLE serving_grants ENABLE ROW LEVEL SECURITY;
 CREATE POLICY serving_grants_read ON serving_grants FOR SELECT
     USING (_is_member(grantee) OR _manages(owner));
@@ -199,6 +212,16 @@ CREATE POLICY serving_grants_delete ON serving_grants FOR DELETE
     USING (_manages(owner));
 GRANT SELECT, INSERT, DELETE ON serving_grants TO PUBLIC;
 GRANT SELECT ON served_models TO PUBLIC;
+CREATE OR REPLACE VIEW training_progress AS
+SELECT p.* FROM training_progress_rows() p
+ WHERE EXISTS (SELECT 1 FROM model_owners o WHERE o.name = p.model AND _may_serve(o.owner, o.name));
+COMMENT ON VIEW training_progress IS
+    'running trainings of every session, of the models the current user may serve or manages: epoch and batch within it, running loss, speed, elapsed time and an estimate of the time left if all epochs run; empty unless animerec is in shared_preload_libraries';
+CREATE OR REPLACE VIEW loaded_models AS
+SELECT l.* FROM loaded_models_info() l
+ WHERE EXISTS (SELECT 1 FROM model_owners o WHERE o.name = l.name AND _may_serve(o.owner, o.name));
+COMMENT ON VIEW loaded_models IS
+    'model versions of this database in the model cache that the current user may serve or manages: bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
 
 -- an installation with one model name keeps answering calls without a model
 -- argument with it: that name becomes the default (with several names such

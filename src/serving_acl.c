@@ -28,8 +28,7 @@
  * model_owners says the same; checking it here too keeps serving closed if a
  * policy is ever loosened (names visible for another reason).
  */
-#define MAY_SERVE "(animerec._manages(o.owner) OR EXISTS (SELECT 1 FROM animerec.serving_grants g" \
-	" WHERE g.name = o.name AND animerec._is_member(g.grantee)))"
+#define MAY_SERVE "animerec._may_serve(o.owner, o.name)"
 
 /* SPI_prepare sql (nargs text arguments) once per backend into *plan */
 static SPIPlanPtr

@@ -47,6 +47,20 @@ COMMENT ON TABLE serving_grants IS
     'serving privileges: members of grantee may get recommendations from model name (animerec.grant_serving, animerec.revoke_serving)';
 SELECT pg_catalog.pg_extension_config_dump('serving_grants', '');
 
+-- _may_serve(owner, model): may the current user serve model (whose name
+-- belongs to owner): does it manage it, or is it a member of a grantee?  The
+-- one test behind model_owners' visibility, served_models, loaded_models,
+-- training_progress and the serving functions (src/serving_acl.c).
+CREATE FUNCTION _may_serve(owner name, model text) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT animerec._manages(owner)
+    OR EXISTS (SELECT 1 FROM animerec.serving_grants g
+                WHERE g.name = model AND animerec._is_member(g.grantee))
+$$;
+COMMENT ON FUNCTION _may_serve(name, text) IS
+    'internal: true when the current user manages model (its name belonging to owner) or is a member of a role holding a serving grant on it';
+
 -- grant_serving(model, grantee): let the members of role grantee serve model
 CREATE FUNCTION grant_serving(model text, grantee name) RETURNS void
     LANGUAGE plpgsql VOLATILE
@@ -151,8 +165,6 @@ SELECT m.name, m.version, o.is_default, o.owner, m.owner AS trained_by, m.status
        m.item_key, m.tags_col, m.user_tags_table, m.hyperparams, m.metrics, m.n_rows, m.n_users,
        m.n_items, m.n_tags, m.epochs_done, m.best_epoch, m.bytes, m.created_at, m.finished_at
   FROM models m JOIN model_owners o ON o.name = m.name
- WHERE m.active
-   AND (_manages(o.owner)
-        OR EXISTS (SELECT 1 FROM serving_grants g WHERE g.name = o.name AND _is_member(g.grantee)));
+ WHERE m.active AND _may_serve(o.owner, o.name);
 COMMENT ON VIEW served_models IS
     'the active version of every model the current user may serve (serving grant) or manages, without its weights; is_default marks the database''s default model';

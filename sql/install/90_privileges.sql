@@ -20,9 +20,7 @@ $$;
 
 ALTER TABLE model_owners ENABLE ROW LEVEL SECURITY;
 -- a name is visible to those who manage it and to its serving grantees only
-CREATE POLICY model_owners_read ON model_owners FOR SELECT
-    USING (_manages(owner)
-           OR EXISTS (SELECT 1 FROM serving_grants g WHERE g.name = model_owners.name AND _is_member(g.grantee)));
+CREATE POLICY model_owners_read ON model_owners FOR SELECT USING (_may_serve(owner, name));
 CREATE POLICY model_owners_insert ON model_owners FOR INSERT
     WITH CHECK (animerec._manages(owner));
 CREATE POLICY model_owners_update ON model_owners FOR UPDATE

@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS animerec;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(54);
+SELECT plan(55);
 
 SELECT animerec.drop_model(name) FROM animerec.model_owners WHERE name IN ('tap_bi_m', 'tap_bi_hidden');
 DROP SCHEMA IF EXISTS tap_bi CASCADE;
@@ -106,6 +106,9 @@ SELECT is(pg_temp.err('tap_bi_dash', $$SELECT string_agg(name, ',') FROM animere
           'tap_bi_m', 'model_owners shows the granted name and no other');
 SELECT is(pg_temp.err('tap_bi_dash', $$SELECT string_agg(name || ':' || grantee, ',') FROM animerec.serving_grants$$),
           'tap_bi_m:tap_bi_dash', 'serving_grants shows its own grant only');
+SELECT animerec.load_model('tap_bi_hidden');
+SELECT is(pg_temp.err('tap_bi_dash', $$SELECT string_agg(name, ',') FROM animerec.loaded_models$$),
+          'tap_bi_m', 'loaded_models shows the granted model, not the other loaded one');
 SELECT is(pg_temp.err('tap_bi_dash', $$SELECT count(*) FROM animerec.models$$), '0',
           'no row of animerec.models (weights included)');
 SELECT is(pg_temp.err('tap_bi_dash', $$SELECT count(*) FROM animerec.training_log$$), '0', 'nor of the training log');

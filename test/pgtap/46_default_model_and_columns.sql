@@ -15,7 +15,7 @@ CREATE EXTENSION IF NOT EXISTS animerec;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SET animerec.progress_notices = off;
 RESET animerec.model;
-SELECT plan(34);
+SELECT plan(35);
 
 DROP TABLE IF EXISTS tap_def_r;
 DROP ROLE IF EXISTS tap_def_user;
@@ -150,6 +150,9 @@ SELECT matches(pg_temp.err($$SELECT count(*) FROM animerec.recommend(3, 5, 'tap_
           || (SELECT pid FROM animerec.training_progress WHERE model = 'tap_def_slow')
           || ' is training it: epoch 1 of 200, batch [0-9]+ of [0-9]+\. \| SELECT \* FROM animerec\.training_progress shows how far it is; the model serves when its training ends\.$',
           'in its first training: 55000 with the pid and progress, hint training_progress');
+SELECT is(pg_temp.err($$SELECT count(*) FROM animerec.training_progress WHERE model = 'tap_def_slow'$$)
+          || '/' || pg_temp.err($$SELECT count(*) FROM animerec.training_progress$$, 'tap_def_user'),
+          '1/0', 'training_progress shows the training to its owner, not to another role');
 SELECT matches(pg_temp.err($$SELECT animerec.load_model('tap_def_slow')$$),
           '^55000: model "tap_def_slow" is being trained for the first time', 'the same from load_model');
 \o /dev/null
