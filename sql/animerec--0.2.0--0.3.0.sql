@@ -214,14 +214,16 @@ GRANT SELECT, INSERT, DELETE ON serving_grants TO PUBLIC;
 GRANT SELECT ON served_models TO PUBLIC;
 CREATE OR REPLACE VIEW training_progress AS
 SELECT p.* FROM training_progress_rows() p
- WHERE EXISTS (SELECT 1 FROM model_owners o WHERE o.name = p.model AND _may_serve(o.owner, o.name));
+ WHERE _is_member('animerec_admin')
+    OR EXISTS (SELECT 1 FROM model_owners o WHERE o.name = p.model AND _may_serve(o.owner, o.name));
 COMMENT ON VIEW training_progress IS
-    'running trainings of every session, of the models the current user may serve or manages: epoch and batch within it, running loss, speed, elapsed time and an estimate of the time left if all epochs run; empty unless animerec is in shared_preload_libraries';
+    'running trainings of every session, of the models the current user may serve or manages (all of them for members of animerec_admin): epoch and batch within it, running loss, speed, elapsed time and an estimate of the time left if all epochs run; empty unless animerec is in shared_preload_libraries';
 CREATE OR REPLACE VIEW loaded_models AS
 SELECT l.* FROM loaded_models_info() l
- WHERE EXISTS (SELECT 1 FROM model_owners o WHERE o.name = l.name AND _may_serve(o.owner, o.name));
+ WHERE _is_member('animerec_admin')
+    OR EXISTS (SELECT 1 FROM model_owners o WHERE o.name = l.name AND _may_serve(o.owner, o.name));
 COMMENT ON VIEW loaded_models IS
-    'model versions of this database in the model cache that the current user may serve or manages: bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
+    'model versions of this database in the model cache that the current user may serve or manages (all of them for members of animerec_admin, even those whose registry row is gone): bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
 
 -- an installation with one model name keeps answering calls without a model
 -- argument with it: that name becomes the default (with several names such

@@ -36,9 +36,10 @@ COMMENT ON FUNCTION loaded_models_info() IS
 
 CREATE VIEW loaded_models AS
 SELECT l.* FROM loaded_models_info() l
- WHERE EXISTS (SELECT 1 FROM model_owners o WHERE o.name = l.name AND _may_serve(o.owner, o.name));
+ WHERE _is_member('animerec_admin')
+    OR EXISTS (SELECT 1 FROM model_owners o WHERE o.name = l.name AND _may_serve(o.owner, o.name));
 COMMENT ON VIEW loaded_models IS
-    'model versions of this database in the model cache that the current user may serve or manages: bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
+    'model versions of this database in the model cache that the current user may serve or manages (all of them for members of animerec_admin, even those whose registry row is gone): bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
 
 CREATE FUNCTION recommend(user_id bigint, k int DEFAULT 10, model text DEFAULT NULL,
                           exclude_seen boolean DEFAULT true)
