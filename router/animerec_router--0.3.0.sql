@@ -45,35 +45,35 @@ COMMENT ON FUNCTION partition_of(bigint) IS
 
 CREATE FUNCTION recommend(user_id bigint, k int DEFAULT 10, model text DEFAULT NULL,
                           exclude_seen boolean DEFAULT true)
-    RETURNS TABLE (rank int, item_id bigint, score real)
+    RETURNS TABLE (rank int, item_id bigint, score real, probability real, personalized boolean)
     LANGUAGE plproxy
 AS $$
     CLUSTER 'animerec_shards';
     RUN ON hashint8(user_id);
-    SELECT r.rank, r.item_id, r.score FROM animerec.recommend(user_id, k, model, exclude_seen) r;
+    SELECT r.rank, r.item_id, r.score, r.probability, r.personalized FROM animerec.recommend(user_id, k, model, exclude_seen) r;
 $$;
 COMMENT ON FUNCTION recommend(bigint, int, text, boolean) IS
     'animerec.recommend on the shard of USER_ID (RUN ON hashint8(user_id)); an unreachable shard fails its users'' calls only';
 
 CREATE FUNCTION recommend_for_history(item_ids bigint[], ratings real[] DEFAULT NULL,
                                       k int DEFAULT 10, model text DEFAULT NULL)
-    RETURNS TABLE (rank int, item_id bigint, score real)
+    RETURNS TABLE (rank int, item_id bigint, score real, probability real, personalized boolean)
     LANGUAGE plproxy
 AS $$
     CLUSTER 'animerec_shards';
     RUN ON ANY;
-    SELECT r.rank, r.item_id, r.score FROM animerec.recommend_for_history(item_ids, ratings, k, model) r;
+    SELECT r.rank, r.item_id, r.score, r.probability, r.personalized FROM animerec.recommend_for_history(item_ids, ratings, k, model) r;
 $$;
 COMMENT ON FUNCTION recommend_for_history(bigint[], real[], int, text) IS
     'animerec.recommend_for_history on any shard (every shard holds the model)';
 
 CREATE FUNCTION recommend_for_embedding(embedding real[], k int DEFAULT 10, model text DEFAULT NULL)
-    RETURNS TABLE (rank int, item_id bigint, score real)
+    RETURNS TABLE (rank int, item_id bigint, score real, probability real, personalized boolean)
     LANGUAGE plproxy
 AS $$
     CLUSTER 'animerec_shards';
     RUN ON ANY;
-    SELECT r.rank, r.item_id, r.score FROM animerec.recommend_for_embedding(embedding, k, model) r;
+    SELECT r.rank, r.item_id, r.score, r.probability, r.personalized FROM animerec.recommend_for_embedding(embedding, k, model) r;
 $$;
 COMMENT ON FUNCTION recommend_for_embedding(real[], int, text) IS
     'animerec.recommend_for_embedding on any shard';
@@ -90,30 +90,33 @@ COMMENT ON FUNCTION similar_items(bigint, int, text) IS
     'animerec.similar_items on any shard';
 
 CREATE FUNCTION _recommend_all_everyone(k int, model text)
-    RETURNS TABLE (user_id bigint, rank int, item_id bigint, score real)
+    RETURNS TABLE (user_id bigint, rank int, item_id bigint, score real, probability real,
+                   personalized boolean, model_version int)
     LANGUAGE plproxy
 AS $$
     CLUSTER 'animerec_shards';
     RUN ON ALL;
-    SELECT r.user_id, r.rank, r.item_id, r.score FROM animerec.recommend_all(k, model) r;
+    SELECT r.user_id, r.rank, r.item_id, r.score, r.probability, r.personalized, r.model_version FROM animerec.recommend_all(k, model) r;
 $$;
 COMMENT ON FUNCTION _recommend_all_everyone(int, text) IS
     'internal: animerec.recommend_all for every user of every shard (RUN ON ALL)';
 
 CREATE FUNCTION _recommend_all_split(users bigint[], k int, model text)
-    RETURNS TABLE (user_id bigint, rank int, item_id bigint, score real)
+    RETURNS TABLE (user_id bigint, rank int, item_id bigint, score real, probability real,
+                   personalized boolean, model_version int)
     LANGUAGE plproxy
 AS $$
     CLUSTER 'animerec_shards';
     SPLIT users;
     RUN ON hashint8(users);
-    SELECT r.user_id, r.rank, r.item_id, r.score FROM animerec.recommend_all(k, model, users) r;
+    SELECT r.user_id, r.rank, r.item_id, r.score, r.probability, r.personalized, r.model_version FROM animerec.recommend_all(k, model, users) r;
 $$;
 COMMENT ON FUNCTION _recommend_all_split(bigint[], int, text) IS
     'internal: animerec.recommend_all for the given users, each shard sent its own users (SPLIT users)';
 
 CREATE FUNCTION recommend_all(k int DEFAULT 10, model text DEFAULT NULL, users bigint[] DEFAULT NULL)
-    RETURNS TABLE (user_id bigint, rank int, item_id bigint, score real)
+    RETURNS TABLE (user_id bigint, rank int, item_id bigint, score real, probability real,
+                   personalized boolean, model_version int)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$

@@ -13,7 +13,7 @@ PG_CONFIG=${PG_CONFIG:-pg_config}
 export PG_CONFIG
 ANIMEREC_PACKAGES="postgresql-15 postgresql-server-dev-15 libopenblas-dev postgresql-15-pgtap
 libtap-parser-sourcehandler-pgtap-perl build-essential pkg-config clang libclang-rt-14-dev valgrind
-postgresql-15-plproxy postgresql-15-cron"
+postgresql-15-plproxy postgresql-15-cron default-jdk-headless libpostgresql-jdbc-java unixodbc odbc-postgresql python3-psycopg2"
 
 say() { printf '%s\n' "$*" >&2; }
 

@@ -90,14 +90,17 @@ SELECT bool_and(a.items = r.items) AS batch_equals_single, count(*) AS users
 FROM (SELECT user_id, array_agg(item_id ORDER BY rank) AS items FROM animerec.recommend_all(5) GROUP BY user_id) a,
      LATERAL (SELECT array_agg(item_id ORDER BY rank) AS items FROM animerec.recommend(a.user_id, 5)) r;
 
--- model resolution: unknown names list the models; NULL needs a default once two models exist
+-- model resolution: unknown names list the models one may use; NULL means the
+-- database's default model (the first one activated), which a second model does not change
 SELECT * FROM animerec.recommend(1, 5, 'no_such_model');
 INSERT INTO animerec.models (name, version, status, active, ratings_table, user_col, item_col,
                              rating_col, order_col, hyperparams, weights)
 VALUES ('serve_toy_noindex', 1, 'ready', true, 'public.serve_ratings', 'anime_id', 'user_id', NULL, NULL,
         '{}', decode(:'blob1', 'hex'));
 RESET animerec.model;
-SELECT count(*) FROM animerec.recommend(1, 5) WHERE (SELECT count(DISTINCT name) FROM animerec.models) > 1;
+SELECT name AS default_model FROM animerec.served_models WHERE is_default;
+SELECT (SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend(1, 5))
+     = (SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend(1, 5, 'serve_toy')) AS unqualified_is_default;
 SET animerec.model = 'serve_toy';
 -- a table without an index on (user, order) is reported once per model version
 SELECT count(*) AS first_call FROM animerec.recommend(10, 3, 'serve_toy_noindex');

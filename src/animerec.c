@@ -23,6 +23,7 @@ PG_MODULE_MAGIC;
 char	   *animerec_default_model = NULL;
 int			animerec_threads = 1;
 int			animerec_max_shared_memory = 1024;
+int			animerec_max_models = 64;
 bool		animerec_progress_notices = true;
 bool		animerec_preloaded = false;
 
@@ -94,7 +95,7 @@ _PG_init(void)
 
 	DefineCustomStringVariable("animerec.model",
 							   "Model used when a function's model argument is NULL.",
-							   "When unset and exactly one model name exists, that model is used.",
+							   "When unset, the database's default model (animerec.set_default_model) is used.",
 							   &animerec_default_model, NULL,
 							   PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("animerec.threads",
@@ -106,6 +107,16 @@ _PG_init(void)
 							"Models that would exceed it are refused with an error.",
 							&animerec_max_shared_memory, 1024, 1, INT_MAX / 2,
 							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+	/*
+	 * Sizes the shared table, so a server-start setting when preloaded; a
+	 * library loaded later may not define one (FATAL), and there it sizes
+	 * each connection's own cache, fixed when the connection starts.
+	 */
+	DefineCustomIntVariable("animerec.max_models",
+							"Most model versions the model cache holds at once (cluster-wide when preloaded, else per connection).",
+							"Each slot takes about 200 bytes of shared memory; loading one more model than this is refused with an error.",
+							&animerec_max_models, 64, 1, 100000,
+							animerec_preloaded ? PGC_POSTMASTER : PGC_BACKEND, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("animerec.progress_notices",
 							 "Emit a NOTICE after each training epoch.",
 							 NULL, &animerec_progress_notices, true,

@@ -16,6 +16,7 @@
 extern char *animerec_default_model;     /* animerec.model */
 extern int  animerec_threads;            /* animerec.threads */
 extern int  animerec_max_shared_memory;  /* animerec.max_shared_memory, in MB */
+extern int  animerec_max_models;         /* animerec.max_models: model cache slots */
 extern bool animerec_progress_notices;   /* animerec.progress_notices */
 
 /* true when the library was loaded through shared_preload_libraries */

@@ -18,8 +18,7 @@
 #include "utils/builtins.h"
 
 #include "animerec.h"
-#include "registry.h"
-#include "shmem.h"
+#include "serving_acl.h"
 
 /* one model argument seen at a call site, and its pinned model */
 typedef struct AggModel
@@ -57,6 +56,7 @@ row_model(FunctionCallInfo fcinfo, int argno)
 	text	   *model = NULL;
 	char	   *asked = "";
 	AggModel   *am;
+	ServingAccess acc;
 
 	if (argno < PG_NARGS() && !PG_ARGISNULL(argno))
 	{
@@ -79,7 +79,8 @@ row_model(FunctionCallInfo fcinfo, int argno)
 		c->models = repalloc(c->models, sizeof(AggModel) * c->cap);
 	}
 	am = &c->models[c->n];
-	am->sm = serve_model_acquire(registry_resolve_name(model));
+	serving_resolve(model, &acc);
+	am->sm = serving_acquire(&acc);
 	am->asked = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, asked);
 	c->n++;
 	return am->sm;

@@ -16,6 +16,7 @@
 #include "animerec.h"
 #include "evaluate.h"
 #include "registry.h"
+#include "serving_acl.h"
 #include "train_data.h"
 
 /* users ranked at once: at most 256, and a score matrix of at most 16M floats */
@@ -237,6 +238,7 @@ animerec_evaluate(PG_FUNCTION_ARGS)
 	text	   *arg = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
 	int32		k = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
 	char	   *name;
+	ServingAccess acc;
 	RegistryModel rm;
 	TrainSource src;
 	TrainData	d;
@@ -252,12 +254,14 @@ animerec_evaluate(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("k must be between 1 and 100000, not %d", k)));
-	name = registry_resolve_name(arg);
-	if (!registry_fetch_active(name, &rm, true) || rm.weights == NULL)
+	serving_resolve(arg, &acc);
+	serving_require_manager(&acc, "evaluate, which reads the training data");
+	name = acc.name;
+	serving_fetch_active(&acc, &rm, true);
+	if (rm.weights == NULL)
 		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("model \"%s\" has no active version", name),
-				 errhint("Train it with CALL animerec.train() or activate a version with animerec.activate().")));
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("active version %d of model \"%s\" has no weights", rm.version, name)));
 	if (nn_weights_view(rm.weights, rm.weights_len, &m, &err) != NN_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),

@@ -6,22 +6,21 @@
  * the catalogue) when that item is left out of the window (src/nn/explain.c,
  * exact, one batch of T + 1 windows).
  *
- * explain(user_id, ...) reads the user's window itself, through SPI with the
- * caller's own privileges and never through a serving grant: an explanation
- * names the items the user rated, which is more than a recommendation tells.
+ * explain(user_id, ...) reads the user's window as recommend does
+ * (read_user_history), but with the caller's own privileges and never
+ * through a serving grant: an explanation names the items the user rated,
+ * which is more than a recommendation tells.
  */
 #include "postgres.h"
 
 #include <math.h>
 
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 
 #include "animerec.h"
 #include "serve.h"
-#include "train_data.h"
 
 /* n from argument argno: error when NULL or < 1 */
 static int32
@@ -56,80 +55,6 @@ get_target(FunctionCallInfo fcinfo, int argno, const ServeModel *sm)
 	return j;
 }
 
-/* a window: T dense items and scaled ratings, chronological, and the user's tags */
-typedef struct Window
-{
-	int32	   *items;			/* (maxlen) */
-	float	   *ratings;		/* (maxlen) */
-	int32		T;
-	int32	   *utags;			/* NULL when the model has no user tags */
-	int32		n_utags;
-}			Window;
-
-/*
- * Read user_id's window (the newest maxlen known items, like recommend) and
- * user tags into *w, with plain SPI queries run as the calling role.
- */
-static void
-read_window(const ServeModel *sm, int64 user_id, Window *w)
-{
-	const nn_model *m = &sm->m;
-	int32		maxlen = m->cfg.maxlen;
-	MemoryContext caller = CurrentMemoryContext;
-	RegistryModel rm;
-	Oid			types[2] = {INT8OID, INT8OID};
-	Datum		values[2];
-
-	w->items = palloc(sizeof(int32) * maxlen);
-	w->ratings = palloc(sizeof(float) * maxlen);
-	w->T = 0;
-	w->utags = NULL;
-	w->n_utags = 0;
-	SPI_connect();
-	if (!registry_fetch_active(sm->name, &rm, false))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("model \"%s\" has no active version", sm->name)));
-	values[0] = Int64GetDatum(user_id);
-	values[1] = Int64GetDatum(maxlen);
-	if (SPI_execute_with_args(psprintf("%s LIMIT $2", history_sql(&rm, "", "= $1", "")),
-							  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the history of user " INT64_FORMAT, user_id);
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
-		int32		j = isnull ? 0 : nn_item_index(m, DatumGetInt64(d));
-
-		if (j == 0)
-			continue;
-		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
-		/* rows come newest first: fill the window from its end */
-		w->items[maxlen - 1 - w->T] = j;
-		w->ratings[maxlen - 1 - w->T] = nn_scale_rating(&m->cfg, isnull ? NAN : DatumGetFloat4(d));
-		w->T++;
-	}
-	if (m->cfg.n_user_tags > 0 && rm.user_tags_table != NULL && rm.user_tag_vocab != (Datum) 0)
-	{
-		types[1] = TEXTARRAYOID;
-		values[1] = rm.user_tag_vocab;
-		if (SPI_execute_with_args(data_user_tags_sql(rm.user_tags_table, rm.user_col, "= $1"),
-								  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read the user tags of user " INT64_FORMAT, user_id);
-		w->utags = MemoryContextAlloc(caller, sizeof(int32) * (SPI_processed + 1));
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-
-			w->utags[w->n_utags++] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
-																 SPI_tuptable->tupdesc, 2, &isnull));
-		}
-	}
-	SPI_finish();
-	memmove(w->items, w->items + (maxlen - w->T), sizeof(int32) * w->T);
-	memmove(w->ratings, w->ratings + (maxlen - w->T), sizeof(float) * w->T);
-}
-
 /*
  * Explain target's score after window w and put the up to n window items
  * with the largest positive contributions into the SRF's tuplestore as
@@ -137,7 +62,7 @@ read_window(const ServeModel *sm, int64 user_id, Window *w)
  * newest item of the window.
  */
 static void
-emit_explanation(ReturnSetInfo *rsinfo, const ServeModel *sm, const Window *w,
+emit_explanation(ReturnSetInfo *rsinfo, const ServeModel *sm, const History *w,
 				 int32 target, int32 n)
 {
 	double	   *contrib;
@@ -145,14 +70,14 @@ emit_explanation(ReturnSetInfo *rsinfo, const ServeModel *sm, const Window *w,
 	float	   *work;
 	bool	   *taken;
 
-	if (w->T == 0)
+	if (w->n_win == 0)
 		return;
-	contrib = palloc(sizeof(double) * w->T);
-	taken = palloc0(sizeof(bool) * w->T);
+	contrib = palloc(sizeof(double) * w->n_win);
+	taken = palloc0(sizeof(bool) * w->n_win);
 	work = MemoryContextAllocHuge(CurrentMemoryContext,
-								  sizeof(float) * nn_explain_work_floats(&sm->m, w->T));
+								  sizeof(float) * nn_explain_work_floats(&sm->m, w->n_win));
 	animerec_set_blas_threads();
-	nn_explain(&sm->m, sm->item_out, w->T, w->items, w->ratings, w->utags, w->n_utags,
+	nn_explain(&sm->m, sm->item_out, w->n_win, w->win_items, w->win_ratings, w->utags, w->n_utags,
 			   target, &logp, contrib, work);
 	/* selection of the n largest (n is small), ties to the newest item */
 	for (int32 r = 1; r <= n; r++)
@@ -161,16 +86,16 @@ emit_explanation(ReturnSetInfo *rsinfo, const ServeModel *sm, const Window *w,
 		Datum		values[4];
 		bool		nulls[4] = {false};
 
-		for (int32 t = w->T - 1; t >= 0; t--)
+		for (int32 t = w->n_win - 1; t >= 0; t--)
 			if (!taken[t] && contrib[t] > 0 && (best < 0 || contrib[t] > contrib[best]))
 				best = t;
 		if (best < 0)
 			break;
 		taken[best] = true;
 		values[0] = Int32GetDatum(r);
-		values[1] = Int64GetDatum(sm->m.item_ids[w->items[best]]);
+		values[1] = Int64GetDatum(sm->m.item_ids[w->win_items[best]]);
 		values[2] = Float8GetDatum(contrib[best]);
-		values[3] = Int32GetDatum(w->T - best);
+		values[3] = Int32GetDatum(w->n_win - best);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	pfree(work);
@@ -183,8 +108,8 @@ PG_FUNCTION_INFO_V1(animerec_explain);
 /*
  * explain(user_id bigint, item_id bigint, model text, n int)
  *   -> setof (rank int, history_item_id bigint, contribution float8, position int)
- * The up to n items of the user's window (the newest maxlen rows, as
- * recommend reads them, with the caller's privileges) that most raised
+ * The up to n items of the user's window (the newest maxlen known items, as
+ * recommend reads them, but always with the caller's own privileges) that most raised
  * item_id's log-probability.  NULL user or item: no rows.
  */
 Datum
@@ -192,14 +117,15 @@ animerec_explain(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		n = get_n(fcinfo, 3);
+	ServingAccess acc;
 	const ServeModel *sm;
-	Window		w;
+	History		w;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		return (Datum) 0;
-	sm = get_model(fcinfo, 2);
-	read_window(sm, PG_GETARG_INT64(0), &w);
+	sm = get_model(fcinfo, 2, &acc);
+	read_user_history(sm, &acc, true, PG_GETARG_INT64(0), false, NULL, &w);
 	emit_explanation(rsinfo, sm, &w, get_target(fcinfo, 1, sm), n);
 	serve_model_release(sm);
 	return (Datum) 0;
@@ -220,14 +146,15 @@ animerec_explain_for_history(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		n = get_n(fcinfo, 4);
+	ServingAccess acc;
 	const ServeModel *sm;
-	Window		w = {0};
+	History		w = {0};
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2))
 		return (Datum) 0;
-	sm = get_model(fcinfo, 3);
-	w.T = history_from_args(fcinfo, 0, sm, &w.items, &w.ratings, NULL);
+	sm = get_model(fcinfo, 3, &acc);
+	w.n_win = history_from_args(fcinfo, 0, sm, &w.win_items, &w.win_ratings, NULL);
 	emit_explanation(rsinfo, sm, &w, get_target(fcinfo, 2, sm), n);
 	serve_model_release(sm);
 	return (Datum) 0;

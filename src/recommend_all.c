@@ -45,6 +45,7 @@ typedef struct Stream
 {
 	MemoryContext cxt;			/* the multi-call context */
 	const ServeModel *sm;		/* pinned until the scan ends */
+	ServingAccess acc;			/* with whose rights the histories are read */
 	int32		k;
 	int64	   *wanted;			/* the users asked for, ascending, or NULL: all */
 	int			n_wanted;
@@ -198,9 +199,11 @@ stream_advance(Stream *st)
 	const HistoryPlan *hp;
 	Portal		portal;
 	MemoryContext spi;
+	ServingUser su;
 
 	SPI_connect();
-	hp = get_history_plan(st->sm);
+	hp = get_history_plan(st->sm, &st->acc);
+	history_become_reader(hp, &st->acc, &su);
 	portal = SPI_cursor_find(st->portal);
 	if (portal == NULL)
 		elog(ERROR, "recommend_all's cursor \"%s\" is gone", st->portal);
@@ -219,6 +222,7 @@ stream_advance(Stream *st)
 		stream_add_row(st, hp, &st->rows[st->next_row++]);
 	}
 	MemoryContextSwitchTo(spi);
+	serving_restore(&su);
 	SPI_finish();
 }
 
@@ -237,10 +241,12 @@ stream_begin(FunctionCallInfo fcinfo, TupleDesc tupdesc)
 	char	   *sql;
 	SPIPlanPtr	plan;
 	Portal		portal;
+	const HistoryPlan *hp;
+	ServingUser su;
 
 	st->cxt = CurrentMemoryContext;
 	st->k = get_k(fcinfo, 0);
-	st->sm = get_model(fcinfo, 1);
+	st->sm = get_model(fcinfo, 1, &st->acc);
 	if (!PG_ARGISNULL(2))
 	{
 		Datum	   *elems;
@@ -261,10 +267,7 @@ stream_begin(FunctionCallInfo fcinfo, TupleDesc tupdesc)
 			if (st->n_wanted == 0 || st->wanted[st->n_wanted - 1] != st->wanted[i])
 				st->wanted[st->n_wanted++] = st->wanted[i];
 	}
-	if (!registry_fetch_active(st->sm->name, &rm, false))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("model \"%s\" has no active version", st->sm->name)));
+	serving_fetch_active(&st->acc, &rm, false);
 	sql = history_sql(&rm, psprintf("%s::bigint, ", quote_identifier(rm.user_col)),
 					  st->wanted ? "= ANY($1)" : "IS NOT NULL",
 					  psprintf("%s, ", quote_identifier(rm.user_col)));
@@ -278,7 +281,8 @@ stream_begin(FunctionCallInfo fcinfo, TupleDesc tupdesc)
 	st->slot = MakeSingleTupleTableSlot(tupdesc, &TTSOpsMinimalTuple);
 
 	SPI_connect();
-	(void) get_history_plan(st->sm);	/* says once when the ratings table lacks an index */
+	hp = get_history_plan(st->sm, &st->acc);	/* says once when the ratings table lacks an index */
+	history_become_reader(hp, &st->acc, &su);
 	/* planned for the first rows (cursor_tuple_fraction): e.g. an index scan
 	 * and an incremental sort rather than sorting the whole table first */
 	plan = SPI_prepare_cursor(sql, st->wanted ? 1 : 0, argtypes, CURSOR_OPT_FAST_PLAN);
@@ -286,6 +290,7 @@ stream_begin(FunctionCallInfo fcinfo, TupleDesc tupdesc)
 		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
 	st->portal = MemoryContextStrdup(st->cxt, portal->name);
+	serving_restore(&su);
 	SPI_finish();
 	return st;
 }
@@ -296,11 +301,14 @@ PG_FUNCTION_INFO_V1(animerec_recommend_all);
  * _recommend_all_rows(k int, model text, users bigint[])
  * (the symbol keeps the name under which earlier versions' scripts create
  * recommend_all itself, so that updates from them find it)
- *   -> setof (user_id bigint, rank int, item_id bigint, score real)
+ *   -> setof (user_id bigint, rank int, item_id bigint, score real, probability real,
+ *             personalized bool, model_version int)
  * Top k for every user of the model's ratings table (or for the given users;
  * those without rows get the cold-start ranking), in ascending user order,
  * seen items excluded; value-per-call, one block of users scored at a
- * time.
+ * time.  A serving grantee's histories are read with the model owner's
+ * rights unless it may read them itself (src/serving_acl.c), the cursor's
+ * opening and every fetch alike.
  */
 Datum
 animerec_recommend_all(PG_FUNCTION_ARGS)

@@ -12,23 +12,6 @@
 #include "registry.h"
 
 /*
- * Comma-separated list of all model names (sorted), or "(none)".  Must be
- * called inside an SPI connection; the result lives in the SPI context.
- */
-static char *
-model_names_list(void)
-{
-	bool		isnull;
-	Datum		d;
-
-	if (SPI_execute("SELECT string_agg(DISTINCT name, ', ' ORDER BY name) FROM animerec.models",
-					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not list the models in animerec.models");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? "(none)" : TextDatumGetCString(d);
-}
-
-/*
  * Run the read-only query sql with the model name as $1, from a plan prepared
  * once per backend and kept in *plan: serving reads the registry on every
  * call, and planning its row-level security policy each time would cost more
@@ -53,85 +36,6 @@ exec_by_name(SPIPlanPtr *plan, const char *sql, const char *name, long max_rows)
 	values[0] = CStringGetTextDatum(name);
 	if (SPI_execute_plan(*plan, values, NULL, true, max_rows) != SPI_OK_SELECT)
 		elog(ERROR, "could not read animerec.models");
-}
-
-/* does any version of model name exist?  Inside an SPI connection. */
-static bool
-model_exists(const char *name)
-{
-	static SPIPlanPtr plan = NULL;
-
-	exec_by_name(&plan, "SELECT 1 FROM animerec.models WHERE name = $1 LIMIT 1", name, 1);
-	return SPI_processed > 0;
-}
-
-/*
- * When name is taken in animerec.model_owners, error 42501 unless the current
- * user manages it (its versions are then hidden by row-level security rather
- * than missing).  Inside an SPI connection.
- */
-static void
-check_manager_if_owned(const char *name)
-{
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
-
-	values[0] = CStringGetTextDatum(name);
-	if (SPI_execute_with_args("SELECT animerec._check_manager(o.name) FROM animerec.model_owners o"
-							  " WHERE o.name = $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read animerec.model_owners");
-}
-
-/* See registry.h: the rule for a NULL model argument (docs/design.md#the-sql-interface). */
-char *
-registry_resolve_name(text *model_or_null)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	char	   *name = NULL;
-	char	   *result;
-
-	if (model_or_null != NULL)
-		name = text_to_cstring(model_or_null);
-	else if (animerec_default_model != NULL && animerec_default_model[0] != '\0')
-		name = pstrdup(animerec_default_model);
-
-	SPI_connect();
-	if (name != NULL)
-	{
-		if (!model_exists(name))
-		{
-			check_manager_if_owned(name);
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("model \"%s\" does not exist", name),
-					 errhint("Models: %s.", model_names_list())));
-		}
-	}
-	else
-	{
-		bool		isnull;
-
-		if (SPI_execute("SELECT DISTINCT name FROM animerec.models ORDER BY name LIMIT 2",
-						true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read animerec.models");
-		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("no model exists"),
-					 errhint("Train one with CALL animerec.train(name, ratings).")));
-		if (SPI_processed > 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("more than one model exists and animerec.model is not set"),
-					 errhint("Pass a model name or SET animerec.model; models: %s.",
-							 model_names_list())));
-		name = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
-												 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	result = MemoryContextStrdup(caller, name);
-	SPI_finish();
-	return result;
 }
 
 /* text column attno of the current SPI row copied into the caller's context, or NULL */
@@ -265,6 +169,15 @@ registry_claim_name(const char *name)
 
 	exec_args("INSERT INTO animerec.model_owners (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
 			  1, types, values, NULL, SPI_OK_INSERT);
+	/* a name that exists but stays invisible belongs to a role we are not a member of */
+	exec_args("SELECT 1 FROM animerec.model_owners o WHERE o.name = $1", 1, types, values, NULL,
+			  SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for model \"%s\"", name),
+				 errdetail("The name belongs to a role you are not a member of."),
+				 errhint("Choose another name.")));
 	exec_args("SELECT animerec._check_manager($1)", 1, types, values, NULL, SPI_OK_SELECT);
 }
 
@@ -452,4 +365,61 @@ registry_finish(const char *name, int32 version, const char *metrics)
 	exec_args("UPDATE animerec.models SET status = 'ready', active = true, finished_at = now(),"
 			  " metrics = $3::jsonb, train_state = NULL WHERE name = $1 AND version = $2",
 			  3, types, values, NULL, SPI_OK_UPDATE);
+}
+
+/* See registry.h. */
+void
+registry_report_no_active(const char *name)
+{
+	static SPIPlanPtr plan = NULL;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull, no_pid, no_progress;
+	int64		ready;
+	int32		pid;
+
+	SPI_connect();
+	/* its ready versions; the backend holding its training lock (src/train_lock.c) and its progress */
+	exec_by_name(&plan,
+				 "SELECT (SELECT count(*) FROM animerec.models m WHERE m.name = $1 AND m.status = 'ready'),"
+				 " l.pid, p.epoch, p.epochs, p.batch, p.batches"
+				 " FROM (SELECT 1) one"
+				 " LEFT JOIN pg_catalog.pg_locks l ON l.locktype = 'advisory' AND l.granted"
+				 " AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d"
+				 " WHERE d.datname = pg_catalog.current_database())"
+				 " AND l.classid = pg_catalog.hashtext('animerec.train')::oid"
+				 " AND l.objid = pg_catalog.hashtext($1)::oid AND l.objsubid = 2"
+				 " LEFT JOIN animerec.training_progress p ON p.pid = l.pid AND p.model = $1"
+				 " ORDER BY p.epoch IS NULL LIMIT 1",
+				 name, 1);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	ready = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	pid = DatumGetInt32(SPI_getbinval(tup, desc, 2, &no_pid));
+	(void) SPI_getbinval(tup, desc, 3, &no_progress);
+	if (ready == 0 && !no_pid && !no_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" is being trained for the first time and has no version to serve yet", name),
+				 errdetail("Process %d is training it: epoch %d of %d, batch " INT64_FORMAT " of " INT64_FORMAT ".",
+						   pid, DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull)),
+						   DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull)),
+						   DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull)),
+						   DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull))),
+				 errhint("SELECT * FROM animerec.training_progress shows how far it is; the model serves when its training ends.")));
+	if (ready == 0 && !no_pid)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" is being trained for the first time and has no version to serve yet", name),
+				 errdetail("Process %d is training it.", pid),
+				 errhint("SELECT * FROM animerec.training_progress shows how far it is (when animerec is in shared_preload_libraries); the model serves when its training ends.")));
+	if (ready == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" has no trained version", name),
+				 errhint("Train it with CALL animerec.train('%s', ratings), or continue an interrupted training with resume => true.", name)));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("model \"%s\" has no active version", name),
+			 errhint("Activate a ready version with animerec.activate('%s', version).", name)));
 }

@@ -2,7 +2,7 @@
  * registry.h — read access to the model registry (animerec.models), shared by
  * training (src/train_procedure.c) and serving.
  *
- * Both functions run their own SPI connection (nesting inside a caller's SPI
+ * The read functions run their own SPI connection (nesting inside a caller's SPI
  * connection is fine) with the caller's privileges, and return memory
  * allocated in the caller's CurrentMemoryContext.
  */
@@ -34,20 +34,19 @@ typedef struct RegistryModel
 } RegistryModel;
 
 /*
- * The model name a function should use (docs/design.md#the-sql-interface).
- * A non-NULL argument must name an existing model; NULL means the GUC animerec.model, or, when that is
- * unset, the only model name there is.  Otherwise ereport(ERROR) with
- * ERRCODE_UNDEFINED_OBJECT and a hint listing the model names.  Returns a
- * palloc'd copy.
- */
-extern char *registry_resolve_name(text *model_or_null);
-
-/*
  * Fill *out with the active version of model name; with_weights also copies
  * the weights bytea (64-byte aligned).  Returns false when the name has no
  * active version (out is then untouched).
  */
 extern bool registry_fetch_active(const char *name, RegistryModel *out, bool with_weights);
+
+/*
+ * ereport(ERROR) 55000 for model name without an active version, saying why:
+ * its first training is still running (with the training backend's pid and
+ * progress, and a hint at animerec.training_progress), it has no trained
+ * version, or none of its ready versions is active.  Never returns.
+ */
+extern void registry_report_no_active(const char *name) pg_attribute_noreturn();
 
 /* ---- writes by training (src/train_procedure.c), inside the caller's SPI connection ---- */
 

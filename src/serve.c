@@ -4,10 +4,15 @@
  * batch path recommend_all (src/recommend_all.c) scores.
  *
  * Every function pins the active model version (src/shmem.c), reads what it
- * needs through SPI with the caller's privileges, runs the LSTM over the
- * history, scores all items with one GEMV/GEMM (nn_scores) and selects the top
- * k without a full sort (nn_topk).  Results are materialised in one call
- * (recommend_all's stream per block of users).
+ * needs through SPI with the caller's privileges (a serving grantee's with
+ * the model owner's, src/serving_acl.c), runs the LSTM over the history,
+ * scores all items with one GEMV/GEMM (nn_scores) and selects the top k
+ * without a full sort (nn_topk).  Results are materialised in one call
+ * (recommend_all's stream per block of users, src/recommend_all.c).
+ *
+ * The recommend* rows carry the item's probability under the softmax over
+ * the whole catalogue (from the scores already computed) and whether any
+ * known history item was used (personalized).
  *
  * Cold users: a history with no known item has the zero embedding, so its
  * scores are the learned item biases — under the full softmax these track
@@ -30,6 +35,7 @@
 #include "animerec.h"
 #include "registry.h"
 #include "serve.h"
+#include "serving_acl.h"
 #include "shmem.h"
 #include "train_data.h"
 
@@ -43,6 +49,8 @@ struct HistoryPlan
 	SPIPlanPtr	utags;			/* user tags: $1 user id, $2 vocabulary; NULL: none */
 	SPIPlanPtr	utags_any;		/* the same for $1 int8[] of user ids */
 	Datum		vocab;			/* user-tag vocabulary (text[]), in TopMemoryContext */
+	Oid			rels[2];		/* the relations the queries read: ratings, user tags */
+	int			n_rels;
 	struct HistoryPlan *next;
 };
 
@@ -82,15 +90,14 @@ get_vector(FunctionCallInfo fcinfo, int argno, const char *arg)
 }
 
 /*
- * pin the model named by argument argno (NULL: the default-model rule of
- * docs/design.md#the-sql-interface)
+ * Pin the model named by argument argno (NULL: animerec.model, else the
+ * database's default model); *acc says with whose rights to read for it.
  */
 const ServeModel *
-get_model(FunctionCallInfo fcinfo, int argno)
+get_model(FunctionCallInfo fcinfo, int argno, ServingAccess *acc)
 {
-	char	   *name = registry_resolve_name(PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno));
-
-	return serve_model_acquire(name);
+	serving_resolve(PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno), acc);
+	return serving_acquire(acc);
 }
 
 /*
@@ -239,14 +246,16 @@ history_plan_reset(HistoryPlan *hp)
 
 /*
  * The cached queries of sm's model version (built, and the index checked, on
- * first use).  Inside an SPI connection.
+ * first use, with the registry reader's rights: acc).  Inside an SPI
+ * connection.
  */
 HistoryPlan *
-get_history_plan(const ServeModel *sm)
+get_history_plan(const ServeModel *sm, const ServingAccess *acc)
 {
 	HistoryPlan *hp;
 	RegistryModel rm;
 	Oid			argtypes[1] = {INT8OID};
+	ServingUser su;
 
 	for (hp = history_plans; hp != NULL; hp = hp->next)
 		if (strcmp(hp->name, sm->name) == 0)
@@ -254,10 +263,8 @@ get_history_plan(const ServeModel *sm)
 	if (hp != NULL && hp->version == sm->version && hp->created_at == sm->created_at &&
 		hp->plan != NULL)
 		return hp;
-	if (!registry_fetch_active(sm->name, &rm, false))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("model \"%s\" has no active version", sm->name)));
+	serving_fetch_active(acc, &rm, false);
+	serving_become_owner(acc, &su);
 	check_history_index(&rm);
 	if (hp == NULL)
 	{
@@ -268,6 +275,8 @@ get_history_plan(const ServeModel *sm)
 	}
 	history_plan_reset(hp);
 	hp->plan = prepare_kept(sm, history_sql(&rm, "", "= $1", ""), 1, argtypes);
+	hp->rels[0] = serving_relation_oid(rm.ratings_table);
+	hp->n_rels = 1;
 	if (sm->m.cfg.n_user_tags > 0 && rm.user_tags_table != NULL && rm.user_tag_vocab != (Datum) 0)
 	{
 		Oid			tag_types[2] = {INT8OID, TEXTARRAYOID};
@@ -282,34 +291,25 @@ get_history_plan(const ServeModel *sm)
 													   VARSIZE_ANY(DatumGetPointer(rm.user_tag_vocab))));
 		memcpy(DatumGetPointer(hp->vocab), DatumGetPointer(rm.user_tag_vocab),
 			   VARSIZE_ANY(DatumGetPointer(rm.user_tag_vocab)));
+		hp->rels[hp->n_rels++] = serving_relation_oid(rm.user_tags_table);
 	}
+	serving_restore(&su);
 	hp->version = sm->version;
 	hp->created_at = sm->created_at;
 	return hp;
 }
 
-/*
- * A user's history as dense items: win_items/win_ratings (n_win <= T) hold
- * the newest T known items in chronological order, ratings scaled (the rule
- * of recommend_for_history and recommend_all too: unknown items take no place).
- */
-typedef struct History
+/* See serve.h. */
+void
+history_become_reader(const HistoryPlan *hp, const ServingAccess *acc, ServingUser *saved)
 {
-	int32	   *win_items;
-	float	   *win_ratings;
-	int32		n_win;
-	int32	   *utags;			/* the user's dense user tags (models trained with user tags) */
-	int32		n_utags;
-} History;
+	serving_become_reader(acc, hp->rels, hp->n_rels, saved);
+}
 
-/*
- * Read user_id's history (and user tags) through the model's cached queries
- * into *h; with exclude_seen, exclude (N+1) gets a 1 for every known item of
- * every row of the user (not only the newest T).
- */
-static void
-read_user_history(const ServeModel *sm, int64 user_id, bool exclude_seen,
-				  uint8 *exclude, History *h)
+/* See serve.h. */
+void
+read_user_history(const ServeModel *sm, const ServingAccess *acc, bool own_rights, int64 user_id,
+				  bool exclude_seen, uint8 *exclude, History *h)
 {
 	const nn_model *m = &sm->m;
 	MemoryContext caller = CurrentMemoryContext;
@@ -319,14 +319,19 @@ read_user_history(const ServeModel *sm, int64 user_id, bool exclude_seen,
 	Portal		portal;
 	long		batch = exclude_seen ? FETCH_ROWS : T;	/* rows per fetch */
 	uint64		n_rows;
+	ServingUser su;
+	ServingAccess reader = *acc;
 
+	if (own_rights)
+		reader.owner = InvalidOid;	/* never through a serving grant */
 	h->win_items = palloc(sizeof(int32) * T);
 	h->win_ratings = palloc(sizeof(float) * T);
 	h->n_win = 0;
 	h->utags = NULL;
 	h->n_utags = 0;
 	SPI_connect();
-	hp = get_history_plan(sm);
+	hp = get_history_plan(sm, acc);
+	history_become_reader(hp, &reader, &su);
 	values[0] = Int64GetDatum(user_id);
 	if (hp->utags != NULL)
 	{
@@ -371,6 +376,7 @@ read_user_history(const ServeModel *sm, int64 user_id, bool exclude_seen,
 		SPI_freetuptable(SPI_tuptable);
 	} while (n_rows == (uint64) batch && (exclude_seen || h->n_win < T));
 	SPI_cursor_close(portal);
+	serving_restore(&su);
 	SPI_finish();
 	/* move the window to the start of the arrays */
 	memmove(h->win_items, h->win_items + (T - h->n_win), sizeof(int32) * h->n_win);
@@ -403,47 +409,77 @@ embed_history(const ServeModel *sm, const int32 *items, const float *ratings, in
 }
 
 /*
+ * The columns of a result row, a slice of (user_id, rank, item_id, score,
+ * probability, personalized, model_version): similar_items returns columns
+ * 1-3, the recommend* functions 1-5, recommend_all 0-6.
+ */
+typedef struct RowShape
+{
+	int			first;			/* COL_USER or COL_RANK */
+	int			last;			/* COL_SCORE, COL_PERSONALIZED or COL_VERSION */
+	int64		user_id;
+	bool		personalized;
+} RowShape;
+
+#define COL_USER 0
+#define COL_RANK 1
+#define COL_SCORE 3
+#define COL_PERSONALIZED 5
+#define COL_VERSION 6
+
+/*
  * Put the top k of scores (N+1) not excluded into the SRF's tuplestore as
- * (rank, item_id, score), preceded by user_id when with_user.
+ * rows shaped by *shape; probability is exp(score - log-sum-exp of all N
+ * scores), the item's share of the softmax over the whole catalogue.
  */
 static void
 emit_topk(ReturnSetInfo *rsinfo, const ServeModel *sm, const float *scores,
-		  const uint8 *exclude, int32 k, bool with_user, int64 user_id)
+		  const uint8 *exclude, int32 k, const RowShape *shape)
 {
 	int32		n = sm->m.cfg.n_items;
 	int32	   *idx;
 	float	   *sc;
 	int32		got;
-	Datum		values[4];
-	bool		nulls[4] = {false};
-	int			first = with_user ? 0 : 1;	/* skip the user column when not wanted */
+	float		lse = 0.0f;
+	Datum		values[COL_VERSION + 1];
+	bool		nulls[COL_VERSION + 1] = {false};
 
 	k = Min(k, n);
 	idx = palloc(sizeof(int32) * k);
 	sc = palloc(sizeof(float) * k);
 	got = nn_topk(scores, n, k, exclude, idx, sc);
-	values[0] = Int64GetDatum(user_id);
+	if (shape->last > COL_SCORE)
+		lse = nn_logsumexp(scores, n);
+	values[COL_USER] = Int64GetDatum(shape->user_id);
+	values[COL_PERSONALIZED] = BoolGetDatum(shape->personalized);
+	values[COL_VERSION] = Int32GetDatum(sm->version);
 	for (int32 r = 0; r < got; r++)
 	{
-		values[1] = Int32GetDatum(r + 1);
+		values[COL_RANK] = Int32GetDatum(r + 1);
 		values[2] = Int64GetDatum(sm->m.item_ids[idx[r]]);
-		values[3] = Float4GetDatum(sc[r]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values + first, nulls + first);
+		values[COL_SCORE] = Float4GetDatum(sc[r]);
+		values[4] = Float4GetDatum(expf(sc[r] - lse));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values + shape->first,
+							 nulls + shape->first);
 	}
 	pfree(idx);
 	pfree(sc);
 }
 
-/* Score every item for embedding u (D) and emit the top k not excluded. */
+/*
+ * Score every item for embedding u (D) and emit the top k not excluded as
+ * recommend* rows; personalized says whether u came from known history items.
+ */
 static void
 recommend_from_embedding(ReturnSetInfo *rsinfo, const ServeModel *sm, const float *u,
-						 const uint8 *exclude, int32 k)
+						 const uint8 *exclude, int32 k, bool personalized)
 {
 	float	   *scores = palloc(sizeof(float) * (sm->m.cfg.n_items + 1));
+	RowShape	shape = {COL_RANK, COL_PERSONALIZED, 0, personalized};
 
 	animerec_set_blas_threads();
 	nn_scores(&sm->m, sm->item_out, u, 1, scores);
-	emit_topk(rsinfo, sm, scores, exclude, k, false, 0);
+	emit_topk(rsinfo, sm, scores, exclude, k, &shape);
 	pfree(scores);
 }
 
@@ -453,7 +489,7 @@ PG_FUNCTION_INFO_V1(animerec_recommend);
 
 /*
  * recommend(user_id bigint, k int, model text, exclude_seen bool)
- *   -> setof (rank int, item_id bigint, score real)
+ *   -> setof (rank int, item_id bigint, score real, probability real, personalized bool)
  * The user's newest T known items feed the LSTM; with exclude_seen every item
  * the user has rated is left out.  NULL user: no rows.
  */
@@ -463,6 +499,7 @@ animerec_recommend(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = get_k(fcinfo, 1);
 	bool		exclude_seen = PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3);
+	ServingAccess acc;
 	const ServeModel *sm;
 	History		h;
 	uint8	   *exclude;
@@ -471,12 +508,12 @@ animerec_recommend(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
-	sm = get_model(fcinfo, 2);
+	sm = get_model(fcinfo, 2, &acc);
 	exclude = palloc0(sm->m.cfg.n_items + 1);
-	read_user_history(sm, PG_GETARG_INT64(0), exclude_seen, exclude, &h);
+	read_user_history(sm, &acc, false, PG_GETARG_INT64(0), exclude_seen, exclude, &h);
 	u = palloc(sizeof(float) * sm->m.cfg.dim);
 	embed_history(sm, h.win_items, h.win_ratings, h.n_win, h.utags, h.n_utags, u);
-	recommend_from_embedding(rsinfo, sm, u, exclude_seen ? exclude : NULL, k);
+	recommend_from_embedding(rsinfo, sm, u, exclude_seen ? exclude : NULL, k, h.n_win > 0);
 	serve_model_release(sm);
 	return (Datum) 0;
 }
@@ -485,7 +522,7 @@ PG_FUNCTION_INFO_V1(animerec_recommend_for_history);
 
 /*
  * recommend_for_history(item_ids bigint[], ratings real[], k int, model text)
- *   -> setof (rank int, item_id bigint, score real)
+ *   -> setof (rank int, item_id bigint, score real, probability real, personalized bool)
  * An anonymous session's chronological history: unknown or NULL ids are
  * skipped, the last T known ones feed the LSTM, ratings are clamped to the
  * trained range (NULL: no rating), and the given items are excluded.
@@ -495,6 +532,7 @@ animerec_recommend_for_history(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = get_k(fcinfo, 2);
+	ServingAccess acc;
 	const ServeModel *sm;
 	int32	   *items;
 	float	   *ratings, *u;
@@ -504,12 +542,12 @@ animerec_recommend_for_history(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
-	sm = get_model(fcinfo, 3);
+	sm = get_model(fcinfo, 3, &acc);
 	exclude = palloc0(sm->m.cfg.n_items + 1);
 	n = history_from_args(fcinfo, 0, sm, &items, &ratings, exclude);
 	u = palloc(sizeof(float) * sm->m.cfg.dim);
 	embed_history(sm, items, ratings, n, NULL, 0, u);
-	recommend_from_embedding(rsinfo, sm, u, exclude, k);
+	recommend_from_embedding(rsinfo, sm, u, exclude, k, n > 0);
 	serve_model_release(sm);
 	return (Datum) 0;
 }
@@ -518,26 +556,29 @@ PG_FUNCTION_INFO_V1(animerec_recommend_for_embedding);
 
 /*
  * recommend_for_embedding(embedding real[], k int, model text)
- *   -> setof (rank int, item_id bigint, score real)
- * Top k items for a user embedding (D), e.g. from the user_embedding aggregate.
+ *   -> setof (rank int, item_id bigint, score real, probability real, personalized bool)
+ * Top k items for a user embedding (D), e.g. from the user_embedding aggregate;
+ * the zero embedding (what no known item gives) is not personalized.
  */
 Datum
 animerec_recommend_for_embedding(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = get_k(fcinfo, 1);
+	ServingAccess acc;
 	const ServeModel *sm;
 	Datum	   *elems;
 	bool	   *enulls;
 	int			n;
 	float	   *u;
+	bool		nonzero = false;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
 	deconstruct_array(get_vector(fcinfo, 0, "embedding"), FLOAT4OID, 4, true, TYPALIGN_INT,
 					  &elems, &enulls, &n);
-	sm = get_model(fcinfo, 2);
+	sm = get_model(fcinfo, 2, &acc);
 	if (n != sm->m.cfg.dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -556,8 +597,9 @@ animerec_recommend_for_embedding(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("embedding must contain only finite numbers, not %g at position %d",
 							(double) u[i], i + 1)));
+		nonzero |= u[i] != 0.0f;
 	}
-	recommend_from_embedding(rsinfo, sm, u, NULL, k);
+	recommend_from_embedding(rsinfo, sm, u, NULL, k, nonzero);
 	serve_model_release(sm);
 	return (Datum) 0;
 }
@@ -575,8 +617,10 @@ animerec_similar_items(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = get_k(fcinfo, 1);
+	ServingAccess acc;
 	const ServeModel *sm;
 	int64		item_id;
+	RowShape	shape = {COL_RANK, COL_SCORE, 0, false};
 	int32		q, n, D;
 	float	   *scores;
 	const float *qv;
@@ -587,7 +631,7 @@ animerec_similar_items(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
 	item_id = PG_GETARG_INT64(0);
-	sm = get_model(fcinfo, 2);
+	sm = get_model(fcinfo, 2, &acc);
 	n = sm->m.cfg.n_items;
 	D = sm->m.cfg.dim;
 	q = nn_item_index(&sm->m, item_id);
@@ -616,7 +660,7 @@ animerec_similar_items(PG_FUNCTION_ARGS)
 	}
 	exclude = palloc0(n + 1);
 	exclude[q] = 1;
-	emit_topk(rsinfo, sm, scores, exclude, k, false, 0);
+	emit_topk(rsinfo, sm, scores, exclude, k, &shape);
 	serve_model_release(sm);
 	return (Datum) 0;
 }
@@ -742,9 +786,11 @@ block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const His
 	nn_scores(m, sm->item_out, b->u, b->B, b->scores);
 	for (int32 i = 0; i < b->B; i++)
 	{
+		RowShape	shape = {COL_USER, COL_VERSION, b->user_ids[i], b->n_win[i] > 0};
+
 		for (int32 s = b->seen_ptr[i]; s < b->seen_ptr[i + 1]; s++)
 			b->exclude[b->seen[s]] = 1;
-		emit_topk(rsinfo, sm, b->scores + i * N1, b->exclude, k, true, b->user_ids[i]);
+		emit_topk(rsinfo, sm, b->scores + i * N1, b->exclude, k, &shape);
 		for (int32 s = b->seen_ptr[i]; s < b->seen_ptr[i + 1]; s++)
 			b->exclude[b->seen[s]] = 0;
 	}

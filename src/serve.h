@@ -11,6 +11,7 @@
 #include "utils/array.h"
 
 #include "registry.h"
+#include "serving_acl.h"
 #include "shmem.h"
 
 /* k from argument argno: error when NULL or < 1 */
@@ -19,8 +20,12 @@ extern int32 get_k(FunctionCallInfo fcinfo, int argno);
 /* array argument argno (not NULL); error unless it has at most one dimension */
 extern ArrayType *get_vector(FunctionCallInfo fcinfo, int argno, const char *arg);
 
-/* pin the model named by argument argno (NULL: the default-model rule of docs/design.md#the-sql-interface) */
-extern const ServeModel *get_model(FunctionCallInfo fcinfo, int argno);
+/*
+ * Pin the model named by argument argno (NULL: animerec.model, else the
+ * database's default model); *acc says with whose rights to read for it
+ * (src/serving_acl.c).
+ */
+extern const ServeModel *get_model(FunctionCallInfo fcinfo, int argno, ServingAccess *acc);
 
 /*
  * The window of arguments argno (item_ids bigint[]) and argno + 1 (ratings
@@ -39,6 +44,33 @@ extern int32 history_from_args(FunctionCallInfo fcinfo, int argno, const ServeMo
 extern char *history_sql(const RegistryModel *rm, const char *select_user, const char *where,
 						 const char *order_user);
 
+/*
+ * A user's history as dense items: win_items/win_ratings (n_win <= T) hold
+ * the newest T known items in chronological order, ratings scaled (the rule
+ * of recommend_for_history, recommend_all and explain too: unknown items take
+ * no place).
+ */
+typedef struct History
+{
+	int32	   *win_items;
+	float	   *win_ratings;
+	int32		n_win;
+	int32	   *utags;			/* the user's dense user tags (models trained with user tags) */
+	int32		n_utags;
+} History;
+
+/*
+ * Read user_id's history (and user tags) through the model's cached queries
+ * into *h: newest first through a cursor until the window holds maxlen known
+ * items (every row with exclude_seen, when exclude (N+1) gets a 1 for every
+ * known item of the user, not only the newest T).  The rows are read with
+ * the history reader's rights for acc (a serving grantee's with the model
+ * owner's when it may not read them itself), or with own_rights always with
+ * the caller's own privileges.
+ */
+extern void read_user_history(const ServeModel *sm, const ServingAccess *acc, bool own_rights,
+							  int64 user_id, bool exclude_seen, uint8 *exclude, History *h);
+
 /* ---- the batch path (src/serve.c: scoring blocks; src/recommend_all.c: the SRF) ---- */
 
 #define BATCH_USERS 256			/* users per GEMM in recommend_all */
@@ -49,9 +81,18 @@ typedef struct HistoryPlan HistoryPlan;
 
 /*
  * The cached queries of sm's model version (built, and the index checked, on
- * first use).  Inside an SPI connection.
+ * first use, with the registry reader's rights: acc).  Inside an SPI
+ * connection.
  */
-extern HistoryPlan *get_history_plan(const ServeModel *sm);
+extern HistoryPlan *get_history_plan(const ServeModel *sm, const ServingAccess *acc);
+
+/*
+ * Become the reader of hp's relations (ratings, user tags) for acc: the
+ * model owner when the caller is a serving grantee that may not read them
+ * itself (serving_become_reader); put back with serving_restore(saved).
+ */
+extern void history_become_reader(const HistoryPlan *hp, const ServingAccess *acc,
+								  ServingUser *saved);
 
 /* users collected for one GEMM: left-padded windows and each user's seen items */
 typedef struct UserBlock
@@ -83,7 +124,8 @@ extern void block_begin_user(UserBlock *b, int64 user_id);
 extern void block_add_seen(UserBlock *b, int32 j);
 /*
  * Score the block's users, put each user's top k (seen items excluded) as
- * (user_id, rank, item_id, score) into rsinfo->setResult, and empty the
+ * (user_id, rank, item_id, score, probability, personalized,
+ * model_version) into rsinfo->setResult, and empty the
  * block.  Inside an SPI connection.
  */
 extern void block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm,

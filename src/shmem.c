@@ -4,7 +4,7 @@
  * Preloaded (shared_preload_libraries = 'animerec'): a small control struct in
  * the main shared memory segment (an LWLock from the "animerec" tranche, a
  * generation counter, the byte count charged against animerec.max_shared_memory
- * and a fixed table of loaded-model entries) and one DSA area, created on
+ * and a table of animerec.max_models loaded-model entries, sized at server start) and one DSA area, created on
  * first use and pinned, holding each loaded model version once: the weight
  * blob (64-byte aligned, as nn_weights_view wants) followed by the item output
  * table (N+1, D).  Entries are keyed by (database, model name, version,
@@ -43,9 +43,9 @@
 
 #include "animerec.h"
 #include "registry.h"
+#include "serving_acl.h"
 #include "shmem.h"
 
-#define SERVE_SLOTS 16
 #define BLOB_ALIGN 64
 
 /* one loaded model version in shared memory */
@@ -75,7 +75,7 @@ typedef struct AnimerecShared
 	dsa_handle	dsa;			/* DSM_HANDLE_INVALID until first use */
 	uint64		generation;		/* bumped by every load, replacement and unload */
 	Size		used_bytes;
-	SharedEntry entries[SERVE_SLOTS];
+	SharedEntry entries[FLEXIBLE_ARRAY_MEMBER];	/* animerec.max_models */
 } AnimerecShared;
 
 /* backend-local state of one slot: the view, pins held, and the local cache */
@@ -95,18 +95,34 @@ typedef struct LocalSlot
 
 static AnimerecShared *ctl = NULL;
 static dsa_area *area = NULL;
-static LocalSlot local[SERVE_SLOTS];
+static LocalSlot *local = NULL;	/* animerec.max_models slots, from local_slots() */
 static uint64 local_generation = 0;
 static bool callbacks_registered = false;
 static bool local_notice_given = false;
 
 /* ---- shared memory set-up ----------------------------------------------- */
 
+/* bytes of the control struct with animerec.max_models entries */
+static Size
+shared_size(void)
+{
+	return add_size(offsetof(AnimerecShared, entries),
+					mul_size(sizeof(SharedEntry), animerec_max_models));
+}
+
+/* this backend's slot states, allocated (zeroed) on first use */
+static void
+local_slots(void)
+{
+	if (local == NULL)
+		local = MemoryContextAllocZero(TopMemoryContext, sizeof(LocalSlot) * animerec_max_models);
+}
+
 /* Reserve the control struct and the LWLock tranche (from shmem_request_hook; see animerec.h). */
 void
 model_cache_shmem_request(void)
 {
-	RequestAddinShmemSpace(MAXALIGN(sizeof(AnimerecShared)));
+	RequestAddinShmemSpace(MAXALIGN(shared_size()));
 	RequestNamedLWLockTranche("animerec", 1);
 }
 
@@ -116,14 +132,14 @@ model_cache_shmem_startup(void)
 {
 	bool		found;
 
-	ctl = ShmemInitStruct("animerec", sizeof(AnimerecShared), &found);
+	ctl = ShmemInitStruct("animerec", shared_size(), &found);
 	if (!found)
 	{
-		memset(ctl, 0, sizeof(AnimerecShared));
+		memset(ctl, 0, shared_size());
 		ctl->lock = &(GetNamedLWLockTranche("animerec"))->lock;
 		ctl->dsa_tranche = LWLockNewTrancheId();
 		ctl->dsa = DSM_HANDLE_INVALID;
-		for (int i = 0; i < SERVE_SLOTS; i++)
+		for (int i = 0; i < animerec_max_models; i++)
 		{
 			pg_atomic_init_u64(&ctl->entries[i].calls, 0);
 			pg_atomic_init_u32(&ctl->entries[i].pins, 0);
@@ -222,7 +238,7 @@ unpin_slot(int i)
 static void
 release_all_pins(void)
 {
-	for (int i = 0; i < SERVE_SLOTS; i++)
+	for (int i = 0; i < animerec_max_models; i++)
 		while (local[i].pins_held > 0)
 			unpin_slot(i);
 }
@@ -244,10 +260,11 @@ serve_exit_callback(int code, Datum arg)
 		release_all_pins();
 }
 
-/* Register the callbacks above once per backend. */
+/* Allocate the local slots and register the callbacks above, once per backend. */
 static void
 register_callbacks(void)
 {
+	local_slots();
 	if (callbacks_registered)
 		return;
 	RegisterXactCallback(serve_xact_callback, NULL);
@@ -321,7 +338,7 @@ shared_find_pin(const char *name, int32 version, TimestampTz created_at)
 	int			found = -1;
 
 	LWLockAcquire(ctl->lock, LW_SHARED);
-	for (int i = 0; i < SERVE_SLOTS; i++)
+	for (int i = 0; i < animerec_max_models; i++)
 	{
 		SharedEntry *e = &ctl->entries[i];
 
@@ -417,7 +434,7 @@ shared_load(const char *name)
 
 	/* publish: retire the name's previous entry, or use a concurrent load of this version */
 	LWLockAcquire(ctl->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < SERVE_SLOTS; i++)
+	for (int i = 0; i < animerec_max_models; i++)
 	{
 		SharedEntry *e = &ctl->entries[i];
 
@@ -437,7 +454,7 @@ shared_load(const char *name)
 	}
 	else
 	{
-		for (int i = 0; i < SERVE_SLOTS && slot < 0; i++)
+		for (int i = 0; i < animerec_max_models && slot < 0; i++)
 			if (!ctl->entries[i].used)
 				slot = i;
 		if (slot < 0)
@@ -447,8 +464,8 @@ shared_load(const char *name)
 			LWLockRelease(ctl->lock);
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("cannot load model \"%s\": %d models are loaded already", name, SERVE_SLOTS),
-					 errhint("Unload a model with animerec.unload_model().")));
+					 errmsg("cannot load model \"%s\": %d models are loaded already", name, animerec_max_models),
+					 errhint("Unload a model with animerec.unload_model(), or raise animerec.max_models (restart needed).")));
 		}
 		else
 		{
@@ -491,7 +508,7 @@ shared_load(const char *name)
 static int
 local_find_pin(const char *name, int32 version, TimestampTz created_at)
 {
-	for (int i = 0; i < SERVE_SLOTS; i++)
+	for (int i = 0; i < animerec_max_models; i++)
 	{
 		LocalSlot  *s = &local[i];
 
@@ -515,6 +532,19 @@ local_retire(LocalSlot *s)
 		local_free(s);
 }
 
+/* Retire name's local entries; a free local slot, or -1 when all are used. */
+static int
+local_take_slot(const char *name)
+{
+	for (int i = 0; i < animerec_max_models; i++)
+		if (local[i].used && !local[i].retired && strcmp(local[i].sm.name, name) == 0)
+			local_retire(&local[i]);
+	for (int i = 0; i < animerec_max_models; i++)
+		if (!local[i].used)
+			return i;
+	return -1;
+}
+
 /* Load the active version of name into this backend's cache and pin it; slot or -1. */
 static int
 local_load(const char *name)
@@ -525,7 +555,7 @@ local_load(const char *name)
 	RegistryModel rm;
 	nn_model	m;
 	float	   *out;
-	int			slot = -1;
+	int			slot;
 
 	PG_TRY();
 	{
@@ -551,19 +581,14 @@ local_load(const char *name)
 		MemoryContextDelete(mcxt);
 		return -1;
 	}
-	for (int i = 0; i < SERVE_SLOTS; i++)
-		if (local[i].used && !local[i].retired && strcmp(local[i].sm.name, name) == 0)
-			local_retire(&local[i]);
-	for (int i = 0; i < SERVE_SLOTS && slot < 0; i++)
-		if (!local[i].used)
-			slot = i;
+	slot = local_take_slot(name);
 	if (slot < 0)
 	{
 		MemoryContextDelete(mcxt);
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("cannot load model \"%s\": %d models are loaded already", name, SERVE_SLOTS),
-				 errhint("Unload a model with animerec.unload_model().")));
+				 errmsg("cannot load model \"%s\": %d models are loaded already", name, animerec_max_models),
+				 errhint("Unload a model with animerec.unload_model(), or raise animerec.max_models (restart needed).")));
 	}
 	local[slot].used = true;
 	local[slot].retired = false;
@@ -594,16 +619,6 @@ local_notice(void)
 			 errhint("Add animerec to shared_preload_libraries and restart the server so that all connections share one copy.")));
 }
 
-/* ereport that name has no active version */
-static void
-report_no_active(const char *name)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("model \"%s\" has no active version", name),
-			 errhint("Activate a ready version with animerec.activate('%s', version).", name)));
-}
-
 /* See shmem.h. */
 const ServeModel *
 serve_model_acquire(const char *name)
@@ -613,7 +628,7 @@ serve_model_acquire(const char *name)
 
 	register_callbacks();
 	if (!registry_fetch_active(name, &rm, false))
-		report_no_active(name);
+		registry_report_no_active(name);
 	if (ctl != NULL)
 	{
 		attach_area();
@@ -621,7 +636,7 @@ serve_model_acquire(const char *name)
 		if (slot < 0)
 			slot = shared_load(name);
 		if (slot < 0)
-			report_no_active(name);
+			registry_report_no_active(name);
 		shared_ensure_view(slot);
 	}
 	else
@@ -631,7 +646,7 @@ serve_model_acquire(const char *name)
 		if (slot < 0)
 			slot = local_load(name);
 		if (slot < 0)
-			report_no_active(name);
+			registry_report_no_active(name);
 	}
 	return &local[slot].sm;
 }
@@ -652,9 +667,13 @@ PG_FUNCTION_INFO_V1(animerec_load_model);
 Datum
 animerec_load_model(PG_FUNCTION_ARGS)
 {
-	char	   *name = registry_resolve_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
-	const ServeModel *sm = serve_model_acquire(name);
-	int32		version = sm->version;
+	ServingAccess acc;
+	const ServeModel *sm;
+	int32		version;
+
+	serving_resolve(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), &acc);
+	sm = serving_acquire(&acc);
+	version = sm->version;
 
 	serve_model_release(sm);
 	PG_RETURN_INT32(version);
@@ -669,11 +688,13 @@ animerec_unload_model(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bool		any = false;
 
+	local_slots();
+
 	if (ctl != NULL)
 	{
 		attach_area();			/* freeing an unpinned entry needs the area */
 		LWLockAcquire(ctl->lock, LW_EXCLUSIVE);
-		for (int i = 0; i < SERVE_SLOTS; i++)
+		for (int i = 0; i < animerec_max_models; i++)
 		{
 			SharedEntry *e = &ctl->entries[i];
 
@@ -687,7 +708,7 @@ animerec_unload_model(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		for (int i = 0; i < SERVE_SLOTS; i++)
+		for (int i = 0; i < animerec_max_models; i++)
 			if (local[i].used && !local[i].retired && strcmp(local[i].sm.name, name) == 0)
 			{
 				local_retire(&local[i]);
@@ -711,11 +732,12 @@ animerec_loaded_models(PG_FUNCTION_ARGS)
 	Datum		values[6];
 	bool		nulls[6] = {false};
 
+	local_slots();
 	InitMaterializedSRF(fcinfo, 0);
 	if (ctl != NULL)
 	{
 		LWLockAcquire(ctl->lock, LW_SHARED);
-		for (int i = 0; i < SERVE_SLOTS; i++)
+		for (int i = 0; i < animerec_max_models; i++)
 		{
 			SharedEntry *e = &ctl->entries[i];
 
@@ -733,7 +755,7 @@ animerec_loaded_models(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		for (int i = 0; i < SERVE_SLOTS; i++)
+		for (int i = 0; i < animerec_max_models; i++)
 		{
 			LocalSlot  *s = &local[i];
 

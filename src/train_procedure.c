@@ -620,6 +620,8 @@ start_run(TrainRun *run, nn_config *cfg)
 	nn_model	saved;
 
 	open_registry_row(run, &ck);
+	/* others see at once that the name is being trained (registry_report_no_active) */
+	maybe_commit(run);
 	if (ck.weights)
 		view_checkpoint(run, &ck, cfg, &saved);
 	data_scale_ratings(&run->d, cfg->rating_min, cfg->rating_max);

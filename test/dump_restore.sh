@@ -54,6 +54,9 @@ train src m 2
 train src m 3
 q src "SELECT animerec.activate('m', 1)" >/dev/null
 train src t 2 "items => 'demo_items'"
+# a serving grant and an explicit default model
+q src "CREATE ROLE dr_dashboard" "SELECT animerec.grant_serving('m', 'dr_dashboard')" \
+	"SELECT animerec.set_default_model('t')" >/dev/null
 # an interrupted run of m (version 3) with a checkpoint: cancelled once it has committed an epoch
 psql -XAtq -d src -c "SET client_min_messages = warning" \
 	-c "CALL animerec.train('m', 'demo_ratings', $TRAIN, epochs => 100000)" >"$CLUSTER_DIR/interrupted.out" 2>&1 &
@@ -71,7 +74,8 @@ ok '[ -n "$m_before" ] && [ -n "$t_before" ]' "two models serve in the source da
 
 is "$(q src "SELECT string_agg(c::regclass::text, ',' ORDER BY c::regclass::text)
              FROM pg_extension, unnest(extconfig) c WHERE extname = 'animerec'")" \
-	"animerec.model_owners,animerec.models,animerec.training_log" "the registry tables are extension configuration tables"
+	"animerec.model_owners,animerec.models,animerec.serving_grants,animerec.training_log" \
+	"the registry tables are extension configuration tables"
 is "$(q src "SELECT count(*) FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
              WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'animerec')
                AND c.relkind = 'S'")" 0 "the extension owns no sequence (a version is the name's max + 1)"
@@ -91,6 +95,8 @@ is "$(training_log dst)" "$log_before" "the training_log is restored"
 is "$(q dst "SELECT string_agg(name || ' ' || owner::text, ',' ORDER BY name) FROM animerec.model_owners")" \
 	"$(q src "SELECT string_agg(name || ' ' || owner::text, ',' ORDER BY name) FROM animerec.model_owners")" \
 	"the owners of the model names are restored"
+is "$(q dst "SELECT string_agg(name || ':' || grantee, ',') FROM animerec.serving_grants")/$(q dst "SELECT name FROM animerec.model_owners WHERE is_default")" \
+	"m:dr_dashboard/t" "the serving grants and the default model are restored"
 is "$(recs dst m)" "$m_before" "the restored model m gives the same recommendations"
 is "$(recs dst t)" "$t_before" "the restored model t (with item tags) gives the same recommendations"
 is "$(q dst "SELECT string_agg(name || ' ' || version, ',' ORDER BY name) FROM animerec.loaded_models")" \
@@ -104,4 +110,5 @@ train dst m 1
 is "$(q dst "SELECT version || ' ' || status || ' ' || active FROM animerec.models WHERE name = 'm' ORDER BY version DESC LIMIT 1")" \
 	"4 ready true" "the next training there is version 4"
 is "$(recs src m)" "$m_before" "the source database is unchanged"
+q postgres "DROP DATABASE src" "DROP DATABASE dst" "DROP ROLE dr_dashboard"
 done_testing

@@ -14,7 +14,7 @@ PSQL="psql -X -q -v ON_ERROR_STOP=1"
 # describe DB: the canonical description of animerec in database DB
 describe() { $PSQL -d "$1" -f test/extension_objects.sql; }
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" animerec.control)
-echo "1..8"
+echo "1..9"
 for db in animerec_up animerec_fresh; do
 	$PSQL -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>&1
 done
@@ -45,6 +45,8 @@ ok '[ "$($PSQL -d animerec_up -Atc "SELECT owner = current_user FROM animerec.mo
 	"the 0.1.0 model's name belongs to the role that trained it"
 ok '[ "$($PSQL -d animerec_up -Atc "SELECT count(*) FROM animerec.recommend(1, 5, '\''up'\'')" 2>&1)" = 5 ]' \
 	"the 0.1.0 model serves after the update"
+ok '[ "$($PSQL -d animerec_up -Atc "SELECT count(*) FROM animerec.recommend(1, 5)" 2>&1)" = 5 ]' \
+	"the only model of the updated installation became the default model"
 
 # the comparison notices what an incomplete upgrade script would miss
 $PSQL -d animerec_up -c "ALTER FUNCTION animerec.recommend(bigint, int, text, boolean) RESET search_path"

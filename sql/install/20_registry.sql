@@ -5,8 +5,9 @@
 
 -- The owner of each model name: its owner, members of the owner role, members
 -- of animerec_admin and superusers may train, activate, drop and use its
--- versions (row-level security, sql/install/90_privileges.sql).  Everyone
--- may see which names are taken and by whom.
+-- versions (row-level security, sql/install/90_privileges.sql); the name is
+-- visible to them and to the roles holding a serving grant on it
+-- (sql/install/25_serving_acl.sql).
 CREATE TABLE model_owners (
     name            text        PRIMARY KEY
                     CHECK (name ~ '^[a-z_][a-z0-9_]{0,62}$'),
@@ -37,7 +38,8 @@ DECLARE
 BEGIN
     SELECT m.owner INTO o FROM animerec.model_owners m WHERE m.name = _check_manager.name;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'model "%" does not exist', _check_manager.name
+        -- missing, or hidden by row-level security: the same answer (no name leaks)
+        RAISE EXCEPTION 'model "%" does not exist or you have no serving privilege on it', _check_manager.name
             USING ERRCODE = 'undefined_object';
     END IF;
     IF NOT animerec._manages(o) THEN
@@ -49,7 +51,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION _check_manager(text) IS
-    'internal: error unless model name exists (42704) and the current user manages it (42501)';
+    'internal: error unless model name exists and is visible to the current user (42704) and the current user manages it (42501)';
 
 -- One row per trained version of a model name.
 CREATE TABLE models (

@@ -2,9 +2,15 @@
 -- Serving (src/shmem.c, src/serve.c, src/embedding_agg.c).
 --
 -- Every function reads the registry and the ratings table through SPI with the
--- caller's privileges, so they are STABLE and PARALLEL RESTRICTED (they pin
+-- caller's privileges (a serving grantee's with the model owner's, see
+-- 25_serving_acl.sql), so they are STABLE and PARALLEL RESTRICTED (they pin
 -- models in this backend's cache and must run in the leader).  A NULL model
--- means animerec.model, or the only model there is.
+-- means animerec.model, or the database's default model.
+--
+-- The recommend* functions also return probability, the item's share of the
+-- full softmax over the model's catalogue (comparable across users), and
+-- personalized, false when no known history item was used (the answer is the
+-- popularity prior).
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION load_model(name text) RETURNS int
@@ -28,32 +34,35 @@ CREATE FUNCTION _loaded_models_info(OUT name text, OUT version int, OUT bytes bi
 COMMENT ON FUNCTION _loaded_models_info() IS
     'the model versions in the model cache; backs the view animerec.loaded_models';
 
-CREATE VIEW loaded_models AS SELECT * FROM _loaded_models_info();
+CREATE VIEW loaded_models AS
+SELECT l.* FROM _loaded_models_info() l
+ WHERE _is_member('animerec_admin')
+    OR EXISTS (SELECT 1 FROM model_owners o WHERE o.name = l.name AND _may_serve(o.owner, o.name));
 COMMENT ON VIEW loaded_models IS
-    'model versions of this database in the model cache: bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
+    'model versions of this database in the model cache that the current user may serve or manages (all of them for members of animerec_admin, even those whose registry row is gone): bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
 
 CREATE FUNCTION recommend(user_id bigint, k int DEFAULT 10, model text DEFAULT NULL,
                           exclude_seen boolean DEFAULT true)
-    RETURNS TABLE (rank int, item_id bigint, score real)
+    RETURNS TABLE (rank int, item_id bigint, score real, probability real, personalized boolean)
     AS 'MODULE_PATHNAME', 'animerec_recommend'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
 COMMENT ON FUNCTION recommend(bigint, int, text, boolean) IS
-    'top k items for a user of the model''s ratings table: the newest maxlen known items feed the LSTM (unknown ids are skipped), every item the user rated is excluded unless exclude_seen is false; users without known items get the items with the largest learned bias (popularity); NULL user: no rows';
+    'top k items for a user of the model''s ratings table: the newest maxlen known items feed the LSTM (unknown ids are skipped), every item the user rated is excluded unless exclude_seen is false; users without known items get the items with the largest learned bias (popularity, personalized false); probability is the item''s share of the softmax over the whole catalogue; NULL user: no rows';
 
 CREATE FUNCTION recommend_for_history(item_ids bigint[], ratings real[] DEFAULT NULL,
                                       k int DEFAULT 10, model text DEFAULT NULL)
-    RETURNS TABLE (rank int, item_id bigint, score real)
+    RETURNS TABLE (rank int, item_id bigint, score real, probability real, personalized boolean)
     AS 'MODULE_PATHNAME', 'animerec_recommend_for_history'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
 COMMENT ON FUNCTION recommend_for_history(bigint[], real[], int, text) IS
-    'top k items after an anonymous chronological history: unknown ids are skipped, the last maxlen known items feed the LSTM, ratings are clamped to the trained range, the given items are excluded';
+    'top k items after an anonymous chronological history: unknown ids are skipped, the last maxlen known items feed the LSTM, ratings are clamped to the trained range, the given items are excluded; probability and personalized as in recommend';
 
 CREATE FUNCTION recommend_for_embedding(embedding real[], k int DEFAULT 10, model text DEFAULT NULL)
-    RETURNS TABLE (rank int, item_id bigint, score real)
+    RETURNS TABLE (rank int, item_id bigint, score real, probability real, personalized boolean)
     AS 'MODULE_PATHNAME', 'animerec_recommend_for_embedding'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
 COMMENT ON FUNCTION recommend_for_embedding(real[], int, text) IS
-    'top k items for a user embedding of the model''s dimension (from animerec.user_embedding), nothing excluded';
+    'top k items for a user embedding of the model''s dimension (from animerec.user_embedding), nothing excluded; probability as in recommend, personalized false for the zero embedding';
 
 CREATE FUNCTION similar_items(item_id bigint, k int DEFAULT 10, model text DEFAULT NULL)
     RETURNS TABLE (rank int, item_id bigint, score real)

@@ -9,7 +9,8 @@
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION _recommend_all_rows(k int, model text, users bigint[],
-                                    OUT user_id bigint, OUT rank int, OUT item_id bigint, OUT score real)
+                                    OUT user_id bigint, OUT rank int, OUT item_id bigint, OUT score real,
+                                    OUT probability real, OUT personalized boolean, OUT model_version int)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'animerec_recommend_all'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
@@ -17,11 +18,13 @@ COMMENT ON FUNCTION _recommend_all_rows(int, text, bigint[]) IS
     'internal: the rows of recommend_all, one block of users scored at a time (value-per-call): 8 users, then twice as many each time up to 256';
 
 CREATE FUNCTION recommend_all(k int DEFAULT 10, model text DEFAULT NULL, users bigint[] DEFAULT NULL)
-    RETURNS TABLE (user_id bigint, rank int, item_id bigint, score real)
+    RETURNS TABLE (user_id bigint, rank int, item_id bigint, score real, probability real,
+                   personalized boolean, model_version int)
     LANGUAGE sql STABLE PARALLEL RESTRICTED ROWS 100000
 AS $$
-SELECT (s.r).user_id, (s.r).rank, (s.r).item_id, (s.r).score
+SELECT (s.r).user_id, (s.r).rank, (s.r).item_id, (s.r).score, (s.r).probability,
+       (s.r).personalized, (s.r).model_version
   FROM (SELECT animerec._recommend_all_rows(k, model, users) AS r OFFSET 0) s
 $$;
 COMMENT ON FUNCTION recommend_all(int, text, bigint[]) IS
-    'top k for every user of the model''s ratings table, or for the given users (those without rows get the popularity ranking), in ascending user order; reads all histories in one query and scores a block of users per matrix product (8, then twice as many each time up to 256), streaming: the first rows come after the first block and LIMIT or closing a cursor stops the work';
+    'top k for every user of the model''s ratings table, or for the given users (those without rows get the popularity ranking), in ascending user order, with probability and personalized as in recommend and the model version that answered; a serving grantee reads the histories with the model owner''s rights; reads all histories in one query and scores a block of users per matrix product (8, then twice as many each time up to 256), streaming: the first rows come after the first block and LIMIT or closing a cursor stops the work';

@@ -12,7 +12,7 @@ CREATE FUNCTION explain(user_id bigint, item_id bigint, model text DEFAULT NULL,
     AS 'MODULE_PATHNAME', 'animerec_explain'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 3;
 COMMENT ON FUNCTION explain(bigint, bigint, text, int) IS
-    'the up to n items of the user''s window (the newest maxlen rows, read with the caller''s privileges) that most raised the log-probability of item_id, largest first; contribution = log p(item | window) - log p(item | window without that item), only positive ones; position 1 is the newest item';
+    'the up to n items of the user''s window (the newest maxlen known items, as recommend reads them, but always with the caller''s own privileges, never through a serving grant) that most raised the log-probability of item_id, largest first; contribution = log p(item | window) - log p(item | window without that item), only positive ones; position 1 is the newest item';
 
 CREATE FUNCTION explain_for_history(item_ids bigint[], ratings real[], item_id bigint,
                                     model text DEFAULT NULL, n int DEFAULT 3)

@@ -37,13 +37,12 @@ CREATE TABLE recommendations (
     rank        int         NOT NULL,
     item_id     bigint      NOT NULL,
     score       real        NOT NULL,
-    -- MERGE with issue 11: the column "probability real" goes here, filled by
-    -- refresh_recommendations from recommend_all's probability column.
+    probability real        NOT NULL,
     computed_at timestamptz NOT NULL,
     PRIMARY KEY (model, user_id, rank)
 );
 COMMENT ON TABLE recommendations IS
-    'top-k recommendations of every user of a model, written by refresh_recommendations: all rows of a model are of one version and one refresh (computed_at), replaced at once when the next refresh commits; row-level security shows a role only the models it may use';
+    'top-k recommendations of every user of a model, written by refresh_recommendations: all rows of a model are of one version and one refresh (computed_at), replaced at once when the next refresh commits; probability as in recommend_all; row-level security shows a role only the models it manages or holds a serving grant on (grantees read, never write)';
 
 -- read and written by the members of the model name's owner role, of
 -- animerec_admin, and by superusers (as the registry)
@@ -51,8 +50,10 @@ ALTER TABLE recommendations ENABLE ROW LEVEL SECURITY;
 CREATE POLICY recommendations_manager ON recommendations
     USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _manages(o.owner)))
     WITH CHECK (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _manages(o.owner)));
--- MERGE with issue 11: a FOR SELECT policy letting the roles granted the
--- model's serving privilege read its rows goes here.
+-- and read by the members of the roles granted the model's serving privilege
+-- (animerec.grant_serving, docs/bi.md)
+CREATE POLICY recommendations_serving ON recommendations FOR SELECT
+    USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _may_serve(o.owner, o.name)));
 GRANT SELECT, INSERT, DELETE ON recommendations TO PUBLIC;
 
 -- _recommendations_view(model): create the view <model>_recommendations in
@@ -91,7 +92,7 @@ BEGIN
      WHERE a.attrelid = items AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> m.item_key;
     EXECUTE pg_catalog.format(
         'CREATE VIEW %s WITH (security_invoker = true) AS'
-        ' SELECT r.version, r.user_id, r.rank, r.item_id, r.score, r.computed_at%s'
+        ' SELECT r.version, r.user_id, r.rank, r.item_id, r.score, r.probability, r.computed_at%s'
         ' FROM animerec.recommendations r LEFT JOIN %s i ON i.%I = r.item_id WHERE r.model = %L',
         view_name, CASE WHEN cols IS NULL THEN '' ELSE ', ' || cols END, items, m.item_key,
         _recommendations_view.model);
@@ -145,9 +146,10 @@ BEGIN
        INTO users;
     n := coalesce(pg_catalog.cardinality(users), 0);
     WHILE done < n LOOP
-        -- MERGE with issue 11: add probability to the column list and a.probability to the SELECT
-        INSERT INTO animerec.recommendations (model, version, user_id, rank, item_id, score, computed_at)
-        SELECT refresh_recommendations.model, m.version, a.user_id, a.rank, a.item_id, a.score, pg_catalog.now()
+        INSERT INTO animerec.recommendations (model, version, user_id, rank, item_id, score, probability,
+                                              computed_at)
+        SELECT refresh_recommendations.model, m.version, a.user_id, a.rank, a.item_id, a.score, a.probability,
+               pg_catalog.now()
           FROM animerec.recommend_all(k, refresh_recommendations.model, users[done + 1 : done + block_users]) a;
         done := least(done + block_users, n);
         -- progress, for this session (NOTICE) and for others (pg_stat_activity.application_name)

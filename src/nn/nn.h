@@ -283,6 +283,12 @@ void		nn_explain(const nn_model *m, const float *item_out, int32_t T,
 					   const int32_t *utags, int32_t n_utags, int32_t target,
 					   double *logp, double *contrib, float *work);
 
+/*
+ * log sum_{j=1..n} exp(scores[j]): the softmax normaliser over the catalogue,
+ * so that exp(scores[j] - nn_logsumexp(scores, n)) is item j's probability.
+ */
+float		nn_logsumexp(const float *scores, int32_t n);
+
 /* ---- weight file --------------------------------------------------------- */
 
 /*

@@ -131,3 +131,41 @@ nn_rank(const float *scores, int32_t n, int32_t target, const uint8_t *exclude)
 			r++;
 	return r;
 }
+
+/*
+ * sum of exp(s[j] - mx) over j = 0..n-1 (NaN counts as -inf), with eight
+ * partial sums: the loop vectorises without reassociating one sum.
+ */
+NN_SIMD_CLONES static float
+sum_exp_shifted(const float *s, int32_t n, float mx)
+{
+	float		part[8] = {0};
+	float		sum;
+	int32_t		j;
+
+	for (j = 0; j + 8 <= n; j += 8)
+		for (int l = 0; l < 8; l++)
+			part[l] += nn_expf(key(s[j + l]) - mx);
+	sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+	for (; j < n; j++)
+		sum += nn_expf(key(s[j]) - mx);
+	return sum;
+}
+
+/*
+ * log of the sum of exp(scores[j]) over j = 1..n, with the maximum taken out
+ * first so that nothing overflows (NaN scores count as -inf; -inf when n = 0).
+ * With it, exp(scores[j] - lse) is item j's probability under the softmax
+ * over the whole catalogue.
+ */
+float
+nn_logsumexp(const float *scores, int32_t n)
+{
+	float		mx = -INFINITY;
+
+	for (int32_t j = 1; j <= n; j++)
+		mx = key(scores[j]) > mx ? key(scores[j]) : mx;
+	if (mx == -INFINITY)
+		return -INFINITY;
+	return mx + logf(sum_exp_shifted(scores + 1, n, mx));
+}

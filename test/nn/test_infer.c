@@ -84,6 +84,35 @@ test_topk(void)
 	tap_ok(rank_ok, "nn_rank counts the non-excluded items scoring at least as high");
 }
 
+/* nn_logsumexp against a double-precision sum, at logits that overflow exp */
+static void
+test_logsumexp(void)
+{
+	float		s[1001];
+	double		mx = -INFINITY,
+				sum = 0.0,
+				want;
+	nn_rng		r;
+	int32_t		j;
+
+	nn_rng_seed(&r, 5);
+	s[0] = -INFINITY;
+	for (j = 1; j <= 1000; j++)
+	{
+		s[j] = 100.0f + 0.01f * (float) nn_rng_below(&r, 2000);	/* exp(s) overflows a float */
+		mx = s[j] > mx ? s[j] : mx;
+	}
+	for (j = 1; j <= 1000; j++)
+		sum += exp(s[j] - mx);
+	want = mx + log(sum);
+	tap_ok(fabs(nn_logsumexp(s, 1000) - want) < 1e-4 * fabs(want),
+		   "nn_logsumexp equals the double-precision value (%.6f) without overflow", want);
+	mx = fmax(fmax(s[1], s[2]), s[3]);
+	want = mx + log(exp(s[1] - mx) + exp(s[2] - mx) + exp(s[3] - mx));
+	tap_ok(fabs(nn_logsumexp(s, 3) - want) < 1e-4, "nn_logsumexp over fewer items than a vector");
+	tap_ok(isinf(nn_logsumexp(s, 0)) && nn_logsumexp(s, 0) < 0, "nn_logsumexp of no item is -inf");
+}
+
 #undef n
 
 /* nn_item_index over non-contiguous ids, nn_scale_rating at the edges */
@@ -191,6 +220,7 @@ int
 main(void)
 {
 	test_topk();
+	test_logsumexp();
 	test_lookup();
 	test_step_equals_batch(6, 1);
 	test_step_equals_batch(40, 1);

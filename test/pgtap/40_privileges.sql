@@ -1,7 +1,8 @@
 -- pgTAP: privileges, with real roles (docs/operations.md, "Privileges").  Data is read with
 -- the caller's privileges; a model name belongs to a role, and only members of
 -- that role or of animerec_admin (and superusers) see, use, retrain, activate
--- and drop its versions; every function is SECURITY INVOKER with a fixed
+-- and drop its versions (serving grants: 45_serving_grants.sql); a name one
+-- may not see gets the error of a missing one; every function is SECURITY INVOKER with a fixed
 -- search_path.  Roles are cluster-wide: this file creates its own and drops them.
 -- train commits after every epoch at top level, so this file runs outside
 -- BEGIN/ROLLBACK and cleans up after itself.
@@ -70,21 +71,22 @@ SELECT matches(pg_temp.as_role('tap_sec_bob',
     $$CALL animerec.train('tap_sec_b', 'tap_sec.alice_r', dim => 8, hidden => 8, epochs => 1)$$),
     '^42501: permission denied for table alice_r', 'train reads with the caller''s privileges');
 SELECT matches(pg_temp.as_role('tap_sec_bob', $$SELECT count(*) FROM animerec.recommend(1, 5, 'tap_sec_a')$$),
-    '^42501: permission denied for model "tap_sec_a"', 'recommend: another role''s model is refused');
+    '^42704: model "tap_sec_a" does not exist or you have no serving privilege on it$',
+    'recommend: another role''s model is refused like a missing one');
 SELECT matches(pg_temp.as_role('tap_sec_bob', $$SELECT count(*) FROM animerec.recommend_all(5, 'tap_sec_a')$$),
-    '^42501: permission denied for model', 'recommend_all: refused');
+    '^42704: model "tap_sec_a" does not exist or you have no serving privilege on it$', 'recommend_all: refused');
 SELECT matches(pg_temp.as_role('tap_sec_bob', $$SELECT hr FROM animerec.evaluate('tap_sec_a')$$),
-    '^42501: permission denied for model', 'evaluate: refused');
+    '^42704: model "tap_sec_a" does not exist or you have no serving privilege on it$', 'evaluate: refused');
 SELECT matches(pg_temp.as_role('tap_sec_bob',
     $$SELECT count(*) FROM animerec.recommend_for_history(ARRAY[1, 2]::bigint[], model => 'tap_sec_a')$$),
-    '^42501: permission denied for model', 'recommend_for_history: refused');
+    '^42704: model "tap_sec_a" does not exist or you have no serving privilege on it$', 'recommend_for_history: refused');
 SELECT matches(pg_temp.as_role('tap_sec_bob', $$SELECT count(*) FROM animerec.similar_items(1, 5, 'tap_sec_a')$$),
-    '^42501: permission denied for model', 'similar_items: refused');
+    '^42704: model "tap_sec_a" does not exist or you have no serving privilege on it$', 'similar_items: refused');
 SELECT matches(pg_temp.as_role('tap_sec_bob',
     $$SELECT animerec.user_embedding(item_id, rating, 'tap_sec_a') FROM (VALUES (1::bigint, 3::real)) v(item_id, rating)$$),
-    '^42501: permission denied for model', 'user_embedding: refused');
+    '^42704: model "tap_sec_a" does not exist or you have no serving privilege on it$', 'user_embedding: refused');
 SELECT matches(pg_temp.as_role('tap_sec_bob', $$SELECT animerec.load_model('tap_sec_a')$$),
-    '^42501: permission denied for model', 'load_model: another role''s model is not loaded');
+    '^42704: model "tap_sec_a" does not exist or you have no serving privilege on it$', 'load_model: another role''s model is not loaded');
 SELECT is(pg_temp.as_role('tap_sec_bob', $$SELECT count(*) FROM animerec.models WHERE name = 'tap_sec_a'$$),
     '0', 'row-level security hides another role''s versions (weights included)');
 SELECT is(pg_temp.as_role('tap_sec_bob', $$SELECT count(*) FROM animerec.training_log WHERE name = 'tap_sec_a'$$),
@@ -95,9 +97,9 @@ SELECT matches(pg_temp.as_role('tap_sec_bob',
     $$CALL animerec.train('tap_sec_a', 'tap_sec.bob_r', dim => 8, hidden => 8, epochs => 1)$$),
     '^42501: permission denied for model "tap_sec_a"', 'train: another role''s name is refused');
 SELECT matches(pg_temp.as_role('tap_sec_bob', $$SELECT animerec.activate('tap_sec_a', 1)$$),
-    '^42501: permission denied for model', 'activate: refused');
+    '^42704: model "tap_sec_a" does not exist or you have no serving privilege on it$', 'activate: refused');
 SELECT matches(pg_temp.as_role('tap_sec_bob', $$SELECT animerec.drop_model('tap_sec_a')$$),
-    '^42501: permission denied for model', 'drop_model: refused');
+    '^42704: model "tap_sec_a" does not exist or you have no serving privilege on it$', 'drop_model: refused');
 SELECT is(pg_temp.as_role('tap_sec_bob',
     $$WITH u AS (UPDATE animerec.models SET active = false WHERE name = 'tap_sec_a' RETURNING 1) SELECT count(*) FROM u$$),
     '0', 'a direct UPDATE of the registry touches none of its rows');
@@ -187,7 +189,7 @@ SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'animerec'::regname
 SELECT is((SELECT array_agg(proname::text ORDER BY proname) FROM pg_proc
             WHERE pronamespace = 'animerec'::regnamespace AND prokind IN ('f', 'p')
               AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)),
-    ARRAY['_manages', 'recommend_all', 'train'], 'every other function has SET search_path = pg_catalog, pg_temp');
+    ARRAY['_is_member', '_manages', 'recommend_all', 'train'], 'every other function has SET search_path = pg_catalog, pg_temp');
 SELECT ok(has_schema_privilege('tap_sec_bob', 'animerec', 'USAGE')
           AND has_function_privilege('tap_sec_bob', 'animerec.recommend(bigint, int, text, boolean)', 'EXECUTE')
           AND NOT has_table_privilege('tap_sec_bob', 'animerec.models', 'TRUNCATE'),

@@ -2,15 +2,15 @@
 -- seeded model trained on the demo data's planted sequels explains season 2
 -- by season 1; contributions equal log-probabilities recomputed in SQL from
 -- user_embedding + recommend_for_embedding; explain reads the history with the
--- caller's privileges.  train commits, so this file cleans up after itself.
+-- caller's privileges, even for a serving grantee.  train commits, so this file cleans up after itself.
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS animerec;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(14);
+SELECT plan(16);
 
 DROP SCHEMA IF EXISTS tap_explain CASCADE;
-DROP ROLE IF EXISTS tap_exp_team, tap_exp_fan, tap_exp_stranger;
+DROP ROLE IF EXISTS tap_exp_team, tap_exp_fan, tap_exp_stranger, tap_exp_dashboard;
 CREATE SCHEMA tap_explain;
 \o /dev/null
 SELECT * FROM animerec.generate_demo_data(600, 200, 1, 'tap_explain');
@@ -111,6 +111,17 @@ SELECT is(pg_temp.as_role('tap_exp_stranger', format($$SELECT history_item_id::t
                                                      (SELECT items FROM tap_exp_hist), :exp_item)),
           (SELECT season1::text FROM tap_exp_sequel WHERE user_id = :exp_user),
           'explain_for_history needs no table: the same role gets it for a history it passes');
+-- a serving grant lends the owner's rights to recommend, never to explain (the
+-- name goes to tap_exp_fan, which may read the ratings)
+UPDATE animerec.model_owners SET owner = 'tap_exp_fan' WHERE name = 'tap_explain';
+CREATE ROLE tap_exp_dashboard;
+GRANT USAGE ON SCHEMA tap_explain TO tap_exp_dashboard;
+SELECT animerec.grant_serving('tap_explain', 'tap_exp_dashboard') \g /dev/null
+SELECT is(pg_temp.as_role('tap_exp_dashboard', format($$SELECT count(*)::text FROM animerec.recommend(%s, 5, 'tap_explain')$$, :exp_user)),
+          '5', 'a serving grantee without SELECT on the ratings gets the user''s recommendations');
+SELECT matches(pg_temp.as_role('tap_exp_dashboard', format($$SELECT count(*) FROM animerec.explain(%s, %s, 'tap_explain')$$, :exp_user, :exp_item)),
+               '^42501: permission denied for table demo_ratings',
+               'but not their explanation: explain reads the history with the caller''s own privileges');
 
 -- arguments
 SELECT throws_ok($$SELECT * FROM animerec.explain(1, 999999, 'tap_explain')$$, '22023',
@@ -126,4 +137,4 @@ SELECT animerec.drop_model('tap_explain');
 DELETE FROM animerec.model_owners WHERE name = 'tap_explain';
 \o
 DROP SCHEMA tap_explain CASCADE;
-DROP ROLE tap_exp_team, tap_exp_fan, tap_exp_stranger;
+DROP ROLE tap_exp_team, tap_exp_fan, tap_exp_stranger, tap_exp_dashboard;

@@ -105,9 +105,11 @@ GRANT USAGE ON SCHEMA tap_tr TO tap_tr_bob;
 GRANT SELECT ON tap_tr.blobs, tap_tr.demo_ratings TO tap_tr_bob;
 SET ROLE tap_tr_bob;
 SELECT matches(pg_temp.err($$SELECT animerec.import_model('tap_tr', (SELECT v2 FROM tap_tr.blobs))$$),
-               '^42501: permission denied for model "tap_tr"', 'importing into another role''s name: 42501');
+               '^42704: model "tap_tr" does not exist or you have no serving privilege on it$',
+               'importing into another role''s name: 42704, as for a hidden name (docs/bi.md)');
 SELECT matches(pg_temp.err($$SELECT animerec.export_model('tap_tr')$$),
-               '^42501: permission denied for model "tap_tr"', 'exporting another role''s model: 42501');
+               '^42704: model "tap_tr" does not exist or you have no serving privilege on it$',
+               'exporting another role''s model: 42704, as for a hidden name');
 SELECT is(animerec.import_model('tap_tr_bob', (SELECT v2 FROM tap_tr.blobs)), 2, 'a role imports into a new name');
 SELECT is((SELECT owner::text FROM animerec.model_owners WHERE name = 'tap_tr_bob'), 'tap_tr_bob',
           'which becomes the importer''s');

@@ -10,10 +10,10 @@ CREATE EXTENSION IF NOT EXISTS animerec;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(17);
+SELECT plan(22);
 
 DROP SCHEMA IF EXISTS tap_bi CASCADE;
-DROP ROLE IF EXISTS tap_bi_team, tap_bi_member, tap_bi_other;
+DROP ROLE IF EXISTS tap_bi_team, tap_bi_member, tap_bi_other, tap_bi_reader;
 CREATE SCHEMA tap_bi;
 \o /dev/null
 SELECT * FROM animerec.generate_demo_data(300, 120, 2, 'tap_bi');
@@ -30,6 +30,9 @@ SELECT is((SELECT count(*) FROM (SELECT user_id, rank, item_id FROM animerec.rec
 SELECT ok((SELECT max(abs(r.score - a.score)) FROM animerec.recommendations r
            JOIN animerec.recommend_all(4, 'tap_bi') a USING (user_id, rank) WHERE r.model = 'tap_bi') < 1e-5,
           'with recommend_all''s scores');
+SELECT ok((SELECT max(abs(r.probability - a.probability)) FROM animerec.recommendations r
+           JOIN animerec.recommend_all(4, 'tap_bi') a USING (user_id, rank) WHERE r.model = 'tap_bi') < 1e-6,
+          'and recommend_all''s probabilities');
 SELECT is((SELECT array_agg(DISTINCT version) FROM animerec.recommendations WHERE model = 'tap_bi'), '{1}'::int[],
           'the rows carry the active version');
 SELECT is((SELECT count(DISTINCT computed_at) FROM animerec.recommendations WHERE model = 'tap_bi'), 1::bigint,
@@ -102,8 +105,29 @@ RESET ROLE;
 SET ROLE tap_bi_other;
 SELECT is((SELECT count(*) FROM animerec.recommendations), 0::bigint, 'another role sees no row of the table');
 SELECT is((SELECT count(*) FROM tap_bi.tap_bi_recommendations), 0::bigint, 'nor of the view (security_invoker)');
-SELECT throws_ok($$CALL animerec.refresh_recommendations('tap_bi')$$, '42501', NULL, 'and may not refresh it');
+SELECT throws_ok($$CALL animerec.refresh_recommendations('tap_bi')$$, '42704',
+                 'model "tap_bi" does not exist or you have no serving privilege on it',
+                 'and may not refresh it: the name is hidden from it');
 RESET ROLE;
+-- a role holding a serving grant reads the rows of that model only, and writes none
+CREATE ROLE tap_bi_reader;
+GRANT USAGE ON SCHEMA tap_bi TO tap_bi_reader;
+GRANT SELECT ON tap_bi.demo_items, tap_bi.tap_bi_recommendations TO tap_bi_reader;
+INSERT INTO animerec.recommendations VALUES ('tap_bi_hidden', 1, 1, 1, 1, 0, 0, now());
+SELECT animerec.grant_serving('tap_bi', 'tap_bi_reader');
+SET ROLE tap_bi_reader;
+SELECT is((SELECT array_agg(DISTINCT model) FROM animerec.recommendations), '{tap_bi}'::text[],
+          'a serving grantee reads the rows of the model it is granted, of no other');
+SELECT is((SELECT count(*) FROM tap_bi.tap_bi_recommendations),
+          4 * (SELECT count(DISTINCT user_id) FROM animerec.recommendations WHERE model = 'tap_bi'),
+          'all of them, through the view too');
+SELECT throws_ok($$CALL animerec.refresh_recommendations('tap_bi')$$, '42501', NULL, 'but may not refresh');
+DELETE FROM animerec.recommendations WHERE model = 'tap_bi';
+RESET ROLE;
+SELECT is((SELECT count(*) FROM animerec.recommendations WHERE model = 'tap_bi'),
+          4 * (SELECT count(DISTINCT user_id) FROM tap_bi.demo_ratings), 'nor delete its rows');
+DELETE FROM animerec.recommendations WHERE model = 'tap_bi_hidden';
+SELECT animerec.revoke_serving('tap_bi', 'tap_bi_reader');
 
 SELECT throws_ok($$CALL animerec.refresh_recommendations('tap_bi', k => 0)$$, '22023',
                  'k and block_users must be at least 1, not 0 and 1024', 'k below 1 is an error');
@@ -117,4 +141,4 @@ SELECT animerec.drop_model('tap_bi');
 DELETE FROM animerec.model_owners WHERE name = 'tap_bi';
 \o
 DROP SCHEMA tap_bi CASCADE;
-DROP ROLE tap_bi_team, tap_bi_member, tap_bi_other;
+DROP ROLE tap_bi_team, tap_bi_member, tap_bi_other, tap_bi_reader;
