@@ -745,6 +745,10 @@ SELECT l.* FROM _loaded_models_info() l
 COMMENT ON VIEW loaded_models IS
     'model versions of this database in the model cache that the current user may serve or manages (all of them for members of animerec_admin, even those whose registry row is gone): bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
 
+-- evaluate's NULL model follows the same rule as serving
+COMMENT ON FUNCTION evaluate(text, int) IS
+    'HR@k, NDCG@k and MRR@k of the active version of model NAME (NULL: animerec.model, else the database''s default model) on each user''s last item (users with at least 5 rows), full ranking with earlier items excluded, beside the popularity baseline; reads the source table again';
+
 -- an installation with one model name keeps answering calls without a model
 -- argument with it: that name becomes the default (with several names such
 -- calls failed before, and someone must choose with set_default_model)

@@ -109,7 +109,7 @@ CREATE FUNCTION evaluate(name text DEFAULT NULL, k int DEFAULT 10,
     AS 'MODULE_PATHNAME', 'animerec_evaluate'
     LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION evaluate(text, int) IS
-    'HR@k, NDCG@k and MRR@k of the active version of model NAME (NULL: animerec.model or the only model) on each user''s last item (users with at least 5 rows), full ranking with earlier items excluded, beside the popularity baseline; reads the source table again';
+    'HR@k, NDCG@k and MRR@k of the active version of model NAME (NULL: animerec.model, else the database''s default model) on each user''s last item (users with at least 5 rows), full ranking with earlier items excluded, beside the popularity baseline; reads the source table again';
 
 CREATE FUNCTION _training_progress_rows(
     OUT pid int, OUT model text, OUT version int, OUT epoch int, OUT epochs int,
