@@ -16,7 +16,8 @@
  *                                      (not all zero)
  *      104    4  uint32  flags         bit 0: an averaged copy follows; others 0
  *      108    4  uint32  zero
- *      112    8  int64   average_steps the caller's count of averaging steps (>= 0)
+ *      112    8  int64   average_steps the caller's count of averaging steps (>= 0,
+ *                                      0 without flag bit 0)
  *      120    8  uint64  total size    bytes of the whole blob, CRC included
  *      128       float32 params  (n_params)  the model's parameters, nn.h's order
  *                float32 adam_m  (n_params)  Adam's first moments
@@ -151,6 +152,9 @@ state_check(const unsigned char *p, size_t len, const nn_model *m, bool *has_ave
 					   (unsigned) stored, (unsigned) actual);
 	if ((int64_t) nn_get_le64(p + 64) < 0 || (int64_t) nn_get_le64(p + 112) < 0)
 		return nn_fail(err, NN_ECORRUPT, "negative step count");
+	if (!*has_average && nn_get_le64(p + 112) != 0)
+		return nn_fail(err, NN_ECORRUPT, "average_steps %llu without an averaged copy",
+					   (unsigned long long) nn_get_le64(p + 112));
 	if ((nn_get_le64(p + 72) | nn_get_le64(p + 80) | nn_get_le64(p + 88) | nn_get_le64(p + 96)) == 0)
 		return nn_fail(err, NN_ECORRUPT, "all-zero generator state");
 	if (memcmp(&cfg, &m->cfg, sizeof(cfg)) != 0 || n_params != m->n_params)
