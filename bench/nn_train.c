@@ -29,7 +29,7 @@
  * all items with the item output table precomputed (as a loaded model keeps
  * it), nn_topk(10) excluding the history; one thread, median of 200 runs.
  */
-#include <cblas.h>
+#include "nn/blas.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,8 +122,8 @@ sgemm_rate(int m, int n, int k, const float *A, const float *B, float *C)
 		double		t0 = now(),
 					dt;
 
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, A, k, B, n,
-					0.0f, C, n);
+		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, A, k, B, n,
+				 0.0f, C, n);
 		dt = now() - t0;
 		best = fmax(best, 2.0 * m * n * k / dt * 1e-9);
 	}
@@ -247,7 +247,7 @@ bench_inference(const nn_model *m, nn_rng *r)
 	int			i,
 				k;
 
-	openblas_set_num_threads(1);
+	nn_blas_set_threads(1);
 	for (i = 0; i < 50; i++)
 	{
 		hist[i] = 1 + (int32_t) nn_rng_below(r, (uint32_t) N);
@@ -339,7 +339,7 @@ main(int argc, char **argv)
 	n_windows = make_windows(&o, &r, &windows, &ratings, &cfg);
 
 	/* single-thread sgemm reference rates */
-	openblas_set_num_threads(1);
+	nn_blas_set_threads(1);
 	A = calloc((size_t) 6400 * 9724, sizeof(float));
 	Bm = calloc((size_t) 9724 * 128, sizeof(float));
 	C = calloc((size_t) 6400 * 9724, sizeof(float));
@@ -353,7 +353,7 @@ main(int argc, char **argv)
 	if (o.threads > 1)
 	{
 		/* what this machine gives plain sgemm on the same threads: the ceiling for scaling */
-		openblas_set_num_threads(o.threads);
+		nn_blas_set_threads(o.threads);
 		gn = sgemm_rate(6400, 9724, 64, A, Bm, C);
 		printf("sgemm_%dthread_gflops=%.1f (6400x9724x64) sgemm_scaling=%.2f\n",
 			   o.threads, gn, gn / g1);
@@ -375,7 +375,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "trainer: %s\n", err.msg);
 		return 1;
 	}
-	openblas_set_num_threads(o.threads);
+	nn_blas_set_threads(o.threads);
 	for (s = 0; s < warm + o.steps; s++)
 	{
 		int			first = (s * o.batch) % n_windows;
