@@ -90,7 +90,7 @@ $(NN_BIN)/%: test/nn/%.c $(NN_OBJS) $(CORE_HDRS) test/nn/tap.h
 # plus NN_OPT_CFLAGS, no -march: src/nn/blas.c chooses the OpenBLAS kernel by CPU
 # at run time), so
 # the in-database speed is the benchmark's.
-bench/bin/%: bench/%.c $(NN_SRCS) $(wildcard src/nn/*.h)
+bench/bin/%: bench/%.c $(NN_SRCS) $(wildcard src/nn/*.h bench/*.h)
 	@mkdir -p $(dir $@)
 	$(NN_CC) $(CFLAGS) $(NN_OPT_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(NN_SRCS) -lm
 

@@ -29,13 +29,12 @@
  * all items with the item output table precomputed (as a loaded model keeps
  * it), nn_topk(10) excluding the history; one thread, median of 200 runs.
  */
-#include "nn/blas.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "nn/nn_internal.h"
+#include "sgemm_time.h"
 
 typedef struct options
 {
@@ -52,16 +51,6 @@ typedef struct options
 				negatives;
 	uint64_t	seed;
 } options;
-
-/* seconds on the monotonic clock */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-}
 
 /* parse --name value pairs into o; exits with a usage line on anything else */
 static void
@@ -108,26 +97,6 @@ parse(int argc, char **argv, options *o)
 				"[--negatives K] [--seed S]\n", argv[0]);
 		exit(2);
 	}
-}
-
-/* GFLOP/s of one single-thread sgemm of shape m x n x k (best of 3) */
-static double
-sgemm_rate(int m, int n, int k, const float *A, const float *B, float *C)
-{
-	double		best = 0.0;
-	int			r;
-
-	for (r = 0; r < 3; r++)
-	{
-		double		t0 = now(),
-					dt;
-
-		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, A, k, B, n,
-				 0.0f, C, n);
-		dt = now() - t0;
-		best = fmax(best, 2.0 * m * n * k / dt * 1e-9);
-	}
-	return best;
 }
 
 /* GEMM FLOPs of one training step (see the header comment) */
@@ -338,6 +307,8 @@ main(int argc, char **argv)
 	}
 	n_windows = make_windows(&o, &r, &windows, &ratings, &cfg);
 
+	printf("cpu=%s blas_core=%s\n", nn_cpu_level(nn_cpu_features()), nn_blas_core());
+
 	/* single-thread sgemm reference rates */
 	nn_blas_set_threads(1);
 	A = calloc((size_t) 6400 * 9724, sizeof(float));
@@ -347,14 +318,14 @@ main(int argc, char **argv)
 		A[s] = nn_rng_uniform(&r);
 	for (s = 0; s < 64 * 9724; s++)
 		Bm[s] = nn_rng_uniform(&r);
-	g1 = sgemm_rate(6400, 9724, 64, A, Bm, C);
-	g2 = sgemm_rate(512, 128, 6400, A, Bm, C);
+	g1 = sgemm_gflops(6400, 9724, 64, A, Bm, C, 3);
+	g2 = sgemm_gflops(512, 128, 6400, A, Bm, C, 3);
 	printf("sgemm_1thread_gflops=%.1f (6400x9724x64) %.1f (512x128x6400)\n", g1, g2);
 	if (o.threads > 1)
 	{
 		/* what this machine gives plain sgemm on the same threads: the ceiling for scaling */
 		nn_blas_set_threads(o.threads);
-		gn = sgemm_rate(6400, 9724, 64, A, Bm, C);
+		gn = sgemm_gflops(6400, 9724, 64, A, Bm, C, 3);
 		printf("sgemm_%dthread_gflops=%.1f (6400x9724x64) sgemm_scaling=%.2f\n",
 			   o.threads, gn, gn / g1);
 	}
