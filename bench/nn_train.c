@@ -277,7 +277,9 @@ main(int argc, char **argv)
 				warm = 2,
 				T1;
 	double		t0,
+				c0,
 				secs = 0.0,
+				cpu_secs = 0.0,
 				flops = 0.0,
 				loss = 0.0,
 				g1,
@@ -359,6 +361,7 @@ main(int argc, char **argv)
 		b.items = windows + (size_t) first * T1;
 		b.ratings = ratings + (size_t) first * T1;
 		t0 = now();
+		c0 = cpu_now();
 		if (nn_trainer_step(tr, &b, &l, &np, &err) != NN_OK)
 		{
 			fprintf(stderr, "step: %s\n", err.msg);
@@ -367,6 +370,7 @@ main(int argc, char **argv)
 		if (s < warm)
 			continue;
 		secs += now() - t0;
+		cpu_secs += cpu_now() - c0;
 		loss += l;
 		npos += np;
 		flops += step_flops(&o, m.in_dim, b.B, b.T, np);
@@ -378,7 +382,7 @@ main(int argc, char **argv)
 		   o.loss == NN_LOSS_FULL ? 0 : o.negatives, o.steps, n_windows,
 		   nn_trainer_bytes(tr) / 1048576.0);
 	printf("positions=%lld seconds=%.3f mean_loss=%.4f\n", (long long) npos, secs, loss / npos);
-	printf("positions_per_s=%.0f\n", npos / secs);
+	printf("positions_per_s=%.0f positions_per_cpu_s=%.0f\n", npos / secs, npos / cpu_secs);
 	printf("gemm_gflops=%.1f share_of_1thread_sgemm=%.2f (vs the faster reference shape)\n",
 		   flops / secs * 1e-9, flops / secs * 1e-9 / fmax(g1, g2));
 	if (o.threads > 1)

@@ -11,7 +11,7 @@
 #include "nn/blas.h"
 
 /* seconds on the monotonic clock */
-static double
+static inline double
 now(void)
 {
 	struct timespec ts;
@@ -21,10 +21,23 @@ now(void)
 }
 
 /*
+ * CPU seconds of this process, all its threads: on a machine shared with
+ * other work, rates per CPU second compare runs made at different loads
+ */
+static inline double
+cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
+
+/*
  * GFLOP/s of C (m,n) = A (m,k) B (k,n), row-major, on the current OpenBLAS
  * thread count: the best of reps runs (2*m*n*k FLOPs each)
  */
-static double
+static inline double
 sgemm_gflops(int m, int n, int k, const float *A, const float *B, float *C, int reps)
 {
 	double		best = 0.0;

@@ -12,8 +12,9 @@ embedding of j) + b_j over all items (full softmax), cross-entropy on the next
 item at every step; Adam (lr 1e-3) with gradient norm clipping at 5.  Random
 items, ratings and 1-4 tags per item, every window full (T predicted positions
 per row).  A cross-check of the speed only: the weights and data are not
-nn_train's.  Prints torch_threads, torch_version and positions_per_s (the mean
-of the timed steps, after 2 warm-up steps).
+nn_train's.  Prints torch_threads, torch_version, positions_per_s and
+positions_per_cpu_s (per second of the process's CPU time: comparable across
+loads on a shared machine) over the timed steps, after 2 warm-up steps.
 """
 import argparse
 import time
@@ -60,16 +61,18 @@ def main():
         opt.step()
         return loss.item()
 
-    secs = 0.0
+    secs = cpu_secs = 0.0
     for s in range(2 + o.steps):
         items = torch.randint(1, N + 1, (B, T + 1))
         ratings = torch.rand(B, T + 1)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step(items, ratings)
         if s >= 2:
             secs += time.perf_counter() - t0
+            cpu_secs += time.process_time() - c0
     print(f"torch_version={torch.__version__} torch_threads={torch.get_num_threads()}")
-    print(f"positions_per_s={o.steps * B * T / secs:.0f}")
+    print(f"positions_per_s={o.steps * B * T / secs:.0f} "
+          f"positions_per_cpu_s={o.steps * B * T / cpu_secs:.0f}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 # bench/train_vs_torch.sh — bench/bin/nn_train against the PyTorch reference of
 # the same shapes (bench/torch_lstm_ref.py), both on 1 thread, in one run:
 # nn_train, PyTorch, nn_train again (the machine may be shared: the two
-# nn_train figures bracket PyTorch's), then the ratio of their mean to PyTorch.
+# nn_train figures bracket PyTorch's), then the ratio of their mean to PyTorch,
+# per second of wall time and per second of the process's CPU time (the one
+# to trust when the load changed during the run).
 # DESIGN's default model on ml-latest-small shapes, full softmax.
 #
 #   bench/train_vs_torch.sh [STEPS (20)]
@@ -24,7 +26,13 @@ b=$(run_nn)
 echo "nn_train:  $a"
 echo "PyTorch:   $t"
 echo "nn_train:  $b"
-pa=$(sed -n 's/.*positions_per_s=\([0-9]*\).*/\1/p' <<<"$a")
-pb=$(sed -n 's/.*positions_per_s=\([0-9]*\).*/\1/p' <<<"$b")
-pt=$(sed -n 's/.*positions_per_s=\([0-9]*\).*/\1/p' <<<"$t")
-echo "nn_train / PyTorch = $(echo "scale=2; ($pa + $pb) / 2 / $pt" | bc) (goal >= 4); load at the end:$(uptime | sed 's/.*average://')"
+# ratio of the mean of nn_train's two figures of $1 to PyTorch's
+ratio() {
+	local pa pb pt
+	pa=$(sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$a")
+	pb=$(sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$b")
+	pt=$(sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$t")
+	echo "scale=2; ($pa + $pb) / 2 / $pt" | bc
+}
+echo "nn_train / PyTorch: $(ratio positions_per_s) per wall second, $(ratio positions_per_cpu_s) per CPU second (goal >= 4)"
+echo "load at the end:$(uptime | sed 's/.*average://')"

@@ -148,6 +148,7 @@ load_in_child(load_setup su)
 	int			fd[2];
 	pid_t		pid;
 
+	fflush(stdout);				/* the child exits through exit(): nothing to flush twice */
 	if (pipe(fd) != 0 || (pid = fork()) < 0)
 		return r;
 	if (pid == 0)
@@ -171,7 +172,7 @@ load_in_child(load_setup su)
 		snprintf(r.env, sizeof(r.env), "%s", env ? env : "-");
 		if (write(fd[1], &r, sizeof(r)) != (ssize_t) sizeof(r))
 			_exit(3);
-		_exit(0);
+		exit(0);				/* exit(), not _exit(): OpenBLAS's destructor joins its threads */
 	}
 	close(fd[1]);
 	if (read(fd[0], &r, sizeof(r)) != (ssize_t) sizeof(r))
