@@ -58,7 +58,8 @@ animerec_set_blas_threads(void)
 
 /*
  * Load OpenBLAS with the kernel chosen from the CPU's feature bits
- * (src/nn/blas.c): an ERROR when it cannot be loaded, a WARNING (once per
+ * (src/nn/blas.c): an ERROR when it cannot be loaded or runs a kernel the CPU
+ * cannot execute (OPENBLAS_CORETYPE set wrong: SIGILL otherwise), a WARNING (once per
  * process, as _PG_init runs once) when it runs a kernel without AVX2 on a CPU
  * that has AVX2 and the user did not ask for that kernel.
  */
@@ -68,7 +69,13 @@ load_blas(void)
 	nn_blas_status st = nn_blas_load();
 	const char *want = nn_blas_core_for(nn_cpu_features());
 
-	if (st == NN_BLAS_NOT_FOUND || st == NN_BLAS_MISSING_SYMBOL)
+	if (st == NN_BLAS_CORE_UNSUPPORTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the OpenBLAS kernel in use needs instructions this CPU lacks"),
+				 errdetail("%s", nn_blas_message()),
+				 errhint("Remove OPENBLAS_CORETYPE from the server's environment, or set it to %s.", want)));
+	if (!nn_blas_usable(st))
 		ereport(ERROR,
 				(errcode(st == NN_BLAS_NOT_FOUND ? ERRCODE_UNDEFINED_FILE : ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("could not load OpenBLAS"),

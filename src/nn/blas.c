@@ -126,33 +126,53 @@ nn_cpu_level(uint32_t bits)
 	return "x86-64";
 }
 
+#define NEEDS_AVX (NN_CPU_AVX | NN_CPU_OS_YMM)
+#define NEEDS_AVX2 (NEEDS_AVX | NN_CPU_AVX2 | NN_CPU_FMA)
+#define NEEDS_AVX512 (NEEDS_AVX2 | NN_CPU_AVX512F | NN_CPU_AVX512BW | NN_CPU_AVX512VL | \
+					  NN_CPU_AVX512DQ | NN_CPU_OS_ZMM)
+
+/* the x86-64 kernels of OpenBLAS that use AVX or more, with what they need */
+static const struct
+{
+	const char *name;
+	uint32_t	needs;
+}			core_needs[] = {
+	{"SkylakeX", NEEDS_AVX512}, {"Cooperlake", NEEDS_AVX512}, {"SapphireRapids", NEEDS_AVX512},
+	{"Haswell", NEEDS_AVX2}, {"Zen", NEEDS_AVX2}, {"SandyBridge", NEEDS_AVX},
+};
+
 const char *
 nn_blas_core_for(uint32_t bits)
 {
-	const uint32_t avx2 = NN_CPU_AVX2 | NN_CPU_FMA | NN_CPU_OS_YMM;
-	const uint32_t avx512 = avx2 | NN_CPU_AVX512F | NN_CPU_AVX512BW | NN_CPU_AVX512VL |
-		NN_CPU_AVX512DQ | NN_CPU_OS_ZMM;
-
-	if (has(bits, avx512))
+	if (has(bits, NEEDS_AVX512))
 		return "SkylakeX";
-	if (has(bits, avx2))
+	if (has(bits, NEEDS_AVX2))
 		return (bits & NN_CPU_AMD) ? "Zen" : "Haswell";
-	if (has(bits, NN_CPU_AVX | NN_CPU_OS_YMM))
+	if (has(bits, NEEDS_AVX))
 		return "SandyBridge";
 	return "Prescott";
+}
+
+/* the features core needs (0 for a core of SSE3 or less, or one not known here) */
+static uint32_t
+core_needs_bits(const char *core)
+{
+	for (size_t i = 0; i < sizeof(core_needs) / sizeof(core_needs[0]); i++)
+		if (strcasecmp(core, core_needs[i].name) == 0)
+			return core_needs[i].needs;
+	return 0;
 }
 
 bool
 nn_blas_core_has_avx2(const char *core)
 {
-	static const char *const avx2_cores[] = {
-		"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"
-	};
+	return has(core_needs_bits(core), NEEDS_AVX2);
+}
 
-	for (size_t i = 0; i < sizeof(avx2_cores) / sizeof(avx2_cores[0]); i++)
-		if (strcasecmp(core, avx2_cores[i]) == 0)
-			return true;
-	return false;
+bool
+nn_blas_core_runs_on(const char *core, uint32_t bits)
+{
+	return has(bits, core_needs_bits(core));
 }
 
 /* ---- loading ---------------------------------------------------------------- */
@@ -226,6 +246,14 @@ load_blas(void)
 
 	core = p_get_corename();
 	weak = nn_blas_core_has_avx2(want) && !nn_blas_core_has_avx2(core);
+	if (!nn_blas_core_runs_on(core, bits))
+	{
+		load_status = NN_BLAS_CORE_UNSUPPORTED;
+		snprintf(load_message, sizeof(load_message),
+				 "OpenBLAS's %s kernel%s needs instructions this CPU lacks (its features call for %s)",
+				 core, user_set ? ", set by OPENBLAS_CORETYPE," : "", want);
+		return;
+	}
 	if (preloaded)
 		load_status = weak ? NN_BLAS_PRELOADED_GENERIC : NN_BLAS_PRELOADED;
 	else if (user_set)
@@ -272,7 +300,8 @@ nn_blas_load(void)
 bool
 nn_blas_usable(nn_blas_status st)
 {
-	return st != NN_BLAS_NOT_FOUND && st != NN_BLAS_MISSING_SYMBOL;
+	return st != NN_BLAS_NOT_FOUND && st != NN_BLAS_MISSING_SYMBOL &&
+		st != NN_BLAS_CORE_UNSUPPORTED;
 }
 
 const char *

@@ -63,6 +63,12 @@ const char *nn_blas_core_for(uint32_t bits);
 /* whether an OpenBLAS core name is one of the AVX2 + FMA kernels (or wider) */
 bool		nn_blas_core_has_avx2(const char *core);
 
+/*
+ * whether a CPU with these feature bits can run the OpenBLAS core (true for
+ * cores of SSE3 or less and for names not known here)
+ */
+bool		nn_blas_core_runs_on(const char *core, uint32_t bits);
+
 /* ---- loading OpenBLAS --------------------------------------------------- */
 
 #ifndef NN_BLAS_SONAME
@@ -78,13 +84,15 @@ typedef enum nn_blas_status
 	NN_BLAS_PRELOADED_GENERIC,	/* already in the process, without AVX2 on a CPU that has it */
 	NN_BLAS_WEAK_CORE,			/* loaded, but the library has no AVX2 core for this CPU */
 	NN_BLAS_NOT_FOUND,			/* dlopen failed */
-	NN_BLAS_MISSING_SYMBOL		/* a needed function is missing from the library */
+	NN_BLAS_MISSING_SYMBOL,		/* a needed function is missing from the library */
+	NN_BLAS_CORE_UNSUPPORTED	/* the core in use needs instructions the CPU lacks */
 } nn_blas_status;
 
 /*
  * Load the BLAS once per process (later calls return the first outcome).
- * On NN_BLAS_NOT_FOUND / NN_BLAS_MISSING_SYMBOL nn_blas_message() says what
- * failed and any BLAS call aborts the process.
+ * When the status is not usable (nn_blas_usable) nn_blas_message() says why
+ * and any BLAS call aborts the process: NN_BLAS_CORE_UNSUPPORTED would
+ * otherwise stop it with SIGILL in the first product.
  */
 nn_blas_status nn_blas_load(void);
 

@@ -65,6 +65,12 @@ test_choices(void)
 	tap_ok(!nn_blas_core_has_avx2("Prescott") && !nn_blas_core_has_avx2("SandyBridge") &&
 		   nn_blas_core_has_avx2("Haswell") && nn_blas_core_has_avx2("zen") &&
 		   nn_blas_core_has_avx2("SkylakeX"), "AVX2 cores are told from the others");
+	tap_ok(!nn_blas_core_runs_on("SkylakeX", V3 | NN_CPU_AMD) && nn_blas_core_runs_on("Zen", V3 | NN_CPU_AMD) &&
+		   nn_blas_core_runs_on("Haswell", V3 | NN_CPU_AMD) && nn_blas_core_runs_on("Prescott", V2) &&
+		   !nn_blas_core_runs_on("Haswell", V2 | NN_CPU_AVX | NN_CPU_OS_YMM) &&
+		   nn_blas_core_runs_on("SandyBridge", V2 | NN_CPU_AVX | NN_CPU_OS_YMM) &&
+		   nn_blas_core_runs_on("SapphireRapids", V4),
+		   "which kernels a CPU can run: SkylakeX not on Zen 3, Haswell not on Sandy Bridge, ...");
 }
 
 /* whether /proc/cpuinfo's first "flags" line lists flag (NULL: no cpuinfo) */
@@ -213,6 +219,17 @@ test_loading(void)
 		   cpu_avx2 ? "has" : "lacks");
 	tap_ok(strcmp(r.core, "Prescott") == 0, "OpenBLAS loaded first by another library: its core %s is kept",
 		   r.core);
+
+	/* a kernel the CPU cannot run is refused, even when the user asked for it */
+	if (!(nn_cpu_features() & NN_CPU_AVX512F))
+	{
+		r = load_in_child((load_setup) {"SkylakeX", NULL, NULL});
+		tap_ok(r.status == NN_BLAS_CORE_UNSUPPORTED,
+			   "OPENBLAS_CORETYPE=SkylakeX on a CPU without AVX-512: refused (status %d)", r.status);
+	}
+	else
+		printf("ok %d - OPENBLAS_CORETYPE=SkylakeX refused without AVX-512 # SKIP this CPU has AVX-512\n",
+			   ++tap_count);
 
 	/* the kernel follows the bits, not OpenBLAS's own model-number detection */
 	r = load_in_child((load_setup) {NULL, NULL, &sandy_bridge});
