@@ -382,7 +382,7 @@ main(int argc, char **argv)
 		   o.loss == NN_LOSS_FULL ? 0 : o.negatives, o.steps, n_windows,
 		   nn_trainer_bytes(tr) / 1048576.0);
 	printf("positions=%lld seconds=%.3f mean_loss=%.4f\n", (long long) npos, secs, loss / npos);
-	printf("positions_per_s=%.0f positions_per_cpu_s=%.0f\n", npos / secs, npos / cpu_secs);
+	printf("positions_per_s=%.0f\npositions_per_cpu_s=%.0f\n", npos / secs, npos / cpu_secs);
 	printf("gemm_gflops=%.1f share_of_1thread_sgemm=%.2f (vs the faster reference shape)\n",
 		   flops / secs * 1e-9, flops / secs * 1e-9 / fmax(g1, g2));
 	if (o.threads > 1)

@@ -17,7 +17,7 @@ shape="--items 9724 --tags 19 --dim 64 --hidden 128 --layers 2 --maxlen 50 --bat
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), load at start:$(uptime | sed 's/.*average://')"
 run_nn() {
 	bench/bin/nn_train $shape --threads 1 --loss full --steps "$steps" |
-		grep -E '^(cpu|sgemm_1thread|positions_per_s|gemm_gflops)' | tr '\n' ' '
+		grep -E '^(cpu|sgemm_1thread|positions_per|gemm_gflops)' | tr '\n' ' '
 	echo
 }
 a=$(run_nn)
