@@ -2,6 +2,7 @@
 """bench/torch_lstm_ref.py — PyTorch reference for bench/bin/nn_train: the same
 model and shapes trained the same way, to compare positions per second.
 
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
     /usr/bin/python3 bench/torch_lstm_ref.py [--items 9724] [--tags 19] [--dim 64]
         [--hidden 128] [--layers 2] [--maxlen 50] [--batch 128] [--steps 10] [--threads 1]
 
@@ -15,6 +16,9 @@ per row).  A cross-check of the speed only: the weights and data are not
 nn_train's.  Prints torch_threads, torch_version, positions_per_s and
 positions_per_cpu_s (per second of the process's CPU time: comparable across
 loads on a shared machine) over the timed steps, after 2 warm-up steps.
+Debian's torch computes its products in OpenBLAS, whose threads
+torch.set_num_threads does not limit: set OPENBLAS_NUM_THREADS as above (the
+CPU rate above the wall-clock rate shows more than one thread at work).
 """
 import argparse
 import time

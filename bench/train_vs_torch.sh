@@ -21,7 +21,9 @@ run_nn() {
 	echo
 }
 a=$(run_nn)
-t=$(/usr/bin/python3 bench/torch_lstm_ref.py $shape --steps "$((steps / 2))" --threads 1 | tr '\n' ' ')
+# Debian's torch runs its products in OpenBLAS, whose threads torch.set_num_threads
+# does not limit: without these PyTorch used more than one CPU
+t=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_lstm_ref.py $shape --steps "$((steps / 2))" --threads 1 | tr '\n' ' ')
 b=$(run_nn)
 echo "nn_train:  $a"
 echo "PyTorch:   $t"
