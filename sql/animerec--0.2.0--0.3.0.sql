@@ -332,3 +332,6 @@ ALTER FUNCTION _weights_checksum(bytea) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION export_model(text, int) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION import_model(text, bytea, boolean, regclass, regclass, int) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION active_versions(text) SET search_path = pg_catalog, pg_temp;
+-- ---- issue 16: build_info() reports the CPU level and the OpenBLAS kernel in use ----
+COMMENT ON FUNCTION build_info() IS
+    'extension version, PostgreSQL version, the CPU''s x86-64 level (cpu), the BLAS library, its kernel in use (blas_core) and who chose it (blas_core_source), BLAS thread count, and whether animerec is in shared_preload_libraries';
