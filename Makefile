@@ -1,6 +1,7 @@
 # animerec — PGXS build.
 #
-#   make && make install        build and install the extension (OpenBLAS via pkg-config)
+#   make && make install        build and install the extension (OpenBLAS headers via pkg-config,
+#                               the library loaded at run time: src/nn/blas.c)
 #   make installcheck           pg_regress over sql/<test>.sql + expected/<test>.out
 #   make prove                  pgTAP suites test/pgtap/*.sql through pg_prove
 #   make unittest               standalone C tests of the numeric core (test/nn/), TAP output
@@ -32,15 +33,17 @@ REGRESS_OUTPUTDIR ?= results_dir
 REGRESS_OPTS = --inputdir=. --outputdir=$(REGRESS_OUTPUTDIR) --load-extension=$(EXTENSION)
 EXTRA_CLEAN = results_dir test/nn/bin bench/bin
 
+# OpenBLAS is not linked: src/nn/blas.c dlopen()s it at run time after choosing
+# its kernel from the CPU's feature bits (docs/cpu-and-blas.md); only its
+# headers (cblas.h: the enums and blasint) are used at build time
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas)
-BLAS_LIBS   := $(shell pkg-config --libs openblas)
-ifeq ($(BLAS_LIBS),)
+ifeq ($(shell pkg-config --exists openblas && echo yes),)
 $(error OpenBLAS not found by pkg-config: install libopenblas-dev)
 endif
 
 PG_CPPFLAGS = -I$(srcdir)/src $(BLAS_CFLAGS) -DANIMEREC_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -O2
-SHLIB_LINK  = $(BLAS_LIBS) -lm
+SHLIB_LINK  = -lm
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -92,14 +95,15 @@ $(NN_BIN)/obj/%.o: src/%.c $(CORE_HDRS)
 
 $(NN_BIN)/%: test/nn/%.c $(NN_OBJS) $(CORE_HDRS) test/nn/tap.h
 	@mkdir -p $(dir $@)
-	$(NN_CC) $(NN_CFLAGS) $(NN_EXTRA_CFLAGS) -Isrc -Itest/nn $(BLAS_CFLAGS) -o $@ $< $(NN_OBJS) $(BLAS_LIBS) -lm
+	$(NN_CC) $(NN_CFLAGS) $(NN_EXTRA_CFLAGS) -Isrc -Itest/nn $(BLAS_CFLAGS) -o $@ $< $(NN_OBJS) -lm
 
 # The benchmark compiles the core exactly as the extension does (PGXS CFLAGS
-# plus NN_OPT_CFLAGS, no -march: OpenBLAS dispatches by CPU at run time), so
+# plus NN_OPT_CFLAGS, no -march: src/nn/blas.c chooses the OpenBLAS kernel by CPU
+# at run time), so
 # the in-database speed is the benchmark's.
-bench/bin/%: bench/%.c $(NN_SRCS) $(wildcard src/nn/*.h)
+bench/bin/%: bench/%.c $(NN_SRCS) $(wildcard src/nn/*.h bench/*.h)
 	@mkdir -p $(dir $@)
-	$(NN_CC) $(CFLAGS) $(NN_OPT_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(NN_SRCS) $(BLAS_LIBS) -lm
+	$(NN_CC) $(CFLAGS) $(NN_OPT_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(NN_SRCS) -lm
 
 .PHONY: unittest unittest-asan unittest-valgrind prove bench
 # the serving tests build their model blobs with test/nn/bin/make_blob
@@ -154,11 +158,11 @@ test/fuzz/bin/obj/%.o: src/%.c $(CORE_HDRS)
 
 test/fuzz/bin/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_OBJS) $(CORE_HDRS) test/fuzz/resume_trainer.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(BLAS_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(FUZZ_OBJS) -lm
 
 test/fuzz/bin/seed_corpus: test/fuzz/seed_corpus.c test/fuzz/resume_trainer.h $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(dir $@)
-	$(NN_CC) $(NN_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(CORE_SRCS) $(BLAS_LIBS) -lm
+	$(NN_CC) $(NN_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(CORE_SRCS) -lm
 
 .PHONY: fuzz fuzz-corpus fuzz-names
 fuzz-corpus: test/fuzz/bin/seed_corpus

@@ -11,7 +11,7 @@
  * and the median CPU time of the thread (which other processes on a shared
  * machine do not add to).
  */
-#include <cblas.h>
+#include "nn/blas.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +100,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		return 1;
 	}
-	openblas_set_num_threads(1);
+	nn_blas_set_threads(1);
 	nn_rng_seed(&r, seed);
 	items = calloc((size_t) cfg.maxlen, sizeof(int32_t));
 	ratings = calloc((size_t) cfg.maxlen, sizeof(float));

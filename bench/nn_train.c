@@ -29,13 +29,12 @@
  * all items with the item output table precomputed (as a loaded model keeps
  * it), nn_topk(10) excluding the history; one thread, median of 200 runs.
  */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "nn/nn_internal.h"
+#include "sgemm_time.h"
 
 typedef struct options
 {
@@ -52,16 +51,6 @@ typedef struct options
 				negatives;
 	uint64_t	seed;
 } options;
-
-/* seconds on the monotonic clock */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-}
 
 /* parse --name value pairs into o; exits with a usage line on anything else */
 static void
@@ -108,26 +97,6 @@ parse(int argc, char **argv, options *o)
 				"[--negatives K] [--seed S]\n", argv[0]);
 		exit(2);
 	}
-}
-
-/* GFLOP/s of one single-thread sgemm of shape m x n x k (best of 3) */
-static double
-sgemm_rate(int m, int n, int k, const float *A, const float *B, float *C)
-{
-	double		best = 0.0;
-	int			r;
-
-	for (r = 0; r < 3; r++)
-	{
-		double		t0 = now(),
-					dt;
-
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, A, k, B, n,
-					0.0f, C, n);
-		dt = now() - t0;
-		best = fmax(best, 2.0 * m * n * k / dt * 1e-9);
-	}
-	return best;
 }
 
 /* GEMM FLOPs of one training step (see the header comment) */
@@ -247,7 +216,7 @@ bench_inference(const nn_model *m, nn_rng *r)
 	int			i,
 				k;
 
-	openblas_set_num_threads(1);
+	nn_blas_set_threads(1);
 	for (i = 0; i < 50; i++)
 	{
 		hist[i] = 1 + (int32_t) nn_rng_below(r, (uint32_t) N);
@@ -308,7 +277,9 @@ main(int argc, char **argv)
 				warm = 2,
 				T1;
 	double		t0,
+				c0,
 				secs = 0.0,
+				cpu_secs = 0.0,
 				flops = 0.0,
 				loss = 0.0,
 				g1,
@@ -338,8 +309,10 @@ main(int argc, char **argv)
 	}
 	n_windows = make_windows(&o, &r, &windows, &ratings, &cfg);
 
+	printf("cpu=%s blas_core=%s\n", nn_cpu_level(nn_cpu_features()), nn_blas_core());
+
 	/* single-thread sgemm reference rates */
-	openblas_set_num_threads(1);
+	nn_blas_set_threads(1);
 	A = calloc((size_t) 6400 * 9724, sizeof(float));
 	Bm = calloc((size_t) 9724 * 128, sizeof(float));
 	C = calloc((size_t) 6400 * 9724, sizeof(float));
@@ -347,14 +320,14 @@ main(int argc, char **argv)
 		A[s] = nn_rng_uniform(&r);
 	for (s = 0; s < 64 * 9724; s++)
 		Bm[s] = nn_rng_uniform(&r);
-	g1 = sgemm_rate(6400, 9724, 64, A, Bm, C);
-	g2 = sgemm_rate(512, 128, 6400, A, Bm, C);
+	g1 = sgemm_gflops(6400, 9724, 64, A, Bm, C, 3);
+	g2 = sgemm_gflops(512, 128, 6400, A, Bm, C, 3);
 	printf("sgemm_1thread_gflops=%.1f (6400x9724x64) %.1f (512x128x6400)\n", g1, g2);
 	if (o.threads > 1)
 	{
 		/* what this machine gives plain sgemm on the same threads: the ceiling for scaling */
-		openblas_set_num_threads(o.threads);
-		gn = sgemm_rate(6400, 9724, 64, A, Bm, C);
+		nn_blas_set_threads(o.threads);
+		gn = sgemm_gflops(6400, 9724, 64, A, Bm, C, 3);
 		printf("sgemm_%dthread_gflops=%.1f (6400x9724x64) sgemm_scaling=%.2f\n",
 			   o.threads, gn, gn / g1);
 	}
@@ -375,7 +348,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "trainer: %s\n", err.msg);
 		return 1;
 	}
-	openblas_set_num_threads(o.threads);
+	nn_blas_set_threads(o.threads);
 	for (s = 0; s < warm + o.steps; s++)
 	{
 		int			first = (s * o.batch) % n_windows;
@@ -388,6 +361,7 @@ main(int argc, char **argv)
 		b.items = windows + (size_t) first * T1;
 		b.ratings = ratings + (size_t) first * T1;
 		t0 = now();
+		c0 = cpu_now();
 		if (nn_trainer_step(tr, &b, &l, &np, &err) != NN_OK)
 		{
 			fprintf(stderr, "step: %s\n", err.msg);
@@ -396,6 +370,7 @@ main(int argc, char **argv)
 		if (s < warm)
 			continue;
 		secs += now() - t0;
+		cpu_secs += cpu_now() - c0;
 		loss += l;
 		npos += np;
 		flops += step_flops(&o, m.in_dim, b.B, b.T, np);
@@ -407,7 +382,7 @@ main(int argc, char **argv)
 		   o.loss == NN_LOSS_FULL ? 0 : o.negatives, o.steps, n_windows,
 		   nn_trainer_bytes(tr) / 1048576.0);
 	printf("positions=%lld seconds=%.3f mean_loss=%.4f\n", (long long) npos, secs, loss / npos);
-	printf("positions_per_s=%.0f\n", npos / secs);
+	printf("positions_per_s=%.0f\npositions_per_cpu_s=%.0f\n", npos / secs, npos / cpu_secs);
 	printf("gemm_gflops=%.1f share_of_1thread_sgemm=%.2f (vs the faster reference shape)\n",
 		   flops / secs * 1e-9, flops / secs * 1e-9 / fmax(g1, g2));
 	if (o.threads > 1)

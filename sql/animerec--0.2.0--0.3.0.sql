@@ -823,3 +823,6 @@ COMMENT ON FUNCTION recommend_all(int, text, bigint[]) IS
 -- ---------------------------------------------------------------------------
 CREATE POLICY recommendations_serving ON recommendations FOR SELECT
     USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _may_serve(o.owner, o.name)));
+-- ---- issue 16: build_info() reports the CPU level and the OpenBLAS kernel in use ----
+COMMENT ON FUNCTION build_info() IS
+    'extension version, PostgreSQL version, the CPU''s x86-64 level (cpu), the BLAS library, its kernel in use (blas_core) and who chose it (blas_core_source), BLAS thread count, and whether animerec is in shared_preload_libraries';

@@ -13,7 +13,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
-#include <cblas.h>
+#include "nn/blas.h"
 #include <limits.h>
 
 #include "animerec.h"
@@ -58,8 +58,8 @@ const nn_allocator animerec_palloc_allocator = {palloc_cb, pfree_cb, NULL};
 void
 animerec_set_blas_threads(void)
 {
-	if (openblas_get_num_threads() != animerec_threads)
-		openblas_set_num_threads(animerec_threads);
+	if (nn_blas_threads() != animerec_threads)
+		nn_blas_set_threads(animerec_threads);
 }
 
 /* shmem_request_hook: reserve the model cache's and the progress slots' shared memory */
@@ -85,13 +85,53 @@ animerec_shmem_startup(void)
 }
 
 /*
- * Define the GUCs; remember whether we are being preloaded, and if so install
- * the one pair of shared-memory hooks (as pg_stat_statements does).
+ * Load OpenBLAS with the kernel chosen from the CPU's feature bits
+ * (src/nn/blas.c): an ERROR when it cannot be loaded or runs a kernel the CPU
+ * cannot execute (OPENBLAS_CORETYPE set wrong: SIGILL otherwise), a WARNING (once per
+ * process, as _PG_init runs once) when it runs a kernel without AVX2 on a CPU
+ * that has AVX2 and the user did not ask for that kernel.
+ */
+static void
+load_blas(void)
+{
+	nn_blas_status st = nn_blas_load();
+	const char *want = nn_blas_core_for(nn_cpu_features());
+
+	if (st == NN_BLAS_CORE_UNSUPPORTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the OpenBLAS kernel in use needs instructions this CPU lacks"),
+				 errdetail("%s", nn_blas_message()),
+				 errhint("Remove OPENBLAS_CORETYPE from the server's environment, or set it to %s.", want)));
+	if (!nn_blas_usable(st))
+		ereport(ERROR,
+				(errcode(st == NN_BLAS_NOT_FOUND ? ERRCODE_UNDEFINED_FILE : ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not load OpenBLAS"),
+				 errdetail("%s", nn_blas_message()),
+				 errhint("Install OpenBLAS (Debian: libopenblas0-pthread).")));
+	if (st == NN_BLAS_PRELOADED_GENERIC || st == NN_BLAS_WEAK_CORE)
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("OpenBLAS runs its %s kernel on a CPU that supports the faster %s kernel",
+						nn_blas_core(), want),
+				 errdetail("%s", nn_blas_message()),
+				 st == NN_BLAS_PRELOADED_GENERIC ?
+				 errhint("Another library loaded OpenBLAS into the server first: set OPENBLAS_CORETYPE=%s in the server's environment and restart it.",
+						 want) :
+				 errhint("The installed OpenBLAS has no %s kernel: install a DYNAMIC_ARCH build (Debian: libopenblas0-pthread) or set OPENBLAS_CORETYPE in the server's environment to a kernel it has.",
+						 want)));
+}
+
+/*
+ * Load OpenBLAS, define the GUCs; remember whether we are being preloaded,
+ * and if so install the one pair of shared-memory hooks (as pg_stat_statements
+ * does).
  */
 void
 _PG_init(void)
 {
 	animerec_preloaded = process_shared_preload_libraries_in_progress;
+	load_blas();
 
 	DefineCustomStringVariable("animerec.model",
 							   "Model used when a function's model argument is NULL.",
@@ -132,7 +172,29 @@ _PG_init(void)
 
 PG_FUNCTION_INFO_V1(animerec_build_info);
 
-/* build_info() -> jsonb {version, postgres, blas, blas_config, blas_threads, preloaded} */
+/* who chose the OpenBLAS kernel, for build_info() */
+static const char *
+blas_core_source(nn_blas_status st)
+{
+	switch (st)
+	{
+		case NN_BLAS_USER_CORE:
+			return "OPENBLAS_CORETYPE";
+		case NN_BLAS_PRELOADED:
+		case NN_BLAS_PRELOADED_GENERIC:
+			return "preloaded";
+		default:
+			return "cpu features";
+	}
+}
+
+/*
+ * build_info() -> jsonb {version, postgres, blas, blas_config, blas_core,
+ * blas_core_source, cpu, blas_threads, preloaded}: cpu is the x86-64 level of
+ * the CPU's feature bits, blas_core the OpenBLAS kernel in use, and
+ * blas_core_source who chose it ("cpu features", "OPENBLAS_CORETYPE" or
+ * "preloaded" when another library loaded OpenBLAS first)
+ */
 Datum
 animerec_build_info(PG_FUNCTION_ARGS)
 {
@@ -143,9 +205,13 @@ animerec_build_info(PG_FUNCTION_ARGS)
 	appendStringInfo(&s, "{\"version\": \"%s\", \"postgres\": ", ANIMEREC_VERSION);
 	escape_json(&s, PG_VERSION_STR);
 	appendStringInfoString(&s, ", \"blas\": \"OpenBLAS\", \"blas_config\": ");
-	escape_json(&s, openblas_get_config());
+	escape_json(&s, nn_blas_config());
+	appendStringInfoString(&s, ", \"blas_core\": ");
+	escape_json(&s, nn_blas_core());
+	appendStringInfo(&s, ", \"blas_core_source\": \"%s\", \"cpu\": \"%s\"",
+					 blas_core_source(nn_blas_load()), nn_cpu_level(nn_cpu_features()));
 	appendStringInfo(&s, ", \"blas_threads\": %d, \"preloaded\": %s}",
-					 openblas_get_num_threads(),
+					 nn_blas_threads(),
 					 animerec_preloaded ? "true" : "false");
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
 }

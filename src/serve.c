@@ -20,7 +20,7 @@
  */
 #include "postgres.h"
 
-#include <cblas.h>
+#include "nn/blas.h"
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -646,8 +646,8 @@ animerec_similar_items(PG_FUNCTION_ARGS)
 	qnorm = sqrtf(qnorm);
 	scores = palloc(sizeof(float) * (n + 1));
 	animerec_set_blas_threads();
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, n + 1, D, 1.0f, sm->item_out, D, qv, 1,
-				0.0f, scores, 1);
+	nn_sgemv(CblasRowMajor, CblasNoTrans, n + 1, D, 1.0f, sm->item_out, D, qv, 1,
+			 0.0f, scores, 1);
 	for (int32 j = 1; j <= n; j++)
 	{
 		const float *v = sm->item_out + (size_t) j * D;

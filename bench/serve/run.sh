@@ -15,6 +15,11 @@
 # >= 20 MB of weights) has seeded, untrained weights from test/nn/bin/make_blob:
 # serving cost does not depend on the weights' values, and training it would
 # take minutes.
+# Beside each figure of 1-3 it prints the useful GFLOP/s of the path (GEMM work
+# of one user: FLOP_PER_USER below) and the machine's sgemm rate on 1 and 2
+# threads (bench/bin/sgemm_rate, 1024^3, through the same OpenBLAS kernel the
+# extension loads), measured just before that figure; and the load average
+# at the start and the end.
 # Environment: PG_CONFIG, USERS (5000), SECONDS_PER_RUN (10), RELOAD_SECONDS (60).
 set -u
 cd "$(dirname "$0")/../.."
@@ -27,9 +32,27 @@ OUT=$(mktemp -d /tmp/animerec-bench.XXXXXX)
 chmod 777 "$OUT"
 
 build_install
-make -s test/nn/bin/make_blob >/dev/null
+make -s test/nn/bin/make_blob bench/bin/sgemm_rate >/dev/null
 start_cluster
 PSQL="psql -X -q -v ON_ERROR_STOP=1"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) vCPUs; load at start:$(uptime | sed 's/.*average://')"
+
+# GEMM FLOPs of one user of the 'bench' model (D 64, H 128, 2 layers, N 10,000 items,
+# a history of T = 50): per layer 2*T*in*4H (input projection) + 2*(T-1)*H*4H
+# (recurrent), in = 2D+1 for layer 0 and H above; 2*H*D projection; 2*N*D scores
+D=64 H=128 T=50 N=10000
+FLOP_PER_USER=$(( 2*T*(2*D+1)*4*H + 2*(T-1)*H*4*H + 2*T*H*4*H + 2*(T-1)*H*4*H + 2*H*D + 2*N*D ))
+
+# sgemm rates now (S1, S2 GFLOP/s on 1 and 2 threads) and the line saying them
+sgemm_now() {
+	local out
+	out=$(bench/bin/sgemm_rate)
+	S1=$(sed -n 's/^sgemm_1thread_gflops=//p' <<<"$out")
+	S2=$(sed -n 's/^sgemm_2thread_gflops=//p' <<<"$out")
+	SGEMM="sgemm now $S1 GFLOP/s on 1 thread, $S2 on 2 ($(sed -n 's/.*blas_core=\([^ ]*\).*/\1/p' <<<"$out"))"
+}
+# useful GFLOP/s of $1 users per second
+gflops() { echo "scale=1; $1 * $FLOP_PER_USER / 1000000000" | bc; }
 
 # register a model blob file as version $3 of model $2 (active when $4 = true)
 register() {
@@ -58,21 +81,30 @@ SELECT * FROM animerec.recommend(:uid, 10, 'bench');
 SQL
 
 # 1. latency, one client, per-transaction log
+sgemm_now
 (cd "$OUT" && pgbench -n -c1 -j1 -T"$SECS" -l --log-prefix=lat -f rec.sql >pgbench1.out 2>&1)
 p50=$(cat "$OUT"/lat.* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int(NR*0.5)+1]/1000}')
 p95=$(cat "$OUT"/lat.* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int(NR*0.95)+1]/1000}')
-echo "recommend latency, 1 client: p50 ${p50} ms, p95 ${p95} ms (target p50 <= 1 ms)"
+echo "recommend latency, 1 client: p50 ${p50} ms, p95 ${p95} ms (target p50 <= 0.8 ms);" \
+	"$(gflops "1000 / $p50") GFLOP/s at p50; $SGEMM"
 
 # 2. throughput, 2 clients
-tps=$(pgbench -n -c2 -j2 -T"$SECS" -f "$OUT/rec.sql" 2>&1 | awk '/^tps/ {print $3}')
-echo "recommend throughput, 2 clients: ${tps} calls/s (target >= 1500)"
+sgemm_now
+tps=$(pgbench -n -c2 -j2 -T"$SECS" -f "$OUT/rec.sql" 2>&1 | awk '/^tps/ {printf "%.0f", $3}')
+echo "recommend throughput, 2 clients: ${tps} calls/s (target >= 1500); $(gflops "$tps") GFLOP/s; $SGEMM"
 
 # 3. batch path, with 1 and 2 BLAS threads
 for threads in 1 2; do
+	sgemm_now
 	start=$(date +%s.%N)
 	n=$(PGOPTIONS="-c animerec.threads=$threads" $PSQL -At -c "SELECT count(DISTINCT user_id) FROM animerec.recommend_all(10, 'bench')")
 	end=$(date +%s.%N)
-	echo "recommend_all, animerec.threads = $threads: $n users in $(echo "$end - $start" | bc) s = $(echo "$n / ($end - $start)" | bc) users/s (target >= 5000)"
+	ups=$(echo "$n / ($end - $start)" | bc)
+	rate=$(gflops "$ups")
+	sn=$([ "$threads" = 1 ] && echo "$S1" || echo "$S2")
+	echo "recommend_all, animerec.threads = $threads: $n users in $(echo "$end - $start" | bc) s = $ups users/s;" \
+		"$rate GFLOP/s = $(echo "100 * $rate / $sn" | bc)% of the $threads-thread sgemm rate" \
+		"(target on 2 threads >= 50%); $SGEMM"
 done
 
 # 4. private memory per backend, 20 connections
@@ -123,4 +155,5 @@ errors=$(grep -cE 'ERROR|aborted' "$OUT/reload.out")
 echo "reload under load: $(awk '/number of transactions actually processed/ {print $NF}' "$OUT/reload.out") calls," \
 	"$(cat "$OUT/activations") activations, pgbench exit $rc, $errors error lines (target: 0)"
 $PSQL -At -c "SELECT 'loaded after reloads: ' || string_agg(name || ' v' || version, ', ') FROM animerec.loaded_models"
+echo "load at the end:$(uptime | sed 's/.*average://')"
 rm -rf "$OUT"

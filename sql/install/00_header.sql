@@ -6,4 +6,4 @@ CREATE FUNCTION build_info() RETURNS jsonb
     AS 'MODULE_PATHNAME', 'animerec_build_info'
     LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION build_info() IS
-    'extension version, PostgreSQL version, BLAS library and thread count, and whether animerec is in shared_preload_libraries';
+    'extension version, PostgreSQL version, the CPU''s x86-64 level (cpu), the BLAS library, its kernel in use (blas_core) and who chose it (blas_core_source), BLAS thread count, and whether animerec is in shared_preload_libraries';

@@ -11,7 +11,7 @@
  * their prefixes, so they run as one triangular batch (see nn_explain) and
  * one nn_scores.
  */
-#include <cblas.h>
+#include "blas.h"
 
 #include "nn_internal.h"
 
@@ -97,7 +97,7 @@ nn_explain(const nn_model *m, const float *item_out, int32_t T,
 	for (s = 0; s < T; s++)
 		nn_step_input(m, items[s], ratings[s], ctx, X + (size_t) s * in0);
 	nn_layer_weights(m, 0, &w);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, G, in0, 1.0f, X, in0,
+	nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, G, in0, 1.0f, X, in0,
 				w.w_ih, in0, 0.0f, Zin, G);
 	memset(state, 0, sizeof(float) * (size_t) L * 4 * BH);
 	for (s = 0; s < T; s++)
@@ -116,10 +116,10 @@ nn_explain(const nn_model *m, const float *item_out, int32_t T,
 				for (r = 0; r < rows; r++)
 					memcpy(Z + (size_t) r * G, Zin + (size_t) s * G, sizeof(float) * G);
 			else
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, G, H, 1.0f,
+				nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, G, H, 1.0f,
 							state + (size_t) (l - 1) * 4 * BH + (size_t) (1 - p) * BH, H,
 							w.w_ih, H, 0.0f, Z, G);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, G, H, 1.0f,
+			nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, G, H, 1.0f,
 						Hp, H, w.w_hh, H, 1.0f, Z, G);
 			nn_lstm_cells(&w, rows, Z, Cp, Cn, TC, Hn);
 			/* row 1 + s leaves item s out: it keeps row 0's state from before the step */

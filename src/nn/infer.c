@@ -3,7 +3,7 @@
  * an aggregate fed row by row), the user embedding u = P h_top, and the
  * embeddings of a batch of histories at once.
  */
-#include <cblas.h>
+#include "blas.h"
 
 #include "nn_internal.h"
 
@@ -65,9 +65,9 @@ nn_infer_embedding(const nn_model *m, const float *state, float *u)
 {
 	size_t		H = (size_t) m->cfg.hidden;
 
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, m->cfg.dim, m->cfg.hidden, 1.0f,
-				m->proj, m->cfg.hidden, state + (size_t) (m->cfg.layers - 1) * 2 * H, 1,
-				0.0f, u, 1);
+	nn_sgemv(CblasRowMajor, CblasNoTrans, m->cfg.dim, m->cfg.hidden, 1.0f,
+			 m->proj, m->cfg.hidden, state + (size_t) (m->cfg.layers - 1) * 2 * H, 1,
+			 0.0f, u, 1);
 }
 
 /* bytes of B*T live flags, in whole floats */

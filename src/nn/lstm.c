@@ -4,7 +4,7 @@
  * the recurrent GEMM per step, backward through time, and the single-step
  * update used by incremental inference.
  */
-#include <cblas.h>
+#include "blas.h"
 
 #include "nn_internal.h"
 
@@ -94,8 +94,8 @@ nn_lstm_forward(const nn_lstm_weights *w, int32_t B, int32_t T,
 				b;
 
 	/* input projection of every step at once: (T*B, in) x (in, 4H) */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T * B, G, w->in,
-				1.0f, X, w->in, w->w_ih, w->in, 0.0f, a->Z, G);
+	nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T * B, G, w->in,
+			 1.0f, X, w->in, w->w_ih, w->in, 0.0f, a->Z, G);
 	for (t = 0; t < T; t++)
 	{
 		size_t		row = (size_t) t * B;
@@ -103,12 +103,12 @@ nn_lstm_forward(const nn_lstm_weights *w, int32_t B, int32_t T,
 
 		/* one history (inference): GEMV, which does not repack W_hh per step */
 		if (t > 0 && B == 1)
-			cblas_sgemv(CblasRowMajor, CblasNoTrans, G, H, 1.0f, w->w_hh, H,
-						a->Hs + prev * H, 1, 1.0f, a->Z + row * G, 1);
+			nn_sgemv(CblasRowMajor, CblasNoTrans, G, H, 1.0f, w->w_hh, H,
+					 a->Hs + prev * H, 1, 1.0f, a->Z + row * G, 1);
 		else if (t > 0)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H,
-						1.0f, a->Hs + prev * H, H, w->w_hh, H,
-						1.0f, a->Z + row * G, G);
+			nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H,
+					 1.0f, a->Hs + prev * H, H, w->w_hh, H,
+					 1.0f, a->Z + row * G, G);
 		for (b = 0; b < B; b++)
 		{
 			float	   *z = a->Z + (row + b) * G;
@@ -257,22 +257,22 @@ nn_lstm_backward(const nn_lstm_weights *w, int32_t B, int32_t T,
 		if (t == 0)
 			break;
 		/* gradient on h_{t-1}: through W_hh for real steps, carried otherwise */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G,
-					1.0f, dZ + row * G, G, w->w_hh, H, 0.0f, dh, H);
+		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G,
+				 1.0f, dZ + row * G, G, w->w_hh, H, 0.0f, dh, H);
 		for (b = 0; b < B; b++)
 			if (!live[row + b])
 				memcpy(dh + (size_t) b * H, dH + (row + b) * H, sizeof(float) * H);
 	}
 	/* weight and bias gradients over all steps at once */
 	add_bias_grads(dZ, (size_t) T * B, G, dw->b_ih, dw->b_hh);
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, w->in, T * B,
-				1.0f, dZ, G, X, w->in, 1.0f, dw->w_ih, w->in);
+	nn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, w->in, T * B,
+			 1.0f, dZ, G, X, w->in, 1.0f, dw->w_ih, w->in);
 	if (T > 1)
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, (T - 1) * B,
-					1.0f, dZ + (size_t) B * G, G, a->Hs, H, 1.0f, dw->w_hh, H);
+		nn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, (T - 1) * B,
+				 1.0f, dZ + (size_t) B * G, G, a->Hs, H, 1.0f, dw->w_hh, H);
 	if (dX)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T * B, w->in, G,
-					1.0f, dZ, G, w->w_ih, w->in, 0.0f, dX, w->in);
+		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T * B, w->in, G,
+				 1.0f, dZ, G, w->w_ih, w->in, 0.0f, dX, w->in);
 }
 
 /*
@@ -286,10 +286,10 @@ nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c, float
 	float	   *c_new = work + G,
 			   *tc = c_new + w->H;
 
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, G, w->in, 1.0f, w->w_ih, w->in,
-				x, 1, 0.0f, work, 1);
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, G, w->H, 1.0f, w->w_hh, w->H,
-				h, 1, 1.0f, work, 1);
+	nn_sgemv(CblasRowMajor, CblasNoTrans, G, w->in, 1.0f, w->w_ih, w->in,
+			 x, 1, 0.0f, work, 1);
+	nn_sgemv(CblasRowMajor, CblasNoTrans, G, w->H, 1.0f, w->w_hh, w->H,
+			 h, 1, 1.0f, work, 1);
 	lstm_cell(w->H, work, w->b_ih, w->b_hh, c, c_new, tc, h);
 	memcpy(c, c_new, sizeof(float) * w->H);
 }

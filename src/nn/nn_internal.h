@@ -99,11 +99,14 @@ float		nn_rng_normal(nn_rng *r);
 /*
  * The elementwise hot loops are plain C that the compiler vectorises
  * (-O3 -fno-trapping-math lets it turn the clamps below into blends); the
- * functions holding them are compiled twice, for x86-64-v3 (AVX2, FMA) and
- * for baseline x86-64, and the loader picks one by CPU (GNU ifunc).
+ * functions holding them are compiled three times, for x86-64-v4 (AVX-512:
+ * 16 floats a vector), x86-64-v3 (AVX2, FMA) and baseline x86-64, and the
+ * loader picks one by the CPU's feature bits (GNU ifunc).  The explicit
+ * 4-float accumulators (nn_v4f) fix the order of every sum whichever clone
+ * runs.
  */
 #if defined(__x86_64__) && defined(__GNUC__)
-#define NN_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define NN_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define NN_SIMD_CLONES
 #endif

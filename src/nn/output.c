@@ -8,7 +8,7 @@
  * in place, then dU = dlogits · out and dout += dlogits^T · U as GEMMs.
  * The GEMMs use BLAS's threads, the exponentials as many of their own.
  */
-#include <cblas.h>
+#include "blas.h"
 
 #include "nn_internal.h"
 
@@ -81,11 +81,11 @@ nn_scores(const nn_model *m, const float *item_out, const float *u, int32_t B,
 				j;
 
 	if (B == 1)					/* GEMV streams the table once, without packing */
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, N, D, 1.0f, item_out + D, D, u, 1,
-					0.0f, scores + 1, 1);
+		nn_sgemv(CblasRowMajor, CblasNoTrans, N, D, 1.0f, item_out + D, D, u, 1,
+				 0.0f, scores + 1, 1);
 	else
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, D, 1.0f, u, D,
-					item_out + D, D, 0.0f, scores + 1, N + 1);
+		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, D, 1.0f, u, D,
+				 item_out + D, D, 0.0f, scores + 1, N + 1);
 	for (b = 0; b < B; b++)
 	{
 		float	   *s = scores + (size_t) b * (N + 1);
@@ -100,8 +100,8 @@ nn_scores(const nn_model *m, const float *item_out, const float *u, int32_t B,
 void
 nn_project(const float *proj, int32_t D, int32_t H, int32_t P, const float *Hv, float *U)
 {
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, D, H, 1.0f, Hv, H,
-				proj, H, 0.0f, U, D);
+	nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, D, H, 1.0f, Hv, H,
+			 proj, H, 0.0f, U, D);
 }
 
 /* dHv (P, H) = dU (P, D) · proj; dproj (D, H) += dU^T · Hv */
@@ -109,10 +109,10 @@ void
 nn_project_backward(const float *proj, int32_t D, int32_t H, int32_t P,
 					const float *Hv, const float *dU, float *dHv, float *dproj)
 {
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, H, D, 1.0f, dU, D,
-				proj, H, 0.0f, dHv, H);
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, H, P, 1.0f, dU, D,
-				Hv, H, 1.0f, dproj, H);
+	nn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, H, D, 1.0f, dU, D,
+			 proj, H, 0.0f, dHv, H);
+	nn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, H, P, 1.0f, dU, D,
+			 Hv, H, 1.0f, dproj, H);
 }
 
 /* largest of the 4 lanes */
@@ -286,14 +286,14 @@ nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 		float	   *dUc = dU + (size_t) p0 * D;
 
 		c = P - p0 < NN_OUTPUT_CHUNK ? P - p0 : NN_OUTPUT_CHUNK;
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, N, D, 1.0f, Uc, D,
-					out + D, D, 0.0f, E, N);
+		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, N, D, 1.0f, Uc, D,
+				 out + D, D, 0.0f, E, N);
 		for (r = 0; r < c; r++)		/* w holds each row's shift until its sum is known */
 			w[r] = sqrtf(dot(Uc + (size_t) r * D, Uc + (size_t) r * D, D)) * out_norm + bias_max;
 		xr.E = E;
 		xr.shift = w;
 		nn_parallel_rows(c, 16, exp_rows_fn, &xr);
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, c, N, 1.0f, E, N, ones, 1, 0.0f, z, 1);
+		nn_sgemv(CblasRowMajor, CblasNoTrans, c, N, 1.0f, E, N, ones, 1, 0.0f, z, 1);
 		for (r = 0; r < c; r++)
 		{
 			const float *u = Uc + (size_t) r * D;
@@ -304,8 +304,8 @@ nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 			if (!(z[r] >= NN_TINY_SUM))
 			{
 				/* the bound was too loose (or the row is not finite): exact redo */
-				cblas_sgemv(CblasRowMajor, CblasNoTrans, N, D, 1.0f, out + D, D, u, 1,
-							0.0f, E + (size_t) r * N, 1);
+				nn_sgemv(CblasRowMajor, CblasNoTrans, N, D, 1.0f, out + D, D, u, 1,
+						 0.0f, E + (size_t) r * N, 1);
 				z[r] = softmax_exp_row(E + (size_t) r * N, N, t - 1, bias + 1, &st);
 				shift = logit - st;
 			}
@@ -314,11 +314,11 @@ nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 			for (d = 0; d < D; d++)
 				Uw[(size_t) r * D + d] = w[r] * u[d];
 		}
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, D, N, 1.0f, E, N,
-					out + D, D, 0.0f, dUc, D);
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, c, 1.0f, E, N,
-					Uw, D, 1.0f, dout + D, D);
-		cblas_sgemv(CblasRowMajor, CblasTrans, c, N, 1.0f, E, N, w, 1, 1.0f, dbias + 1, 1);
+		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, D, N, 1.0f, E, N,
+				 out + D, D, 0.0f, dUc, D);
+		nn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, c, 1.0f, E, N,
+				 Uw, D, 1.0f, dout + D, D);
+		nn_sgemv(CblasRowMajor, CblasTrans, c, N, 1.0f, E, N, w, 1, 1.0f, dbias + 1, 1);
 		for (r = 0; r < c; r++)
 		{
 			int32_t		t = targets[p0 + r];
@@ -371,8 +371,8 @@ nn_output_sampled(int32_t D, int32_t P, const float *U,
 		float	   *dUc = dU + (size_t) p0 * D;
 
 		c = P - p0 < NN_OUTPUT_CHUNK ? P - p0 : NN_OUTPUT_CHUNK;
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, K, D, 1.0f, Uc, D,
-					nout, D, 0.0f, logits + 1, W);
+		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, K, D, 1.0f, Uc, D,
+				 nout, D, 0.0f, logits + 1, W);
 		for (r = 0; r < c; r++)
 		{
 			float	   *s = logits + (size_t) r * W;
@@ -402,8 +402,8 @@ nn_output_sampled(int32_t D, int32_t P, const float *U,
 				dout[(size_t) tgt * D + d] += s[0] * u[d];
 		}
 		/* dU = dlogits[:, 1:] · nout + dlogit[:, 0] * out[target] */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, D, K, 1.0f, logits + 1, W,
-					nout, D, 0.0f, dUc, D);
+		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, D, K, 1.0f, logits + 1, W,
+				 nout, D, 0.0f, dUc, D);
 		for (r = 0; r < c; r++)
 		{
 			const float *ot = out + (size_t) targets[p0 + r] * D;
@@ -412,8 +412,8 @@ nn_output_sampled(int32_t D, int32_t P, const float *U,
 			for (d = 0; d < D; d++)
 				dUc[(size_t) r * D + d] += g0 * ot[d];
 		}
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, c, 1.0f, logits + 1, W,
-					Uc, D, 1.0f, dnout, D);
+		nn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, c, 1.0f, logits + 1, W,
+				 Uc, D, 1.0f, dnout, D);
 	}
 	for (k = 0; k < K; k++)
 		for (d = 0; d < D; d++)

@@ -16,7 +16,7 @@
 #define _POSIX_C_SOURCE 200809L	/* sigset_t, pthread_sigmask under -std=c11 */
 #endif
 
-#include <cblas.h>
+#include "blas.h"
 #include <pthread.h>
 #include <signal.h>
 
@@ -85,7 +85,7 @@ run_slices(int32_t n, int32_t rows, nn_rows_fn fn, void *ctx)
 static int32_t
 slice_count(int32_t rows, int32_t min_rows)
 {
-	int32_t		n = openblas_get_num_threads();
+	int32_t		n = nn_blas_threads();
 
 	n = n < 1 ? 1 : (n > NN_MAX_THREADS ? NN_MAX_THREADS : n);
 	if (min_rows > 0 && n > rows / min_rows)
@@ -113,7 +113,7 @@ nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
 void
 nn_parallel_blas_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
 {
-	int32_t		threads = openblas_get_num_threads();
+	int32_t		threads = nn_blas_threads();
 	int32_t		n = slice_count(rows, min_rows);
 
 	if (n == 1)
@@ -121,7 +121,7 @@ nn_parallel_blas_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
 		fn(ctx, 0, rows);
 		return;
 	}
-	openblas_set_num_threads(1);
+	nn_blas_set_threads(1);
 	run_slices(n, rows, fn, ctx);
-	openblas_set_num_threads(threads);
+	nn_blas_set_threads(threads);
 }

@@ -119,8 +119,6 @@ state_check(const unsigned char *p, size_t len, const nn_model *m, bool *has_ave
 	uint32_t	flags;
 	uint64_t	n_params;
 	size_t		total;
-	uint32_t	stored,
-				actual;
 
 	if (len < 16 || memcmp(p, RS_MAGIC, 8) != 0)
 		return nn_fail(err, NN_ECORRUPT, "not an animerec training state (%zu bytes, bad magic)", len);
@@ -142,14 +140,8 @@ state_check(const unsigned char *p, size_t len, const nn_model *m, bool *has_ave
 					   (unsigned long long) nn_get_le64(p + 120));
 	if (len != total)
 		return nn_fail(err, NN_ECORRUPT, "%zu bytes, the state has %zu", len, total);
-	stored = nn_get_le32(p + total - 4);
-	actual = nn_crc32c(0, p, total - 4);
-#ifdef NN_FUZZ_SKIP_CRC
-	actual = stored;
-#endif
-	if (stored != actual)
-		return nn_fail(err, NN_ECORRUPT, "checksum mismatch: stored %08X, computed %08X",
-					   (unsigned) stored, (unsigned) actual);
+	if (nn_crc_check(p, total - 4, err) != NN_OK)
+		return NN_ECORRUPT;
 	if ((int64_t) nn_get_le64(p + 64) < 0 || (int64_t) nn_get_le64(p + 112) < 0)
 		return nn_fail(err, NN_ECORRUPT, "negative step count");
 	if (!*has_average && nn_get_le64(p + 112) != 0)

@@ -3,7 +3,7 @@
  * weights, with dropout and negative sampling in play; another seed
  * differs.
  */
-#include <cblas.h>
+#include "nn/blas.h"
 #include <stdio.h>
 
 #include "tap.h"
@@ -79,7 +79,7 @@ main(void)
 				b;
 	nn_config	cfg = small_config(40, 5, 3, 4, 8, 12, 2, 6);
 
-	openblas_set_num_threads(1);
+	nn_blas_set_threads(1);
 	nn_model_create(&a, &cfg, NULL, NULL, NULL, 9, &nn_malloc_allocator, NULL);
 	nn_model_create(&b, &cfg, NULL, NULL, NULL, 9, &nn_malloc_allocator, NULL);
 	tap_ok(memcmp(a.params, b.params, sizeof(float) * a.n_params) == 0,

@@ -5,7 +5,7 @@
  */
 #include <stdio.h>
 
-#include <cblas.h>
+#include "nn/blas.h"
 
 #include "tap.h"
 #include "testlib.h"
@@ -190,7 +190,7 @@ test_step_equals_batch(int32_t nb, int threads)
 		for (t = uptr[b]; t < uptr[b + 1]; t++)
 			uidx[t] = 1 + (int32_t) nn_rng_below(&r, 4);
 	}
-	openblas_set_num_threads(threads);
+	nn_blas_set_threads(threads);
 	nn_infer_batch(&m, nb, T, items, ratings, users, uptr, uidx, u_batch, work);
 	for (b = 0; b < nb; b++)
 	{
@@ -203,8 +203,8 @@ test_step_equals_batch(int32_t nb, int threads)
 			e = fmax(e, fabs(u_step[d] - u_batch[b * 64 + d]));
 	}
 	tap_ok(e <= 1e-6, "nn_infer_step equals nn_infer_batch at D=64, H=128, T=50, B=%d, "
-		   "%d OpenBLAS thread(s) (max diff %.2g)", nb, openblas_get_num_threads(), e);
-	openblas_set_num_threads(1);
+		   "%d OpenBLAS thread(s) (max diff %.2g)", nb, nn_blas_threads(), e);
+	nn_blas_set_threads(1);
 	free(u_batch);
 	free(work);
 	free(swork);

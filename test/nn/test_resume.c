@@ -7,7 +7,7 @@
  * foreign state blobs are refused without changing the trainer; and the
  * weight blobs committed by 0.2.0 (the fuzz seed corpus) still load.
  */
-#include <cblas.h>
+#include "nn/blas.h"
 #include <stdio.h>
 
 #include "tap.h"
@@ -323,7 +323,7 @@ test_old_blobs(void)
 int
 main(void)
 {
-	openblas_set_num_threads(1);
+	nn_blas_set_threads(1);
 	test_exact("full softmax", NN_LOSS_FULL);
 	test_exact("sampled softmax, lazy Adam", NN_LOSS_SAMPLED);
 	test_refusals();
