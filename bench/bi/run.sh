@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/bi/run.sh — the BI paths of docs/bi-tables.md on a throwaway preloaded
-# cluster: demo data with USERS users and 2,000 items, a model of the default
+# cluster: demo data with USERS users and 2,000 items, a model of the
 # default shape (D 64, H 128, 2 layers, T 50) with seeded untrained weights
 # from test/nn/bin/make_blob (serving cost does not depend on the weights'
 # values; its item ids are 10 * j, so the ratings are copied with item_id * 10).
