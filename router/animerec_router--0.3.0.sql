@@ -89,6 +89,17 @@ $$;
 COMMENT ON FUNCTION similar_items(bigint, int, text) IS
     'animerec.similar_items on any shard';
 
+CREATE FUNCTION explain(user_id bigint, item_id bigint, model text DEFAULT NULL, n int DEFAULT 3)
+    RETURNS TABLE (rank int, history_item_id bigint, contribution double precision, "position" int)
+    LANGUAGE plproxy
+AS $$
+    CLUSTER 'animerec_shards';
+    RUN ON hashint8(user_id);
+    SELECT r.rank, r.history_item_id, r.contribution, r."position" FROM animerec.explain(user_id, item_id, model, n) r;
+$$;
+COMMENT ON FUNCTION explain(bigint, bigint, text, int) IS
+    'animerec.explain on the shard of USER_ID (RUN ON hashint8(user_id)): the user''s history items that most raised ITEM_ID''s log-probability, read there with the connecting role''s own privileges';
+
 CREATE FUNCTION _recommend_all_everyone(k int, model text)
     RETURNS TABLE (user_id bigint, rank int, item_id bigint, score real, probability real,
                    personalized boolean, model_version int)

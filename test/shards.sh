@@ -149,6 +149,14 @@ is "$(q "$OTHERS FROM animerec_router.recommend_for_history(ARRAY[3, 9, 27, 81]:
 	"recommend_for_history on any shard equals the single server's"
 is "$(q "$OTHERS FROM animerec_router.similar_items(5, 10, 'm')")" "$(q "$OTHERS FROM animerec.similar_items(5, 10, 'm_single')")" \
 	"similar_items on any shard equals the single server's"
+# explain for 40 users of all 4 partitions: "users with equal non-empty explanations, partitions"
+EXPLAINED="string_agg(concat_ws(':', rank, history_item_id, contribution, position), ' ' ORDER BY rank)"
+is "$(q "WITH t AS (SELECT u, (SELECT item_id FROM animerec.recommend(u, 1, 'm_single')) AS i
+                    FROM generate_series(1, 40) u)
+         SELECT count(*) FILTER (WHERE a.r = b.r) || ' ' || count(DISTINCT animerec_router.partition_of(u))
+           FROM t, LATERAL (SELECT $EXPLAINED AS r FROM animerec_router.explain(u, i, 'm')) a,
+                LATERAL (SELECT $EXPLAINED AS r FROM animerec.explain(u, i, 'm_single')) b")" "40 4" \
+	"explain on each user's shard equals the single server's (40 users of all 4 partitions)"
 
 # a shard down: its users (partition 1) get an error naming it, the others are
 # served (version 2 is trained first, while every shard can be read, and not published)
