@@ -36,12 +36,13 @@ ensure_packages() {
 	fi
 }
 
-# Is the built extension (library, control file, SQL scripts) the one installed?
+# Are the built extension (library, control file, SQL scripts) and the router
+# extension's files the ones installed?
 installed_is_current() {
 	local share f
 	share="$("$PG_CONFIG" --sharedir)/extension"
 	cmp -s animerec.so "$("$PG_CONFIG" --pkglibdir)/animerec.so" || return 1
-	for f in animerec.control sql/animerec--*.sql; do
+	for f in animerec.control sql/animerec--*.sql router/animerec_router.control router/animerec_router--*.sql; do
 		cmp -s "$f" "$share/${f##*/}" || return 1
 	done
 }
