@@ -77,39 +77,94 @@ live_floats(size_t M)
 	return (M + sizeof(float) - 1) / sizeof(float);
 }
 
+/* histories below which a batch runs layer by layer (too few rows for a GEMM per step) */
+#define INFER_WAVE_MIN 8
+
+/* floats of layer l's [W_ih | W_hh] (4H, in_l + H) */
+static size_t
+wcat_floats(const nn_model *m, int32_t l)
+{
+	int32_t		in = l == 0 ? m->in_dim : m->cfg.hidden;
+
+	return (size_t) 4 * m->cfg.hidden * (in + m->cfg.hidden);
+}
+
+/* floats of every layer's [W_ih | W_hh], at the start of a wave batch's workspace */
+static size_t
+wcats_floats(const nn_model *m)
+{
+	size_t		n = 0;
+
+	for (int32_t l = 0; l < m->cfg.layers; l++)
+		n += wcat_floats(m, l);
+	return n;
+}
+
 /*
- * floats of workspace one history of T steps takes in nn_infer_batch: its
- * user context (ctx_dim), live flags (T), step inputs (T, in_0) and one
- * layer's activations (T, 7H).  A slice of b histories uses at most b times
- * this, so slices of a batch take disjoint parts of the workspace.
+ * floats of workspace one history of T steps takes in a layer-by-layer
+ * batch: its user context (ctx_dim), live flags (T), step inputs (T, in_0)
+ * and one layer's activations (T, 7H).
  */
 static size_t
-history_work_floats(const nn_model *m, int32_t T)
+layered_history_floats(const nn_model *m, int32_t T)
 {
 	return (size_t) nn_context_dim(&m->cfg) + live_floats((size_t) T) +
 		(size_t) T * m->in_dim + (size_t) T * 7 * (size_t) m->cfg.hidden;
+}
+
+/*
+ * floats of workspace one history of T steps takes in a wave batch: its
+ * user context (ctx_dim), live flags (T), step inputs (T, in_0), state
+ * (L, 2H), a GEMM row (max(in_0, H) + H), gates (4H), a cell's scratch (2H)
+ * and its row index.  A slice of b histories uses at most b times this, so
+ * slices of a batch take disjoint parts of the workspace.
+ */
+static size_t
+wave_history_floats(const nn_model *m, int32_t T)
+{
+	size_t		H = (size_t) m->cfg.hidden;
+	size_t		in_max = (size_t) (m->in_dim > m->cfg.hidden ? m->in_dim : m->cfg.hidden);
+
+	return (size_t) nn_context_dim(&m->cfg) + live_floats((size_t) T) +
+		(size_t) T * m->in_dim + (size_t) m->cfg.layers * 2 * H + in_max + H + 6 * H + 1;
 }
 
 /* floats of workspace for nn_infer_batch: B histories of T steps */
 size_t
 nn_batch_work_floats(const nn_model *m, int32_t B, int32_t T)
 {
-	return (size_t) B * history_work_floats(m, T);
+	if (B < INFER_WAVE_MIN)
+		return (size_t) B * layered_history_floats(m, T);
+	return wcats_floats(m) + (size_t) B * wave_history_floats(m, T);
+}
+
+/* live (T, B): 1 where the step of a history holds an item of the model */
+static void
+mark_live(const nn_model *m, int32_t B, int32_t T, const int32_t *items, uint8_t *live)
+{
+	for (int32_t t = 0; t < T; t++)
+		for (int32_t b = 0; b < B; b++)
+		{
+			int32_t		j = items[(size_t) b * T + t];
+
+			live[(size_t) t * B + b] = j >= 1 && j <= m->cfg.n_items;
+		}
 }
 
 /*
- * Embeddings of B left-padded histories on the calling thread: items/ratings
- * (B, T), users/utag_* as in nn_batch (may be NULL); u_out (B, D).  work is
- * laid out as user context (B, ctx_dim), live flags (T, B), step inputs
- * (T, B, in_0) and one layer's activations (T, B, 7H); each layer reads the
- * previous layer's hidden states from the buffer it then overwrites (its
- * input projection is computed before the steps run).
+ * Embeddings of B left-padded histories, layer by layer (for a few
+ * histories: GEMVs for one): items/ratings (B, T), users/utag_* as in
+ * nn_batch (may be NULL); u_out (B, D).  work is laid out as user context
+ * (B, ctx_dim), live flags (T, B), step inputs (T, B, in_0) and one layer's
+ * activations (T, B, 7H); each layer reads the previous layer's hidden
+ * states from the buffer it then overwrites (its input projection is
+ * computed before the steps run).
  */
 static void
-infer_histories(const nn_model *m, int32_t B, int32_t T,
-				const int32_t *items, const float *ratings,
-				const int32_t *users, const int32_t *utag_ptr,
-				const int32_t *utag_idx, float *u_out, float *work)
+infer_layered(const nn_model *m, int32_t B, int32_t T,
+			  const int32_t *items, const float *ratings,
+			  const int32_t *users, const int32_t *utag_ptr,
+			  const int32_t *utag_idx, float *u_out, float *work)
 {
 	size_t		M = (size_t) B * T;
 	size_t		H = (size_t) m->cfg.hidden;
@@ -118,23 +173,14 @@ infer_histories(const nn_model *m, int32_t B, int32_t T,
 	float	   *X0 = (float *) live + live_floats(M);
 	nn_lstm_acts a;
 	nn_lstm_weights w;
-	int32_t		l,
-				t,
-				b;
 
 	a.Z = X0 + M * m->in_dim;
 	a.C = a.Z + M * 4 * H;
 	a.TC = a.C + M * H;
 	a.Hs = a.TC + M * H;
-	for (t = 0; t < T; t++)
-		for (b = 0; b < B; b++)
-		{
-			int32_t		j = items[(size_t) b * T + t];
-
-			live[(size_t) t * B + b] = j >= 1 && j <= m->cfg.n_items;
-		}
+	mark_live(m, B, T, items, live);
 	nn_input_forward(m, B, T, T, items, ratings, users, utag_ptr, utag_idx, ctx, X0);
-	for (l = 0; l < m->cfg.layers; l++)
+	for (int32_t l = 0; l < m->cfg.layers; l++)
 	{
 		nn_layer_weights(m, l, &w);
 		nn_lstm_forward(&w, B, T, l == 0 ? X0 : a.Hs, live, &a);
@@ -142,7 +188,98 @@ infer_histories(const nn_model *m, int32_t B, int32_t T,
 	nn_project(m->proj, m->cfg.dim, m->cfg.hidden, B, a.Hs + (M - B) * H, u_out);
 }
 
-/* the arguments of one nn_infer_batch, shared by its slices */
+/*
+ * Write every layer's [W_ih | W_hh] (4H, in_l + H), one after the other,
+ * into wcat (wcats_floats(m)).
+ */
+static void
+build_wcats(const nn_model *m, float *wcat)
+{
+	int32_t		H = m->cfg.hidden;
+
+	for (int32_t l = 0; l < m->cfg.layers; l++)
+	{
+		int32_t		in = l == 0 ? m->in_dim : H;
+
+		for (int32_t g = 0; g < 4 * H; g++)
+		{
+			memcpy(wcat, m->w_ih[l] + (size_t) g * in, sizeof(float) * in);
+			memcpy(wcat + in, m->w_hh[l] + (size_t) g * H, sizeof(float) * H);
+			wcat += in + H;
+		}
+	}
+}
+
+/*
+ * Embeddings of B left-padded histories as a wave: step by step, every
+ * layer of the step before the next step, each layer's step one GEMM over
+ * only the histories with an item at that step (padding and unknown items
+ * cost nothing) with input and recurrent weights together (wcat, from
+ * build_wcats), the batch keeping nothing but each history's state.
+ * items/ratings (B, T), users/utag_* as in nn_batch (may be NULL);
+ * u_out (B, D); work has B * wave_history_floats(m, T) floats, laid out as
+ * user context (B, ctx_dim), live flags (T, B), step inputs (T, B, in_0),
+ * states (B, L, 2H), GEMM rows (B, max(in_0, H) + H), gates (B, 4H), cell
+ * scratch (2H) and row indices (B).
+ */
+static void
+infer_wave(const nn_model *m, const float *wcat, int32_t B, int32_t T,
+		   const int32_t *items, const float *ratings,
+		   const int32_t *users, const int32_t *utag_ptr,
+		   const int32_t *utag_idx, float *u_out, float *work)
+{
+	size_t		H = (size_t) m->cfg.hidden,
+				in0 = (size_t) m->in_dim,
+				ld = (size_t) m->cfg.layers * 2 * H,
+				K_max = (in0 > H ? in0 : H) + H;
+	float	   *ctx = work;
+	uint8_t    *live = (uint8_t *) (ctx + (size_t) B * nn_context_dim(&m->cfg));
+	float	   *X0 = (float *) live + live_floats((size_t) B * T);
+	float	   *S = X0 + (size_t) B * T * in0;
+	float	   *A = S + (size_t) B * ld;
+	float	   *Z = A + (size_t) B * K_max;
+	float	   *scratch = Z + (size_t) B * 4 * H;
+	int32_t    *rows = (int32_t *) (scratch + 2 * H);
+	nn_lstm_weights w;
+
+	mark_live(m, B, T, items, live);
+	nn_input_forward(m, B, T, T, items, ratings, users, utag_ptr, utag_idx, ctx, X0);
+	memset(S, 0, sizeof(float) * B * ld);
+	for (int32_t t = 0; t < T; t++)
+	{
+		const float *wl = wcat;
+		int32_t		n = 0;
+
+		for (int32_t b = 0; b < B; b++)
+			if (live[(size_t) t * B + b])
+				rows[n++] = b;
+		if (n == 0)
+			continue;
+		for (int32_t l = 0; l < m->cfg.layers; l++)
+		{
+			size_t		in = l == 0 ? in0 : H,
+						K = in + H;
+
+			for (int32_t r = 0; r < n; r++)
+			{
+				const float *state = S + (size_t) rows[r] * ld + (size_t) l * 2 * H;
+				const float *x = l == 0 ? X0 + ((size_t) t * B + rows[r]) * in0 : state - 2 * H;
+
+				memcpy(A + r * K, x, sizeof(float) * in);
+				memcpy(A + r * K + in, state, sizeof(float) * H);
+			}
+			nn_layer_weights(m, l, &w);
+			nn_lstm_rows_step(&w, wl, n, A, rows, S + (size_t) l * 2 * H, ld, Z, scratch);
+			wl += wcat_floats(m, l);
+		}
+	}
+	/* u = P h_top: the top layer's h of every history, with the state's stride */
+	nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, m->cfg.dim, m->cfg.hidden,
+			 1.0f, S + (m->cfg.layers - 1) * 2 * H, ld, m->proj, m->cfg.hidden,
+			 0.0f, u_out, m->cfg.dim);
+}
+
+/* the arguments of one wave batch, shared by its slices */
 typedef struct infer_job
 {
 	const nn_model *m;
@@ -153,21 +290,22 @@ typedef struct infer_job
 	const int32_t *utag_ptr;
 	const int32_t *utag_idx;
 	float	   *u_out;
-	float	   *work;
+	const float *wcat;			/* build_wcats's weights */
+	float	   *work;			/* the histories' part of the workspace */
 } infer_job;
 
 /* nn_rows_fn: the histories [b0, b1) of an infer_job, in their part of work */
 static void
-infer_slice(void *arg, int32_t b0, int32_t b1)
+infer_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
 {
 	const infer_job *j = arg;
 	size_t		T = (size_t) j->T;
 
-	infer_histories(j->m, b1 - b0, j->T, j->items + b0 * T, j->ratings + b0 * T,
-					j->users ? j->users + b0 : NULL,
-					j->utag_ptr ? j->utag_ptr + b0 : NULL, j->utag_idx,
-					j->u_out + (size_t) b0 * j->m->cfg.dim,
-					j->work + (size_t) b0 * history_work_floats(j->m, j->T));
+	infer_wave(j->m, j->wcat, b1 - b0, j->T, j->items + b0 * T, j->ratings + b0 * T,
+			   j->users ? j->users + b0 : NULL,
+			   j->utag_ptr ? j->utag_ptr + b0 : NULL, j->utag_idx,
+			   j->u_out + (size_t) b0 * j->m->cfg.dim,
+			   j->work + (size_t) b0 * wave_history_floats(j->m, j->T));
 }
 
 /* histories a thread takes at least: below this, GEMMs shared are better */
@@ -175,11 +313,12 @@ infer_slice(void *arg, int32_t b0, int32_t b1)
 
 /*
  * Embeddings of B left-padded histories at once: items/ratings (B, T),
- * users/utag_* as in nn_batch (may be NULL); u_out (B, D).  With more than
- * one OpenBLAS thread the histories are split between the threads, each
- * slice with its own one-thread GEMMs (a step's recurrent GEMM is too small
- * to share between threads well).  Histories do not interact, so the split
- * changes nothing but the rounding of the GEMMs.
+ * users/utag_* as in nn_batch (may be NULL); u_out (B, D).  Fewer than
+ * INFER_WAVE_MIN histories run layer by layer on the calling thread; more
+ * run as a wave (infer_wave), split between the OpenBLAS threads, each
+ * slice with its own one-thread GEMMs (a step's GEMM is too small to share
+ * between threads well).  Histories do not interact, so neither choice
+ * changes anything but the rounding of the GEMMs.
  */
 void
 nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
@@ -187,7 +326,14 @@ nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
 			   const int32_t *users, const int32_t *utag_ptr,
 			   const int32_t *utag_idx, float *u_out, float *work)
 {
-	infer_job	j = {m, T, items, ratings, users, utag_ptr, utag_idx, u_out, work};
+	infer_job	j = {m, T, items, ratings, users, utag_ptr, utag_idx, u_out, work,
+	work + wcats_floats(m)};
 
+	if (B < INFER_WAVE_MIN)
+	{
+		infer_layered(m, B, T, items, ratings, users, utag_ptr, utag_idx, u_out, work);
+		return;
+	}
+	build_wcats(m, work);
 	nn_parallel_blas_rows(B, INFER_MIN_SLICE, infer_slice, &j);
 }

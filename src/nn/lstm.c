@@ -295,6 +295,33 @@ nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c, float
 }
 
 /*
+ * One step of one layer for n rows of a batch kept as states only (batch
+ * inference): A (n, in + H) holds each row's input and then its h_{t-1},
+ * wcat (4H, in + H) is [W_ih | W_hh]; the state of row r is h at
+ * S + rows[r] * ld and c right after it (H each), both updated in place.
+ * Z (n, 4H) and scratch (2H) are workspace.
+ */
+void
+nn_lstm_rows_step(const nn_lstm_weights *w, const float *wcat, int32_t n,
+				  const float *A, const int32_t *rows, float *S, size_t ld,
+				  float *Z, float *scratch)
+{
+	int32_t		H = w->H,
+				G = 4 * w->H,
+				K = w->in + w->H;
+
+	nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, G, K,
+			 1.0f, A, K, wcat, K, 0.0f, Z, G);
+	for (int32_t r = 0; r < n; r++)
+	{
+		float	   *h = S + (size_t) rows[r] * ld;
+
+		lstm_cell(H, Z + (size_t) r * G, w->b_ih, w->b_hh, h + H, scratch, scratch + H, h);
+		memcpy(h + H, scratch, sizeof(float) * H);
+	}
+}
+
+/*
  * The cells of B rows: Z (B, 4H) holds the gate pre-activations without
  * bias and gets the activated gates; C_prev (B, H) the previous cell states;
  * writes C, TC and Hs (B, H each).  No two arrays overlap.

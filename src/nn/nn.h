@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #define NN_MAX_LAYERS 8
+#define NN_MAX_SLICES 16		/* threads a parallel loop of the core uses, at most */
 
 /* ---- errors and memory ------------------------------------------------ */
 
@@ -242,6 +243,31 @@ void		nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
 						   const int32_t *items, const float *ratings,
 						   const int32_t *users, const int32_t *utag_ptr,
 						   const int32_t *utag_idx, float *u_out, float *work);
+
+/* the top k of a batch of users (nn_recommend_batch) */
+typedef struct nn_topk_batch
+{
+	int32_t		k;
+	int32_t    *idx;			/* (B, k) dense item ids, best first */
+	float	   *score;			/* (B, k) their scores */
+	int32_t    *got;			/* (B) how many of the k each user got */
+	float	   *lse;			/* (B) log-sum-exp of each user's N scores */
+} nn_topk_batch;
+
+/*
+ * The top k of B users not yet seen, with the log-sum-exp of their scores:
+ * histories items/ratings (B, T) as in nn_infer_batch (utag_* may be NULL),
+ * seen items as CSR seen_ptr (B + 1) / seen, item_out (N+1, D) from
+ * nn_item_output.  u (B, D) gets the embeddings and scores (B, N+1) the
+ * scores; exclude has NN_MAX_SLICES * (N+1) zero bytes (zero again after);
+ * work has nn_batch_work_floats(m, B, T) floats.  Slices of users run on
+ * the OpenBLAS threads, each with one-thread GEMMs.
+ */
+void		nn_recommend_batch(const nn_model *m, const float *item_out, int32_t B, int32_t T,
+							   const int32_t *items, const float *ratings,
+							   const int32_t *utag_ptr, const int32_t *utag_idx,
+							   const int32_t *seen_ptr, const int32_t *seen, nn_topk_batch *out,
+							   float *u, float *scores, uint8_t *exclude, float *work);
 
 /* item output table (N+1, D): row j = E_item[j] + mean E_tag[tags(j)]; row 0 zero */
 void		nn_item_output(const nn_model *m, float *out);

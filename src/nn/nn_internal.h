@@ -188,10 +188,11 @@ nn_v4_max(nn_v4f a, nn_v4f b)
 
 /* ---- threads for elementwise passes (parallel.c) ---- */
 
-typedef void (*nn_rows_fn) (void *ctx, int32_t r0, int32_t r1);
+/* the work of rows [r0, r1), slice i (0 .. NN_MAX_SLICES - 1) of a parallel loop */
+typedef void (*nn_rows_fn) (void *ctx, int32_t slice, int32_t r0, int32_t r1);
 
 /*
- * Call fn(ctx, r0, r1) over slices covering [0, rows), one per OpenBLAS
+ * Call fn(ctx, i, r0, r1) over slices covering [0, rows), one per OpenBLAS
  * thread (slices of at least min_rows), the first on the calling thread.
  */
 void		nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx);
@@ -311,6 +312,16 @@ void		nn_layer_weights(const nn_model *m, int32_t l, nn_lstm_weights *w);
  */
 void		nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c,
 						 float *work);
+
+/*
+ * One step of one layer for n rows of a batch kept as states only: A
+ * (n, in + H) each row's input then its h_{t-1}; wcat (4H, in + H) =
+ * [W_ih | W_hh]; row r's h (H) at S + rows[r] * ld with its c (H) right
+ * after, updated in place; Z (n, 4H) and scratch (2H) workspace.
+ */
+void		nn_lstm_rows_step(const nn_lstm_weights *w, const float *wcat, int32_t n,
+							  const float *A, const int32_t *rows, float *S, size_t ld,
+							  float *Z, float *scratch);
 
 /*
  * The cells of B rows: Z (B, 4H) gate pre-activations without bias, in;

@@ -77,23 +77,21 @@ nn_scores(const nn_model *m, const float *item_out, const float *u, int32_t B,
 {
 	int32_t		N = m->cfg.n_items,
 				D = m->cfg.dim;
-	int32_t		b,
-				j;
 
-	if (B == 1)					/* GEMV streams the table once, without packing */
-		nn_sgemv(CblasRowMajor, CblasNoTrans, N, D, 1.0f, item_out + D, D, u, 1,
-				 0.0f, scores + 1, 1);
-	else
-		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, D, 1.0f, u, D,
-				 item_out + D, D, 0.0f, scores + 1, N + 1);
-	for (b = 0; b < B; b++)
+	/* the biases first, the products added to them (beta 1: no pass zeroing the rows) */
+	for (int32_t b = 0; b < B; b++)
 	{
 		float	   *s = scores + (size_t) b * (N + 1);
 
 		s[0] = -INFINITY;
-		for (j = 1; j <= N; j++)
-			s[j] += m->item_bias[j];
+		memcpy(s + 1, m->item_bias + 1, sizeof(float) * N);
 	}
+	if (B == 1)					/* GEMV streams the table once, without packing */
+		nn_sgemv(CblasRowMajor, CblasNoTrans, N, D, 1.0f, item_out + D, D, u, 1,
+				 1.0f, scores + 1, 1);
+	else
+		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, D, 1.0f, u, D,
+				 item_out + D, D, 1.0f, scores + 1, N + 1);
 }
 
 /* U (P, D) = Hv (P, H) · proj^T, proj (D, H) */
@@ -195,7 +193,7 @@ typedef struct exp_rows
 
 /* nn_rows_fn: rows r0..r1-1 of E = exp(E + bias - shift) */
 static void
-exp_rows_fn(void *ctx, int32_t r0, int32_t r1)
+exp_rows_fn(void *ctx, int32_t slice, int32_t r0, int32_t r1)
 {
 	exp_rows   *x = ctx;
 	int32_t		r;

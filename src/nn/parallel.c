@@ -22,13 +22,12 @@
 
 #include "nn_internal.h"
 
-#define NN_MAX_THREADS 16
-
 typedef struct rows_job
 {
 	nn_rows_fn	fn;
 	void	   *ctx;
-	int32_t		r0,
+	int32_t		slice,
+				r0,
 				r1;
 } rows_job;
 
@@ -38,28 +37,28 @@ run_job(void *arg)
 {
 	rows_job   *j = arg;
 
-	j->fn(j->ctx, j->r0, j->r1);
+	j->fn(j->ctx, j->slice, j->r0, j->r1);
 	return NULL;
 }
 
 /*
- * Call fn(ctx, r0, r1) over n consecutive slices covering [0, rows), the
- * first on the calling thread; a helper that cannot be started has its
- * slice run here.
+ * Call fn(ctx, i, r0, r1) over n consecutive slices i = 0..n-1 covering
+ * [0, rows), the first on the calling thread; a helper that cannot be
+ * started has its slice run here.
  */
 static void
 run_slices(int32_t n, int32_t rows, nn_rows_fn fn, void *ctx)
 {
-	rows_job	jobs[NN_MAX_THREADS];
-	pthread_t	th[NN_MAX_THREADS];
-	bool		started[NN_MAX_THREADS];
+	rows_job	jobs[NN_MAX_SLICES];
+	pthread_t	th[NN_MAX_SLICES];
+	bool		started[NN_MAX_SLICES];
 	sigset_t	all,
 				old;
 	int32_t		i;
 
 	if (n == 1)
 	{
-		fn(ctx, 0, rows);
+		fn(ctx, 0, 0, rows);
 		return;
 	}
 	sigfillset(&all);
@@ -68,6 +67,7 @@ run_slices(int32_t n, int32_t rows, nn_rows_fn fn, void *ctx)
 	{
 		jobs[i].fn = fn;
 		jobs[i].ctx = ctx;
+		jobs[i].slice = i;
 		jobs[i].r0 = (int32_t) ((int64_t) rows * i / n);
 		jobs[i].r1 = (int32_t) ((int64_t) rows * (i + 1) / n);
 		started[i] = i > 0 && pthread_create(&th[i], NULL, run_job, &jobs[i]) == 0;
@@ -87,16 +87,17 @@ slice_count(int32_t rows, int32_t min_rows)
 {
 	int32_t		n = nn_blas_threads();
 
-	n = n < 1 ? 1 : (n > NN_MAX_THREADS ? NN_MAX_THREADS : n);
+	n = n < 1 ? 1 : (n > NN_MAX_SLICES ? NN_MAX_SLICES : n);
 	if (min_rows > 0 && n > rows / min_rows)
 		n = rows / min_rows > 1 ? rows / min_rows : 1;
 	return n;
 }
 
 /*
- * Call fn(ctx, r0, r1) over consecutive slices covering [0, rows), one slice
- * per OpenBLAS thread, the first on the calling thread.  Slices never go
- * below min_rows rows.  fn must not depend on how the rows are split.
+ * Call fn(ctx, i, r0, r1) over consecutive slices i covering [0, rows), one
+ * slice per OpenBLAS thread (at most NN_MAX_SLICES), the first on the
+ * calling thread.  Slices never go below min_rows rows.  fn must not depend
+ * on how the rows are split; i lets it use its slice's own scratch.
  */
 void
 nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
@@ -118,7 +119,7 @@ nn_parallel_blas_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
 
 	if (n == 1)
 	{
-		fn(ctx, 0, rows);
+		fn(ctx, 0, 0, rows);
 		return;
 	}
 	nn_blas_set_threads(1);

@@ -147,8 +147,8 @@ test_lookup(void)
 
 /*
  * nb histories step by step against nn_infer_batch with `threads` OpenBLAS
- * threads (which split the histories between threads from 32 on), with
- * padding, gaps and user context
+ * threads (fewer than 8 histories run layer by layer, more as a wave split
+ * between threads from 32 on), with padding, gaps and user context
  */
 static void
 test_step_equals_batch(int32_t nb, int threads)
