@@ -107,7 +107,7 @@ stream_shutdown(Datum arg)
 static void
 stream_end_user(Stream *st, const HistoryPlan *hp)
 {
-	block_end_user(&st->b, &st->sink, st->sm, hp, st->k);
+	block_end_user(&st->b, &st->sink, st->sm, hp);
 	if (st->b.B == 0)
 		st->b.limit = Min(2 * st->b.limit, BATCH_USERS);
 }
@@ -213,7 +213,7 @@ stream_advance(Stream *st)
 		if (st->next_row == st->n_rows && !stream_fetch(st, portal))
 		{
 			stream_next_user(st, hp, 0, true);
-			block_flush(&st->b, &st->sink, st->sm, hp, st->k);
+			block_flush(&st->b, &st->sink, st->sm, hp);
 			SPI_cursor_close(portal);
 			st->portal = NULL;
 			st->finished = true;
@@ -271,7 +271,7 @@ stream_begin(FunctionCallInfo fcinfo, TupleDesc tupdesc)
 	sql = history_sql(&rm, psprintf("%s::bigint, ", quote_identifier(rm.user_col)),
 					  st->wanted ? "= ANY($1)" : "IS NOT NULL",
 					  psprintf("%s, ", quote_identifier(rm.user_col)));
-	block_init(&st->b, st->sm);
+	block_init(&st->b, st->sm, st->k);
 	st->b.limit = FIRST_BLOCK;
 	st->rows = palloc(sizeof(HistoryRow) * FETCH_ROWS);
 	st->out = tuplestore_begin_heap(false, false, work_mem);

@@ -428,28 +428,18 @@ typedef struct RowShape
 #define COL_VERSION 6
 
 /*
- * Put the top k of scores (N+1) not excluded into the SRF's tuplestore as
- * rows shaped by *shape; probability is exp(score - log-sum-exp of all N
- * scores), the item's share of the softmax over the whole catalogue.
+ * Put got ranked items idx/sc (dense ids, best first) into the SRF's
+ * tuplestore as rows shaped by *shape; probability is exp(score - lse), lse
+ * the log-sum-exp of all N scores: the item's share of the softmax over the
+ * whole catalogue.
  */
 static void
-emit_topk(ReturnSetInfo *rsinfo, const ServeModel *sm, const float *scores,
-		  const uint8 *exclude, int32 k, const RowShape *shape)
+emit_rows(ReturnSetInfo *rsinfo, const ServeModel *sm, const int32 *idx, const float *sc,
+		  int32 got, float lse, const RowShape *shape)
 {
-	int32		n = sm->m.cfg.n_items;
-	int32	   *idx;
-	float	   *sc;
-	int32		got;
-	float		lse = 0.0f;
 	Datum		values[COL_VERSION + 1];
 	bool		nulls[COL_VERSION + 1] = {false};
 
-	k = Min(k, n);
-	idx = palloc(sizeof(int32) * k);
-	sc = palloc(sizeof(float) * k);
-	got = nn_topk(scores, n, k, exclude, idx, sc);
-	if (shape->last > COL_SCORE)
-		lse = nn_logsumexp(scores, n);
 	values[COL_USER] = Int64GetDatum(shape->user_id);
 	values[COL_PERSONALIZED] = BoolGetDatum(shape->personalized);
 	values[COL_VERSION] = Int32GetDatum(sm->version);
@@ -462,6 +452,27 @@ emit_topk(ReturnSetInfo *rsinfo, const ServeModel *sm, const float *scores,
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values + shape->first,
 							 nulls + shape->first);
 	}
+}
+
+/*
+ * Put the top k of scores (N+1) not excluded into the SRF's tuplestore as
+ * rows shaped by *shape (emit_rows).
+ */
+static void
+emit_topk(ReturnSetInfo *rsinfo, const ServeModel *sm, const float *scores,
+		  const uint8 *exclude, int32 k, const RowShape *shape)
+{
+	int32		n = sm->m.cfg.n_items;
+	int32	   *idx;
+	float	   *sc;
+	int32		got;
+
+	k = Min(k, n);
+	idx = palloc(sizeof(int32) * k);
+	sc = palloc(sizeof(float) * k);
+	got = nn_topk(scores, n, k, exclude, idx, sc);
+	emit_rows(rsinfo, sm, idx, sc, got,
+			  shape->last > COL_SCORE ? nn_logsumexp(scores, n) : 0.0f, shape);
 	pfree(idx);
 	pfree(sc);
 }
@@ -667,9 +678,9 @@ animerec_similar_items(PG_FUNCTION_ARGS)
 
 /* ---- batch path ----------------------------------------------------------------- */
 
-/* Allocate a block for model sm. */
+/* Allocate a block for model sm and the top k of each user. */
 void
-block_init(UserBlock *b, const ServeModel *sm)
+block_init(UserBlock *b, const ServeModel *sm, int32 k)
 {
 	const nn_model *m = &sm->m;
 
@@ -691,7 +702,13 @@ block_init(UserBlock *b, const ServeModel *sm)
 									   sizeof(float) * BATCH_USERS * (size_t) (m->cfg.n_items + 1));
 	b->work = MemoryContextAllocHuge(CurrentMemoryContext,
 									 sizeof(float) * nn_batch_work_floats(m, BATCH_USERS, b->T));
-	b->exclude = palloc0(m->cfg.n_items + 1);
+	b->exclude = MemoryContextAllocZero(CurrentMemoryContext,
+										(size_t) NN_MAX_SLICES * (m->cfg.n_items + 1));
+	b->top.idx = palloc(sizeof(int32) * BATCH_USERS * Min(k, m->cfg.n_items));
+	b->top.score = palloc(sizeof(float) * BATCH_USERS * Min(k, m->cfg.n_items));
+	b->top.got = palloc(sizeof(int32) * BATCH_USERS);
+	b->top.lse = palloc(sizeof(float) * BATCH_USERS);
+	b->top.k = Min(k, m->cfg.n_items);
 }
 
 /* Append a seen item of the block's current (last) user. */
@@ -760,17 +777,15 @@ block_read_user_tags(UserBlock *b, const HistoryPlan *hp)
 }
 
 /*
- * Score the block's users with one nn_infer_batch + nn_scores, emit each
- * user's top k (seen items excluded), and empty the block.  Inside an SPI
- * connection (user tags are read through hp).
+ * Score the block's users with nn_recommend_batch (their slices on the
+ * animerec.threads threads), emit each user's top k (seen items excluded),
+ * and empty the block.  Inside an SPI connection (user tags are read
+ * through hp).
  */
 void
-block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const HistoryPlan *hp,
-			int32 k)
+block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const HistoryPlan *hp)
 {
-	const nn_model *m = &sm->m;
-	int32		D = m->cfg.dim;
-	size_t		N1 = (size_t) m->cfg.n_items + 1;
+	nn_topk_batch *top = &b->top;
 
 	if (b->B == 0)
 		return;
@@ -778,21 +793,15 @@ block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const His
 	if (hp->utags_any != NULL)
 		block_read_user_tags(b, hp);
 	animerec_set_blas_threads();
-	nn_infer_batch(m, b->B, b->T, b->items, b->ratings, NULL,
-				   hp->utags_any ? b->utag_ptr : NULL, b->utag_idx, b->u, b->work);
-	for (int32 i = 0; i < b->B; i++)
-		if (b->n_win[i] == 0)
-			memset(b->u + (size_t) i * D, 0, sizeof(float) * D);
-	nn_scores(m, sm->item_out, b->u, b->B, b->scores);
+	nn_recommend_batch(&sm->m, sm->item_out, b->B, b->T, b->items, b->ratings,
+					   hp->utags_any ? b->utag_ptr : NULL, b->utag_idx, b->seen_ptr, b->seen,
+					   top, b->u, b->scores, b->exclude, b->work);
 	for (int32 i = 0; i < b->B; i++)
 	{
 		RowShape	shape = {COL_USER, COL_VERSION, b->user_ids[i], b->n_win[i] > 0};
 
-		for (int32 s = b->seen_ptr[i]; s < b->seen_ptr[i + 1]; s++)
-			b->exclude[b->seen[s]] = 1;
-		emit_topk(rsinfo, sm, b->scores + i * N1, b->exclude, k, &shape);
-		for (int32 s = b->seen_ptr[i]; s < b->seen_ptr[i + 1]; s++)
-			b->exclude[b->seen[s]] = 0;
+		emit_rows(rsinfo, sm, top->idx + (size_t) i * top->k, top->score + (size_t) i * top->k,
+				  top->got[i], top->lse[i], &shape);
 	}
 	b->B = 0;
 	b->seen_ptr[0] = 0;
@@ -800,10 +809,9 @@ block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const His
 
 /* Close the block's current user; flush when the block has limit users. */
 void
-block_end_user(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const HistoryPlan *hp,
-			   int32 k)
+block_end_user(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const HistoryPlan *hp)
 {
 	b->B++;
 	if (b->B == b->limit)
-		block_flush(b, rsinfo, sm, hp, k);
+		block_flush(b, rsinfo, sm, hp);
 }

@@ -113,11 +113,12 @@ typedef struct UserBlock
 	float	   *u;				/* (BATCH_USERS, D) */
 	float	   *scores;			/* (BATCH_USERS, N+1) */
 	float	   *work;
-	uint8	   *exclude;		/* (N+1), all zero between users */
+	uint8	   *exclude;		/* (NN_MAX_SLICES, N+1), all zero between blocks */
+	nn_topk_batch top;			/* each user's top k, (BATCH_USERS, k) */
 } UserBlock;
 
-/* Allocate a block for model sm (in CurrentMemoryContext). */
-extern void block_init(UserBlock *b, const ServeModel *sm);
+/* Allocate a block for model sm and the top k of each user (in CurrentMemoryContext). */
+extern void block_init(UserBlock *b, const ServeModel *sm, int32 k);
 /* Start a new user in the block (its window and seen list empty). */
 extern void block_begin_user(UserBlock *b, int64 user_id);
 /* Append a seen item of the block's current (last) user. */
@@ -129,9 +130,9 @@ extern void block_add_seen(UserBlock *b, int32 j);
  * block.  Inside an SPI connection.
  */
 extern void block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm,
-						const HistoryPlan *hp, int32 k);
+						const HistoryPlan *hp);
 /* Close the block's current user; flush when the block has limit users. */
 extern void block_end_user(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm,
-						   const HistoryPlan *hp, int32 k);
+						   const HistoryPlan *hp);
 
 #endif

@@ -67,10 +67,23 @@ sift_up(int32_t *idx, float *sc, int32_t i)
 	}
 }
 
+/* the largest key of s[0..7] (NaN: -inf) */
+static inline float
+max_key8(const float *s)
+{
+	float		m = key(s[0]);
+
+	for (int l = 1; l < 8; l++)
+		m = key(s[l]) > m ? key(s[l]) : m;
+	return m;
+}
+
 /*
  * Top k of scores[1..n] skipping j with exclude[j] != 0 (exclude may be NULL),
  * in descending score order (ties: smaller index first; NaN last) without a
- * full sort: a min-heap of the k best seen so far, then heap-sorted.
+ * full sort: a min-heap of the k best seen so far, then heap-sorted.  Once
+ * the heap is full, a run of 8 scores none above its worst is skipped whole
+ * (a later item ties with the worst only to rank after it).
  * Writes up to k indices and scores into idx_out, score_out (k); returns how many.
  */
 int32_t
@@ -87,6 +100,11 @@ nn_topk(const float *scores, int32_t n, int32_t k, const uint8_t *exclude,
 	{
 		float		s;
 
+		if (size == k && (j - 1) % 8 == 0 && j + 7 <= n && !(max_key8(scores + j) > score_out[0]))
+		{
+			j += 7;
+			continue;
+		}
 		if (exclude && exclude[j])
 			continue;
 		s = key(scores[j]);
@@ -152,6 +170,26 @@ sum_exp_shifted(const float *s, int32_t n, float mx)
 	return sum;
 }
 
+/* the largest key of s[0..n-1] (NaN: -inf), with eight partial maxima that vectorise */
+NN_SIMD_CLONES static float
+max_key(const float *s, int32_t n)
+{
+	float		part[8];
+	float		mx = -INFINITY;
+	int32_t		j;
+
+	for (int l = 0; l < 8; l++)
+		part[l] = -INFINITY;
+	for (j = 0; j + 8 <= n; j += 8)
+		for (int l = 0; l < 8; l++)
+			part[l] = key(s[j + l]) > part[l] ? key(s[j + l]) : part[l];
+	for (int l = 0; l < 8; l++)
+		mx = part[l] > mx ? part[l] : mx;
+	for (; j < n; j++)
+		mx = key(s[j]) > mx ? key(s[j]) : mx;
+	return mx;
+}
+
 /*
  * log of the sum of exp(scores[j]) over j = 1..n, with the maximum taken out
  * first so that nothing overflows (NaN scores count as -inf; -inf when n = 0).
@@ -161,10 +199,8 @@ sum_exp_shifted(const float *s, int32_t n, float mx)
 float
 nn_logsumexp(const float *scores, int32_t n)
 {
-	float		mx = -INFINITY;
+	float		mx = max_key(scores + 1, n);
 
-	for (int32_t j = 1; j <= n; j++)
-		mx = key(scores[j]) > mx ? key(scores[j]) : mx;
 	if (mx == -INFINITY)
 		return -INFINITY;
 	return mx + logf(sum_exp_shifted(scores + 1, n, mx));

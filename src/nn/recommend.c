@@ -1,0 +1,82 @@
+/*
+ * recommend.c — the top k of many users at once (the batch path): their
+ * embeddings (nn_infer_batch), then every item's score, the top k not yet
+ * seen and the softmax's log-sum-exp, each slice of users on its own
+ * OpenBLAS thread.  Only the core's own threads run: the OpenBLAS threads
+ * stay asleep, instead of spinning beside the slices between two shared
+ * GEMMs.
+ */
+#include "blas.h"
+
+#include "nn_internal.h"
+
+/* users scored per GEMM inside a slice: their scores stay in cache for the top k */
+#define SCORE_CHUNK 16
+
+/* the arguments of one nn_recommend_batch, shared by its slices */
+typedef struct recommend_job
+{
+	const nn_model *m;
+	const float *item_out;
+	const float *u;
+	const int32_t *seen_ptr;
+	const int32_t *seen;
+	nn_topk_batch *out;
+	float	   *scores;
+	uint8_t    *exclude;
+} recommend_job;
+
+/* nn_rows_fn: scores, top k and log-sum-exp of users [b0, b1) */
+static void
+recommend_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
+{
+	const recommend_job *j = arg;
+	int32_t		N = j->m->cfg.n_items,
+				D = j->m->cfg.dim,
+				k = j->out->k;
+	size_t		N1 = (size_t) N + 1;
+	uint8_t    *exclude = j->exclude + (size_t) slice * N1;
+
+	for (int32_t c0 = b0; c0 < b1; c0 += SCORE_CHUNK)
+	{
+		int32_t		cn = b1 - c0 < SCORE_CHUNK ? b1 - c0 : SCORE_CHUNK;
+		float	   *scores = j->scores + (size_t) c0 * N1;
+
+		nn_scores(j->m, j->item_out, j->u + (size_t) c0 * D, cn, scores);
+		for (int32_t b = c0; b < c0 + cn; b++, scores += N1)
+		{
+			const int32_t *s0 = j->seen + j->seen_ptr[b],
+					   *s1 = j->seen + j->seen_ptr[b + 1];
+
+			for (const int32_t *s = s0; s < s1; s++)
+				exclude[*s] = 1;
+			j->out->got[b] = nn_topk(scores, N, k, exclude, j->out->idx + (size_t) b * k,
+									 j->out->score + (size_t) b * k);
+			j->out->lse[b] = nn_logsumexp(scores, N);
+			for (const int32_t *s = s0; s < s1; s++)
+				exclude[*s] = 0;
+		}
+	}
+}
+
+/*
+ * The top k of B users: histories items/ratings (B, T) as in nn_infer_batch
+ * (user tags utag_ptr/utag_idx may be NULL), the items each user has seen
+ * as CSR seen_ptr (B + 1) / seen (dense ids, never recommended), item_out
+ * (N+1, D) from nn_item_output.  Fills out (B users, out->k each); u (B, D)
+ * gets the embeddings, scores (B, N+1) the scores; exclude has
+ * NN_MAX_SLICES * (N+1) zero bytes and is zero again afterwards; work has
+ * nn_batch_work_floats(m, B, T) floats.
+ */
+void
+nn_recommend_batch(const nn_model *m, const float *item_out, int32_t B, int32_t T,
+				   const int32_t *items, const float *ratings,
+				   const int32_t *utag_ptr, const int32_t *utag_idx,
+				   const int32_t *seen_ptr, const int32_t *seen, nn_topk_batch *out,
+				   float *u, float *scores, uint8_t *exclude, float *work)
+{
+	recommend_job j = {m, item_out, u, seen_ptr, seen, out, scores, exclude};
+
+	nn_infer_batch(m, B, T, items, ratings, NULL, utag_ptr, utag_idx, u, work);
+	nn_parallel_blas_rows(B, SCORE_CHUNK, recommend_slice, &j);
+}
