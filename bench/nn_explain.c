@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "model_args.h"
 #include "nn/nn_internal.h"
 
 /* seconds on clock (CLOCK_MONOTONIC: wall; CLOCK_THREAD_CPUTIME_ID: this thread's CPU) */
@@ -27,16 +28,6 @@ now(clockid_t clock)
 
 	clock_gettime(clock, &ts);
 	return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-}
-
-/* qsort comparator for doubles */
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a,
-				y = *(const double *) b;
-
-	return (x > y) - (x < y);
 }
 
 int
@@ -60,29 +51,15 @@ main(int argc, char **argv)
 				t0,
 				c0;
 
-	cfg.n_items = 2000;
-	cfg.dim = 64;
-	cfg.hidden = 128;
-	cfg.layers = 2;
-	cfg.maxlen = 50;
-	cfg.rating_min = 1.0f;
-	cfg.rating_max = 10.0f;
+	model_defaults(&cfg, 2000);
 	for (i = 1; i + 1 < argc; i += 2)
 	{
 		const char *k = argv[i];
 		int			v = atoi(argv[i + 1]);
 
-		if (!strcmp(k, "--items"))
-			cfg.n_items = v;
-		else if (!strcmp(k, "--dim"))
-			cfg.dim = v;
-		else if (!strcmp(k, "--hidden"))
-			cfg.hidden = v;
-		else if (!strcmp(k, "--layers"))
-			cfg.layers = v;
-		else if (!strcmp(k, "--maxlen"))
-			cfg.maxlen = v;
-		else if (!strcmp(k, "--runs"))
+		if (model_option(&cfg, k, v))
+			continue;
+		if (!strcmp(k, "--runs"))
 			runs = v;
 		else if (!strcmp(k, "--seed"))
 			seed = (uint64_t) v;

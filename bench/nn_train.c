@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_args.h"
 #include "nn/nn_internal.h"
 #include "sgemm_time.h"
 
@@ -181,16 +182,6 @@ make_tags(const options *o, nn_rng *r, int32_t **ptr, int32_t **idx)
 		for (k = 0; k < n; k++)
 			(*idx)[(*ptr)[j] + k] = 1 + (int32_t) nn_rng_below(r, (uint32_t) o->tags);
 	}
-}
-
-/* median of n doubles (sorts them) */
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a,
-				y = *(const double *) b;
-
-	return (x > y) - (x < y);
 }
 
 /* inference latency: history of 50 -> top-10, one thread; prints infer_ms */
