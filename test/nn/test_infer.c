@@ -1,7 +1,8 @@
 /*
  * test_infer.c — inference: incremental steps equal the batched pass (with
  * left padding, skipped items and user context, at benchmark shapes), top-k
- * and rank against brute force, item id lookup and rating scaling.
+ * and rank against brute force, the batch path's top k against one user at
+ * a time, item id lookup and rating scaling.
  */
 #include <stdio.h>
 
@@ -215,6 +216,118 @@ test_step_equals_batch(int32_t nb, int threads)
 #undef MAX_B
 #undef T
 
+#define NB 40
+#define T 50
+#define N_ITEMS 500
+#define K 10
+
+/*
+ * nn_recommend_batch over NB users (padding, an unknown item, seen items
+ * excluded, user tags) with `threads` OpenBLAS threads against each user
+ * alone: nn_infer_batch of one history, nn_scores, nn_topk, nn_logsumexp
+ */
+static void
+test_recommend_batch(int threads)
+{
+	nn_config	cfg = small_config(N_ITEMS, 19, 4, 9, 64, 128, 2, T);
+	nn_model	m;
+	nn_rng		r;
+	nn_topk_batch top;
+	int32_t		items[NB * T],
+				seen_ptr[NB + 1],
+				seen[NB * T],
+				uptr[NB + 1],
+				uidx[2 * NB],
+				idx1[K];
+	float		ratings[NB * T],
+				sc1[K],
+				u1[64];
+	float	   *out = calloc((N_ITEMS + 1) * 64, sizeof(float)),
+			   *u = calloc(NB * 64, sizeof(float)),
+			   *scores = calloc((size_t) NB * (N_ITEMS + 1), sizeof(float)),
+			   *work = NULL;
+	uint8_t    *exclude = calloc((size_t) NN_MAX_SLICES * (N_ITEMS + 1), 1),
+			   *ex1 = calloc(N_ITEMS + 1, 1);
+	double		score_err = 0.0,
+				lse_err = 0.0;
+	int			same_items = 1,
+				clean = 1;
+
+	make_model(&m, &cfg, 7, 0.0f);
+	nn_item_output(&m, out);
+	nn_rng_seed(&r, 11);
+	seen_ptr[0] = uptr[0] = 0;
+	for (int32_t b = 0; b < NB; b++)
+	{
+		seen_ptr[b + 1] = seen_ptr[b];
+		for (int32_t t = 0; t < T; t++)
+		{
+			/* row b left-padded with 7(b % 8) zeros (one step left at b % 8 = 7), one unknown item */
+			int32_t		j = t < 7 * (b % 8) || t == T - 3 ? 0 : 1 + (int32_t) nn_rng_below(&r, N_ITEMS);
+
+			items[b * T + t] = j;
+			ratings[b * T + t] = 2.0f * nn_rng_uniform(&r) - 1.0f;
+			if (j > 0)
+				seen[seen_ptr[b + 1]++] = j;
+		}
+		uptr[b + 1] = uptr[b] + (b % 3);
+		for (int32_t t = uptr[b]; t < uptr[b + 1]; t++)
+			uidx[t] = 1 + (int32_t) nn_rng_below(&r, 4);
+	}
+	top.k = K;
+	top.idx = calloc(NB * K, sizeof(int32_t));
+	top.score = calloc(NB * K, sizeof(float));
+	top.got = calloc(NB, sizeof(int32_t));
+	top.lse = calloc(NB, sizeof(float));
+	work = calloc(nn_batch_work_floats(&m, NB, T), sizeof(float));
+	nn_blas_set_threads(threads);
+	nn_recommend_batch(&m, out, NB, T, items, ratings, uptr, uidx, seen_ptr, seen, &top,
+					   u, scores, exclude, work);
+	nn_blas_set_threads(1);
+	for (size_t i = 0; i < (size_t) NN_MAX_SLICES * (N_ITEMS + 1); i++)
+		clean &= exclude[i] == 0;
+	for (int32_t b = 0; b < NB; b++)
+	{
+		float	   *s1 = scores;	/* the batch's scores are checked through its top k */
+		int32_t		got;
+
+		nn_infer_batch(&m, 1, T, items + b * T, ratings + b * T, NULL, uptr + b, uidx, u1, work);
+		nn_scores(&m, out, u1, 1, s1);
+		for (int32_t s = seen_ptr[b]; s < seen_ptr[b + 1]; s++)
+			ex1[seen[s]] = 1;
+		got = nn_topk(s1, N_ITEMS, K, ex1, idx1, sc1);
+		for (int32_t s = seen_ptr[b]; s < seen_ptr[b + 1]; s++)
+			ex1[seen[s]] = 0;
+		same_items &= got == top.got[b];
+		for (int32_t i = 0; i < got; i++)
+		{
+			same_items &= idx1[i] == top.idx[b * K + i];
+			score_err = fmax(score_err, fabs(sc1[i] - top.score[b * K + i]));
+		}
+		lse_err = fmax(lse_err, fabs(nn_logsumexp(s1, N_ITEMS) - top.lse[b]));
+	}
+	tap_ok(same_items && score_err < 1e-4 && lse_err < 1e-4,
+		   "nn_recommend_batch on %d thread(s) gives each of %d users the top %d of that user alone "
+		   "(max score diff %.2g, log-sum-exp diff %.2g)", threads, NB, K, score_err, lse_err);
+	tap_ok(clean, "nn_recommend_batch leaves its exclusion scratch zero");
+	free(top.idx);
+	free(top.score);
+	free(top.got);
+	free(top.lse);
+	free(out);
+	free(u);
+	free(scores);
+	free(work);
+	free(exclude);
+	free(ex1);
+	nn_model_free(&m);
+}
+
+#undef NB
+#undef T
+#undef N_ITEMS
+#undef K
+
 /* inference entry points */
 int
 main(void)
@@ -225,5 +338,7 @@ main(void)
 	test_step_equals_batch(6, 1);
 	test_step_equals_batch(40, 1);
 	test_step_equals_batch(40, 2);
+	test_recommend_batch(1);
+	test_recommend_batch(2);
 	return tap_done();
 }
