@@ -826,3 +826,15 @@ CREATE POLICY recommendations_serving ON recommendations FOR SELECT
 -- ---- issue 16: build_info() reports the CPU level and the OpenBLAS kernel in use ----
 COMMENT ON FUNCTION build_info() IS
     'extension version, PostgreSQL version, the CPU''s x86-64 level (cpu), the BLAS library, its kernel in use (blas_core) and who chose it (blas_core_source), BLAS thread count, and whether animerec is in shared_preload_libraries';
+
+-- ---- serving calls no longer plan _may_serve's body each time: PL/pgSQL keeps its plan ----
+CREATE OR REPLACE FUNCTION _may_serve(owner name, model text) RETURNS boolean
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN animerec._manages(_may_serve.owner)
+        OR EXISTS (SELECT 1 FROM animerec.serving_grants g
+                    WHERE g.name = _may_serve.model AND animerec._is_member(g.grantee));
+END
+$$;

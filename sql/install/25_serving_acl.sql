@@ -50,13 +50,17 @@ SELECT pg_catalog.pg_extension_config_dump('serving_grants', '');
 -- _may_serve(owner, model): may the current user serve model (whose name
 -- belongs to owner): does it manage it, or is it a member of a grantee?  The
 -- one test behind model_owners' visibility, served_models, loaded_models,
--- training_progress and the serving functions (src/serving_acl.c).
+-- training_progress and the serving functions (src/serving_acl.c).  PL/pgSQL
+-- keeps its query's plan for the session; as a SQL function (never inlined:
+-- the EXISTS) its body was planned again in every serving call.
 CREATE FUNCTION _may_serve(owner name, model text) RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-SELECT animerec._manages(owner)
-    OR EXISTS (SELECT 1 FROM animerec.serving_grants g
-                WHERE g.name = model AND animerec._is_member(g.grantee))
+BEGIN
+    RETURN animerec._manages(_may_serve.owner)
+        OR EXISTS (SELECT 1 FROM animerec.serving_grants g
+                    WHERE g.name = _may_serve.model AND animerec._is_member(g.grantee));
+END
 $$;
 COMMENT ON FUNCTION _may_serve(name, text) IS
     'internal: true when the current user manages model (its name belonging to owner) or is a member of a role holding a serving grant on it';
