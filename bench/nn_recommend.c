@@ -108,7 +108,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		return 1;
 	}
-	nn_blas_set_threads(threads);
 	nn_rng_seed(&r, seed);
 	{
 		size_t		BT = (size_t) B * cfg.maxlen,
@@ -134,21 +133,23 @@ main(int argc, char **argv)
 		top.lse = calloc((size_t) B, sizeof(float));
 		out = calloc(N1 * cfg.dim, sizeof(float));
 		u = calloc((size_t) B * cfg.dim, sizeof(float));
-		scores = calloc((size_t) B * N1, sizeof(float));
-		exclude = calloc(NN_MAX_SLICES * N1, 1);
+		scores = calloc(nn_recommend_scores_floats(&m, threads), sizeof(float));
+		exclude = calloc((size_t) threads * N1, 1);
 		work = calloc(nn_batch_work_floats(&m, B, cfg.maxlen), sizeof(float));
 		rate = calloc((size_t) blocks, sizeof(double));
 		nn_item_output(&m, out);
+		nn_blas_set_threads(1);	/* nn_recommend_batch's slices run one-thread GEMMs */
 		for (i = -1; i < blocks; i++)	/* one warm-up block */
 		{
 			double		t0 = now();
 
 			nn_recommend_batch(&m, out, B, cfg.maxlen, items, ratings, NULL, NULL,
-							   seen_ptr, items, &top, u, scores, exclude, work);
+							   seen_ptr, items, &top, threads, u, scores, exclude, work);
 			if (i >= 0)
 				rate[i] = B / (now() - t0);
 		}
 		qsort(rate, (size_t) blocks, sizeof(double), cmp_double);
+		nn_blas_set_threads(threads);	/* the sgemm rate on as many threads */
 		printf("cpu=%s blas_core=%s threads=%d items=%d T=%d fill=%d%% block=%d\n",
 			   nn_cpu_level(nn_cpu_features()), nn_blas_core(), threads, cfg.n_items,
 			   cfg.maxlen, fill, B);

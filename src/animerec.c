@@ -51,13 +51,16 @@ pfree_cb(void *ctx, void *ptr)
 const nn_allocator animerec_palloc_allocator = {palloc_cb, pfree_cb, NULL};
 
 /*
- * Set OpenBLAS's thread count from animerec.threads.  Called by the SQL entry
- * points before numeric work; never from _PG_init (which runs in the
- * postmaster when preloaded, where BLAS threads must not be started).
+ * Set OpenBLAS's thread count from animerec.threads, once no block is being
+ * scored on other threads (whose one-thread GEMMs must not meet this
+ * thread's).  Called by the SQL entry points before numeric work; never
+ * from _PG_init (which runs in the postmaster when preloaded, where BLAS
+ * threads must not be started).
  */
 void
 animerec_set_blas_threads(void)
 {
+	recommend_all_wait_scoring();
 	if (nn_blas_threads() != animerec_threads)
 		nn_blas_set_threads(animerec_threads);
 }

@@ -25,8 +25,18 @@ extern bool animerec_preloaded;
 /* nn_allocator whose memory comes from CurrentMemoryContext (huge allocations allowed) */
 extern const nn_allocator animerec_palloc_allocator;
 
-/* apply animerec.threads to OpenBLAS; call before numeric work, never in the postmaster */
+/*
+ * apply animerec.threads to OpenBLAS, after waiting for any block still being
+ * scored on other threads; call before numeric work, never in the postmaster
+ */
 extern void animerec_set_blas_threads(void);
+
+/*
+ * Wait for every block being scored on threads of its own (recommend_all's
+ * pipeline, src/recommend_all.c): before the models they read are unpinned,
+ * and before this thread uses BLAS itself.
+ */
+extern void recommend_all_wait_scoring(void);
 
 /*
  * Shared memory of the model cache (src/shmem.c) and of the training progress

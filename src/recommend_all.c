@@ -4,19 +4,28 @@
  *
  * One query reads every history (users in ascending order, newest rows
  * first) through an SPI cursor that stays open between calls; the rows of
- * users fill a block, which is scored with one GEMM (block_flush,
+ * users fill a block, which is scored with one GEMM per step (block_score,
  * src/serve.c) into a small tuplestore, and the rows leave from there one
- * per call (value-per-call).  Only then is the next block read: the first
- * row comes after one block, and a LIMIT or a closed cursor stops the work.
- * The first block has FIRST_BLOCK users and each next one twice as many, up
- * to BATCH_USERS: a preview is quick and a whole run scores almost every
- * user in full blocks.  SQL calls it through recommend_all, a SQL function whose
- * body calls _recommend_all_rows in a select list, so that the planner
- * inlines it and the rows stream (a set-returning function in FROM is
- * always run to completion first).
+ * per call (value-per-call).  The first block is scored at once, so the
+ * first row comes after one block; from then on a full block is scored on
+ * threads of its own while this backend reads the next block's rows and
+ * returns the previous block's (a pipeline of two blocks), and a LIMIT or a
+ * closed cursor stops the work after the block in hand.  The first block has
+ * FIRST_BLOCK users and each next one twice as many, up to BATCH_USERS: a
+ * preview is quick and a whole run scores almost every user in full blocks.
+ * SQL calls it through recommend_all, a SQL function whose body calls
+ * _recommend_all_rows in a select list, so that the planner inlines it and
+ * the rows stream (a set-returning function in FROM is always run to
+ * completion first).
+ *
+ * A block scored on other threads reads the pinned model and the scan's
+ * memory: it is waited for before the scan's memory goes (a reset callback
+ * on it), before the scan releases the model, and before a transaction's
+ * end drops the pins (recommend_all_wait_scoring, called by src/shmem.c).
  */
 #include "postgres.h"
 
+#include "nn/blas.h"
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -50,7 +59,13 @@ typedef struct Stream
 	int64	   *wanted;			/* the users asked for, ascending, or NULL: all */
 	int			n_wanted;
 	int			next_wanted;
-	UserBlock	b;
+	UserBlock	blocks[2];
+	UserBlock  *b;				/* the block being filled */
+	UserBlock  *scoring;		/* the block being scored on other threads, or NULL */
+	BlockScratch scratch;		/* for scoring, one block at a time */
+	nn_async	job;			/* scores *scoring */
+	bool		first_scored;	/* the first block has been scored (on this thread) */
+	MemoryContextCallback on_reset; /* waits for the job before cxt goes */
 	char	   *portal;			/* name of the open cursor over the histories; NULL once closed */
 	HistoryRow *rows;			/* (FETCH_ROWS) the last rows fetched */
 	int			n_rows;
@@ -59,9 +74,89 @@ typedef struct Stream
 	int64		cur_user;
 	bool		finished;		/* every user has been scored */
 	Tuplestorestate *out;		/* scored rows not yet returned */
-	ReturnSetInfo sink;			/* block_flush's view of out */
+	ReturnSetInfo sink;			/* block_emit's view of out */
 	TupleTableSlot *slot;
 } Stream;
+
+/* scans with a block being scored on other threads (at most MAX_SCORING at once) */
+#define MAX_SCORING 16
+static Stream *scoring_scans[MAX_SCORING];
+
+/* nn_async job: score the scan's block *scoring (OpenBLAS set to one thread) */
+static void
+score_job(void *arg)
+{
+	Stream	   *st = arg;
+
+	block_score(st->scoring, st->sm, &st->scratch);
+}
+
+/* Wait for the scan's block being scored on other threads, if any (it stays in *scoring). */
+static void
+stream_wait(Stream *st)
+{
+	if (!st->job.running)
+		return;
+	nn_async_wait(&st->job);
+	for (int i = 0; i < MAX_SCORING; i++)
+		if (scoring_scans[i] == st)
+			scoring_scans[i] = NULL;
+}
+
+/* See animerec.h: every block being scored on other threads has ended. */
+void
+recommend_all_wait_scoring(void)
+{
+	for (int i = 0; i < MAX_SCORING; i++)
+		if (scoring_scans[i] != NULL)
+			stream_wait(scoring_scans[i]);
+}
+
+/* MemoryContextCallback: the scan's memory goes (its end, an error): wait for its job first */
+static void
+stream_memory_reset(void *arg)
+{
+	stream_wait((Stream *) arg);
+}
+
+/*
+ * The block being filled is full (or the last): emit the block being scored
+ * (after waiting for it), then score the full one on threads of its own
+ * while this backend goes on with the other block.  The first block, and
+ * every block when no thread can be started, is scored here at once.
+ * Inside an SPI connection.
+ */
+static void
+stream_score_block(Stream *st, const HistoryPlan *hp)
+{
+	int			slot = -1;
+
+	if (st->scoring != NULL)
+	{
+		stream_wait(st);
+		block_emit(st->scoring, &st->sink, st->sm);
+		st->scoring = NULL;
+	}
+	if (st->b->B == 0)
+		return;
+	CHECK_FOR_INTERRUPTS();
+	block_read_user_tags(st->b, hp);
+	nn_blas_set_threads(1);
+	for (int i = 0; st->first_scored && i < MAX_SCORING && slot < 0; i++)
+		if (scoring_scans[i] == NULL)
+			slot = i;
+	st->first_scored = true;
+	st->scoring = st->b;
+	if (slot >= 0 && nn_async_start(&st->job, score_job, st))
+		scoring_scans[slot] = st;
+	else
+	{
+		block_score(st->scoring, st->sm, &st->scratch);
+		block_emit(st->scoring, &st->sink, st->sm);
+		st->scoring = NULL;
+	}
+	st->b = st->b == &st->blocks[0] ? &st->blocks[1] : &st->blocks[0];
+}
 
 /* comparator for int64 qsort */
 static int
@@ -73,10 +168,15 @@ cmp_int64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Close the cursor and release the model, once (normal end, early shutdown). */
+/*
+ * Wait for the block being scored, close the cursor and release the model,
+ * once (normal end, early shutdown).
+ */
 static void
 stream_close(Stream *st)
 {
+	stream_wait(st);
+	st->scoring = NULL;
 	if (st->portal != NULL)
 	{
 		Portal		portal = SPI_cursor_find(st->portal);
@@ -103,13 +203,17 @@ stream_shutdown(Datum arg)
 	stream_close((Stream *) DatumGetPointer(arg));
 }
 
-/* Close the block's current user; after a flush the next block is twice as large. */
+/* Close the block's current user; a full block is scored, and the next one is twice as large. */
 static void
 stream_end_user(Stream *st, const HistoryPlan *hp)
 {
-	block_end_user(&st->b, &st->sink, st->sm, hp);
-	if (st->b.B == 0)
-		st->b.limit = Min(2 * st->b.limit, BATCH_USERS);
+	if (block_end_user(st->b))
+	{
+		int32		limit = Min(2 * st->b->limit, BATCH_USERS);
+
+		stream_score_block(st, hp);
+		st->b->limit = limit;
+	}
 }
 
 /*
@@ -126,7 +230,7 @@ stream_next_user(Stream *st, const HistoryPlan *hp, int64 user, bool last)
 	{
 		if (last || st->wanted[st->next_wanted] < user)
 		{
-			block_begin_user(&st->b, st->wanted[st->next_wanted]);
+			block_begin_user(st->b, st->wanted[st->next_wanted]);
 			stream_end_user(st, hp);
 		}
 		st->next_wanted++;
@@ -138,15 +242,16 @@ stream_next_user(Stream *st, const HistoryPlan *hp, int64 user, bool last)
 static void
 stream_add_row(Stream *st, const HistoryPlan *hp, const HistoryRow *row)
 {
-	UserBlock  *b = &st->b;
+	UserBlock  *b;
 
 	if (!st->have_user || row->user != st->cur_user)
 	{
 		stream_next_user(st, hp, row->user, false);
-		block_begin_user(b, row->user);
+		block_begin_user(st->b, row->user);
 		st->have_user = true;
 		st->cur_user = row->user;
 	}
+	b = st->b;
 	if (row->item == 0)
 		return;
 	block_add_seen(b, row->item);
@@ -169,7 +274,7 @@ stream_add_row(Stream *st, const HistoryPlan *hp, const HistoryRow *row)
 static bool
 stream_fetch(Stream *st, Portal portal)
 {
-	SPI_cursor_fetch(portal, true, Min(FETCH_ROWS, 128 * st->b.limit));
+	SPI_cursor_fetch(portal, true, Min(FETCH_ROWS, 128 * st->b->limit));
 	st->n_rows = (int) SPI_processed;
 	st->next_row = 0;
 	for (int r = 0; r < st->n_rows; r++)
@@ -213,7 +318,8 @@ stream_advance(Stream *st)
 		if (st->next_row == st->n_rows && !stream_fetch(st, portal))
 		{
 			stream_next_user(st, hp, 0, true);
-			block_flush(&st->b, &st->sink, st->sm, hp);
+			stream_score_block(st, hp);		/* the last block, partial */
+			stream_score_block(st, hp);		/* emits it */
 			SPI_cursor_close(portal);
 			st->portal = NULL;
 			st->finished = true;
@@ -271,8 +377,14 @@ stream_begin(FunctionCallInfo fcinfo, TupleDesc tupdesc)
 	sql = history_sql(&rm, psprintf("%s::bigint, ", quote_identifier(rm.user_col)),
 					  st->wanted ? "= ANY($1)" : "IS NOT NULL",
 					  psprintf("%s, ", quote_identifier(rm.user_col)));
-	block_init(&st->b, st->sm, st->k);
-	st->b.limit = FIRST_BLOCK;
+	block_init(&st->blocks[0], st->sm, st->k);
+	block_init(&st->blocks[1], st->sm, st->k);
+	block_scratch_init(&st->scratch, st->sm, animerec_threads);
+	st->b = &st->blocks[0];
+	st->b->limit = FIRST_BLOCK;
+	st->on_reset.func = stream_memory_reset;
+	st->on_reset.arg = st;
+	MemoryContextRegisterResetCallback(st->cxt, &st->on_reset);
 	st->rows = palloc(sizeof(HistoryRow) * FETCH_ROWS);
 	st->out = tuplestore_begin_heap(false, false, work_mem);
 	st->sink.type = T_ReturnSetInfo;

@@ -697,18 +697,28 @@ block_init(UserBlock *b, const ServeModel *sm, int32 k)
 	b->utag_ptr = palloc0(sizeof(int32) * (BATCH_USERS + 1));
 	b->utag_cap = 1024;
 	b->utag_idx = palloc(sizeof(int32) * b->utag_cap);
-	b->u = palloc(sizeof(float) * BATCH_USERS * m->cfg.dim);
-	b->scores = MemoryContextAllocHuge(CurrentMemoryContext,
-									   sizeof(float) * BATCH_USERS * (size_t) (m->cfg.n_items + 1));
-	b->work = MemoryContextAllocHuge(CurrentMemoryContext,
-									 sizeof(float) * nn_batch_work_floats(m, BATCH_USERS, b->T));
-	b->exclude = MemoryContextAllocZero(CurrentMemoryContext,
-										(size_t) NN_MAX_SLICES * (m->cfg.n_items + 1));
-	b->top.idx = palloc(sizeof(int32) * BATCH_USERS * Min(k, m->cfg.n_items));
-	b->top.score = palloc(sizeof(float) * BATCH_USERS * Min(k, m->cfg.n_items));
+	b->has_utags = false;
+	b->top.k = Min(k, m->cfg.n_items);
+	b->top.idx = palloc(sizeof(int32) * BATCH_USERS * b->top.k);
+	b->top.score = palloc(sizeof(float) * BATCH_USERS * b->top.k);
 	b->top.got = palloc(sizeof(int32) * BATCH_USERS);
 	b->top.lse = palloc(sizeof(float) * BATCH_USERS);
-	b->top.k = Min(k, m->cfg.n_items);
+}
+
+/* Allocate the scratch to score sm's blocks on threads threads. */
+void
+block_scratch_init(BlockScratch *s, const ServeModel *sm, int32 threads)
+{
+	const nn_model *m = &sm->m;
+
+	s->threads = threads;
+	s->u = palloc(sizeof(float) * BATCH_USERS * m->cfg.dim);
+	s->scores = MemoryContextAllocHuge(CurrentMemoryContext,
+									   sizeof(float) * nn_recommend_scores_floats(m, threads));
+	s->work = MemoryContextAllocHuge(CurrentMemoryContext,
+									 sizeof(float) * nn_batch_work_floats(m, BATCH_USERS, m->cfg.maxlen));
+	s->exclude = MemoryContextAllocZero(CurrentMemoryContext,
+										(size_t) threads * (m->cfg.n_items + 1));
 }
 
 /* Append a seen item of the block's current (last) user. */
@@ -737,17 +747,30 @@ block_begin_user(UserBlock *b, int64 user_id)
 	memset(b->ratings + (size_t) b->B * b->T, 0, sizeof(float) * b->T);
 }
 
+/* Close the block's current user; true when the block now has limit users. */
+bool
+block_end_user(UserBlock *b)
+{
+	b->B++;
+	return b->B == b->limit;
+}
+
 /*
  * Read the user tags of the block's users (ascending ids) with hp's utags_any
- * query into utag_ptr/utag_idx.  Inside an SPI connection.
+ * query into utag_ptr/utag_idx, when the model has user tags.  Inside an SPI
+ * connection.
  */
-static void
+void
 block_read_user_tags(UserBlock *b, const HistoryPlan *hp)
 {
-	Datum	   *ids = palloc(sizeof(Datum) * b->B);
+	Datum	   *ids;
 	Datum		values[2];
 	int32		i = 0;
 
+	b->has_utags = hp->utags_any != NULL;
+	if (!b->has_utags || b->B == 0)
+		return;
+	ids = palloc(sizeof(Datum) * b->B);
 	for (int32 j = 0; j < b->B; j++)
 		ids[j] = Int64GetDatum(b->user_ids[j]);
 	values[0] = PointerGetDatum(construct_array(ids, b->B, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -777,25 +800,26 @@ block_read_user_tags(UserBlock *b, const HistoryPlan *hp)
 }
 
 /*
- * Score the block's users with nn_recommend_batch (their slices on the
- * animerec.threads threads), emit each user's top k (seen items excluded),
- * and empty the block.  Inside an SPI connection (user tags are read
- * through hp).
+ * Score the block's users into b->top with nn_recommend_batch on s->threads
+ * threads: no PostgreSQL call, so it may run on a thread of its own;
+ * OpenBLAS must be set to one thread while it runs.
  */
 void
-block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const HistoryPlan *hp)
+block_score(UserBlock *b, const ServeModel *sm, const BlockScratch *s)
+{
+	if (b->B == 0)
+		return;
+	nn_recommend_batch(&sm->m, sm->item_out, b->B, b->T, b->items, b->ratings,
+					   b->has_utags ? b->utag_ptr : NULL, b->utag_idx, b->seen_ptr, b->seen,
+					   &b->top, s->threads, s->u, s->scores, s->exclude, s->work);
+}
+
+/* Emit each scored user's top k as recommend_all rows, and empty the block. */
+void
+block_emit(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm)
 {
 	nn_topk_batch *top = &b->top;
 
-	if (b->B == 0)
-		return;
-	CHECK_FOR_INTERRUPTS();
-	if (hp->utags_any != NULL)
-		block_read_user_tags(b, hp);
-	animerec_set_blas_threads();
-	nn_recommend_batch(&sm->m, sm->item_out, b->B, b->T, b->items, b->ratings,
-					   hp->utags_any ? b->utag_ptr : NULL, b->utag_idx, b->seen_ptr, b->seen,
-					   top, b->u, b->scores, b->exclude, b->work);
 	for (int32 i = 0; i < b->B; i++)
 	{
 		RowShape	shape = {COL_USER, COL_VERSION, b->user_ids[i], b->n_win[i] > 0};
@@ -805,13 +829,5 @@ block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const His
 	}
 	b->B = 0;
 	b->seen_ptr[0] = 0;
-}
-
-/* Close the block's current user; flush when the block has limit users. */
-void
-block_end_user(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm, const HistoryPlan *hp)
-{
-	b->B++;
-	if (b->B == b->limit)
-		block_flush(b, rsinfo, sm, hp);
+	b->has_utags = false;
 }

@@ -94,7 +94,7 @@ extern HistoryPlan *get_history_plan(const ServeModel *sm, const ServingAccess *
 extern void history_become_reader(const HistoryPlan *hp, const ServingAccess *acc,
 								  ServingUser *saved);
 
-/* users collected for one GEMM: left-padded windows and each user's seen items */
+/* users collected for one GEMM: left-padded windows, each user's seen items, and then their top k */
 typedef struct UserBlock
 {
 	int32		B;				/* users in the block */
@@ -107,32 +107,49 @@ typedef struct UserBlock
 	int32	   *seen_ptr;		/* (BATCH_USERS + 1) CSR offsets into seen */
 	int32	   *seen;			/* dense items seen, grows */
 	int32		seen_cap;
-	int32	   *utag_ptr;		/* (BATCH_USERS + 1) CSR offsets of the users' tags */
+	int32	   *utag_ptr;		/* (BATCH_USERS + 1) CSR offsets of the users' tags; NULL: none */
 	int32	   *utag_idx;		/* user tags, grows */
 	int32		utag_cap;
-	float	   *u;				/* (BATCH_USERS, D) */
-	float	   *scores;			/* (BATCH_USERS, N+1) */
-	float	   *work;
-	uint8	   *exclude;		/* (NN_MAX_SLICES, N+1), all zero between blocks */
+	bool		has_utags;		/* utag_ptr/utag_idx hold the block's user tags */
 	nn_topk_batch top;			/* each user's top k, (BATCH_USERS, k) */
 } UserBlock;
 
+/*
+ * What scoring a block takes besides the block itself, for threads threads:
+ * shared by the blocks of one scan, which are scored one at a time.
+ */
+typedef struct BlockScratch
+{
+	int32		threads;
+	float	   *u;				/* (BATCH_USERS, D) */
+	float	   *scores;			/* nn_recommend_scores_floats */
+	float	   *work;			/* nn_batch_work_floats(BATCH_USERS) */
+	uint8	   *exclude;		/* (threads, N+1), all zero between blocks */
+} BlockScratch;
+
 /* Allocate a block for model sm and the top k of each user (in CurrentMemoryContext). */
 extern void block_init(UserBlock *b, const ServeModel *sm, int32 k);
+/* Allocate the scratch to score sm's blocks on threads threads (in CurrentMemoryContext). */
+extern void block_scratch_init(BlockScratch *s, const ServeModel *sm, int32 threads);
 /* Start a new user in the block (its window and seen list empty). */
 extern void block_begin_user(UserBlock *b, int64 user_id);
 /* Append a seen item of the block's current (last) user. */
 extern void block_add_seen(UserBlock *b, int32 j);
+/* Close the block's current user; true when the block now has limit users. */
+extern bool block_end_user(UserBlock *b);
+/* Read the user tags of the block's users when the model has them.  Inside an SPI connection. */
+extern void block_read_user_tags(UserBlock *b, const HistoryPlan *hp);
 /*
- * Score the block's users, put each user's top k (seen items excluded) as
- * (user_id, rank, item_id, score, probability, personalized,
- * model_version) into rsinfo->setResult, and empty the
- * block.  Inside an SPI connection.
+ * Score the block's users into b->top: plain numeric work (no PostgreSQL
+ * call), so it may run on a thread of its own; OpenBLAS must be set to one
+ * thread while it runs.
  */
-extern void block_flush(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm,
-						const HistoryPlan *hp);
-/* Close the block's current user; flush when the block has limit users. */
-extern void block_end_user(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm,
-						   const HistoryPlan *hp);
+extern void block_score(UserBlock *b, const ServeModel *sm, const BlockScratch *s);
+/*
+ * Put each scored user's top k (seen items excluded) as (user_id, rank,
+ * item_id, score, probability, personalized, model_version) into
+ * rsinfo->setResult, and empty the block.
+ */
+extern void block_emit(UserBlock *b, ReturnSetInfo *rsinfo, const ServeModel *sm);
 
 #endif

@@ -243,19 +243,26 @@ release_all_pins(void)
 			unpin_slot(i);
 }
 
-/* transaction callback: pins never outlive the transaction that took them */
+/*
+ * transaction callback: pins never outlive the transaction that took them
+ * (after any block still being scored with them has ended)
+ */
 static void
 serve_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
+	{
+		recommend_all_wait_scoring();
 		release_all_pins();
+	}
 }
 
 /* before_shmem_exit callback: a backend that exits drops its pins */
 static void
 serve_exit_callback(int code, Datum arg)
 {
+	recommend_all_wait_scoring();
 	if (ctl != NULL && area != NULL)
 		release_all_pins();
 }

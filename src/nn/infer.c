@@ -312,19 +312,20 @@ infer_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
 #define INFER_MIN_SLICE 16
 
 /*
- * Embeddings of B left-padded histories at once: items/ratings (B, T),
- * users/utag_* as in nn_batch (may be NULL); u_out (B, D).  Fewer than
- * INFER_WAVE_MIN histories run layer by layer on the calling thread; more
- * run as a wave (infer_wave), split between the OpenBLAS threads, each
- * slice with its own one-thread GEMMs (a step's GEMM is too small to share
- * between threads well).  Histories do not interact, so neither choice
- * changes anything but the rounding of the GEMMs.
+ * Embeddings of B left-padded histories at once on threads threads:
+ * items/ratings (B, T), users/utag_* as in nn_batch (may be NULL); u_out
+ * (B, D).  Fewer than INFER_WAVE_MIN histories run layer by layer on the
+ * calling thread; more run as a wave (infer_wave) split between the
+ * threads, each slice with one-thread GEMMs (a step's GEMM is too small to
+ * share between threads well): with more than one thread, OpenBLAS must be
+ * set to one thread.  Histories do not interact, so neither choice changes
+ * anything but the rounding of the GEMMs.
  */
 void
-nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
-			   const int32_t *items, const float *ratings,
-			   const int32_t *users, const int32_t *utag_ptr,
-			   const int32_t *utag_idx, float *u_out, float *work)
+nn_infer_on(const nn_model *m, int32_t B, int32_t T,
+			const int32_t *items, const float *ratings,
+			const int32_t *users, const int32_t *utag_ptr,
+			const int32_t *utag_idx, float *u_out, float *work, int32_t threads)
 {
 	infer_job	j = {m, T, items, ratings, users, utag_ptr, utag_idx, u_out, work,
 	work + wcats_floats(m)};
@@ -335,5 +336,28 @@ nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
 		return;
 	}
 	build_wcats(m, work);
-	nn_parallel_blas_rows(B, INFER_MIN_SLICE, infer_slice, &j);
+	nn_parallel_rows_on(threads, B, INFER_MIN_SLICE, infer_slice, &j);
+}
+
+/*
+ * Embeddings of B left-padded histories at once (nn_infer_on) on the
+ * OpenBLAS threads: OpenBLAS is set to one thread while a wave's slices
+ * run, and back afterwards.
+ */
+void
+nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
+			   const int32_t *items, const float *ratings,
+			   const int32_t *users, const int32_t *utag_ptr,
+			   const int32_t *utag_idx, float *u_out, float *work)
+{
+	int32_t		threads = nn_blas_threads();
+
+	if (threads == 1 || B < INFER_WAVE_MIN)
+	{
+		nn_infer_on(m, B, T, items, ratings, users, utag_ptr, utag_idx, u_out, work, 1);
+		return;
+	}
+	nn_blas_set_threads(1);
+	nn_infer_on(m, B, T, items, ratings, users, utag_ptr, utag_idx, u_out, work, threads);
+	nn_blas_set_threads(threads);
 }

@@ -18,6 +18,7 @@
 #ifndef ANIMEREC_NN_H
 #define ANIMEREC_NN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -254,20 +255,45 @@ typedef struct nn_topk_batch
 	float	   *lse;			/* (B) log-sum-exp of each user's N scores */
 } nn_topk_batch;
 
+/* floats of nn_recommend_batch's score scratch for threads threads: (threads, 16, N+1) */
+size_t		nn_recommend_scores_floats(const nn_model *m, int32_t threads);
+
 /*
  * The top k of B users not yet seen, with the log-sum-exp of their scores:
  * histories items/ratings (B, T) as in nn_infer_batch (utag_* may be NULL),
  * seen items as CSR seen_ptr (B + 1) / seen, item_out (N+1, D) from
- * nn_item_output.  u (B, D) gets the embeddings and scores (B, N+1) the
- * scores; exclude has NN_MAX_SLICES * (N+1) zero bytes (zero again after);
- * work has nn_batch_work_floats(m, B, T) floats.  Slices of users run on
- * the OpenBLAS threads, each with one-thread GEMMs.
+ * nn_item_output.  Runs on threads threads (this one and threads - 1 new
+ * ones), each slice of users with one-thread GEMMs: OpenBLAS must be set to
+ * one thread (nn_blas_set_threads) while it runs.  u (B, D) gets the
+ * embeddings; scores has nn_recommend_scores_floats(m, threads) floats;
+ * exclude has threads * (N+1) zero bytes (zero again after); work has
+ * nn_batch_work_floats(m, B, T) floats.  Calls nothing but the core and
+ * BLAS, so it may run on a thread of its own (nn_async_start).
  */
 void		nn_recommend_batch(const nn_model *m, const float *item_out, int32_t B, int32_t T,
 							   const int32_t *items, const float *ratings,
 							   const int32_t *utag_ptr, const int32_t *utag_idx,
 							   const int32_t *seen_ptr, const int32_t *seen, nn_topk_batch *out,
-							   float *u, float *scores, uint8_t *exclude, float *work);
+							   int32_t threads, float *u, float *scores, uint8_t *exclude,
+							   float *work);
+
+/* a job running on a thread of its own while its starter goes on (parallel.c) */
+typedef struct nn_async
+{
+	pthread_t	thread;
+	bool		running;
+	void		(*fn) (void *);
+	void	   *arg;
+} nn_async;
+
+/*
+ * Start fn(arg) on a thread of its own (every signal blocked) and return at
+ * once; false when no thread could be started (fn has not run).  The
+ * starter must call nn_async_wait before anything fn uses goes away.
+ */
+bool		nn_async_start(nn_async *a, void (*fn) (void *), void *arg);
+/* Wait until the job of nn_async_start has ended (at once if none runs). */
+void		nn_async_wait(nn_async *a);
 
 /* item output table (N+1, D): row j = E_item[j] + mean E_tag[tags(j)]; row 0 zero */
 void		nn_item_output(const nn_model *m, float *out);

@@ -203,6 +203,24 @@ void		nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
  */
 void		nn_parallel_blas_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx);
 
+/*
+ * The same on threads threads whatever OpenBLAS's count, which the caller
+ * has set to one thread while the slices run.
+ */
+void		nn_parallel_rows_on(int32_t threads, int32_t rows, int32_t min_rows,
+								nn_rows_fn fn, void *ctx);
+
+/* ---- batch inference (infer.c) ---- */
+
+/*
+ * nn_infer_batch on threads threads: more than one only with OpenBLAS set
+ * to one thread (the caller's duty).
+ */
+void		nn_infer_on(const nn_model *m, int32_t B, int32_t T,
+						const int32_t *items, const float *ratings,
+						const int32_t *users, const int32_t *utag_ptr,
+						const int32_t *utag_idx, float *u_out, float *work, int32_t threads);
+
 /* ---- input assembly (input.c) ---- */
 
 /* floats of per-row user context: D with user tags, + D with user ids */

@@ -11,6 +11,10 @@
  * signal blocked, so signals keep going to the calling thread, and they
  * never call anything but fn (plain C and BLAS, never PostgreSQL).  glibc
  * reuses the stacks of joined threads.
+ *
+ * The one exception is an asynchronous job (nn_async_start): its thread
+ * outlives the call that starts it, and the caller must wait for it
+ * (nn_async_wait) before anything the job reads or writes goes away.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L	/* sigset_t, pthread_sigmask under -std=c11 */
@@ -81,13 +85,12 @@ run_slices(int32_t n, int32_t rows, nn_rows_fn fn, void *ctx)
 			pthread_join(th[i], NULL);
 }
 
-/* slices for rows over the OpenBLAS threads, none below min_rows rows */
+/* slices for rows over threads threads, none below min_rows rows */
 static int32_t
-slice_count(int32_t rows, int32_t min_rows)
+slice_count(int32_t threads, int32_t rows, int32_t min_rows)
 {
-	int32_t		n = nn_blas_threads();
+	int32_t		n = threads < 1 ? 1 : (threads > NN_MAX_SLICES ? NN_MAX_SLICES : threads);
 
-	n = n < 1 ? 1 : (n > NN_MAX_SLICES ? NN_MAX_SLICES : n);
 	if (min_rows > 0 && n > rows / min_rows)
 		n = rows / min_rows > 1 ? rows / min_rows : 1;
 	return n;
@@ -102,7 +105,18 @@ slice_count(int32_t rows, int32_t min_rows)
 void
 nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
 {
-	run_slices(slice_count(rows, min_rows), rows, fn, ctx);
+	run_slices(slice_count(nn_blas_threads(), rows, min_rows), rows, fn, ctx);
+}
+
+/*
+ * nn_parallel_rows on threads threads (at most NN_MAX_SLICES) rather than
+ * OpenBLAS's count, for slices that call BLAS while OpenBLAS is set to one
+ * thread (the caller's duty): each slice's GEMMs run on its own thread.
+ */
+void
+nn_parallel_rows_on(int32_t threads, int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
+{
+	run_slices(slice_count(threads, rows, min_rows), rows, fn, ctx);
 }
 
 /*
@@ -115,7 +129,7 @@ void
 nn_parallel_blas_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
 {
 	int32_t		threads = nn_blas_threads();
-	int32_t		n = slice_count(rows, min_rows);
+	int32_t		n = slice_count(threads, rows, min_rows);
 
 	if (n == 1)
 	{
@@ -125,4 +139,43 @@ nn_parallel_blas_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
 	nn_blas_set_threads(1);
 	run_slices(n, rows, fn, ctx);
 	nn_blas_set_threads(threads);
+}
+
+/* pthread entry of an asynchronous job */
+static void *
+run_async(void *arg)
+{
+	nn_async   *a = arg;
+
+	a->fn(a->arg);
+	return NULL;
+}
+
+/*
+ * Start fn(arg) on a thread of its own (every signal blocked) and return at
+ * once; false when no thread could be started (fn has not run).  The
+ * caller must call nn_async_wait before anything fn uses goes away.
+ */
+bool
+nn_async_start(nn_async *a, void (*fn) (void *), void *arg)
+{
+	sigset_t	all,
+				old;
+
+	a->fn = fn;
+	a->arg = arg;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	a->running = pthread_create(&a->thread, NULL, run_async, a) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return a->running;
+}
+
+/* Wait until the job started by nn_async_start has ended (at once if none runs). */
+void
+nn_async_wait(nn_async *a)
+{
+	if (a->running)
+		pthread_join(a->thread, NULL);
+	a->running = false;
 }

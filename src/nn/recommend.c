@@ -1,10 +1,10 @@
 /*
  * recommend.c — the top k of many users at once (the batch path): their
- * embeddings (nn_infer_batch), then every item's score, the top k not yet
- * seen and the softmax's log-sum-exp, each slice of users on its own
- * OpenBLAS thread.  Only the core's own threads run: the OpenBLAS threads
- * stay asleep, instead of spinning beside the slices between two shared
- * GEMMs.
+ * embeddings (the wave of infer.c), then every item's score, the top k not
+ * yet seen and the softmax's log-sum-exp, each slice of users on its own
+ * thread with one-thread GEMMs.  Only the core's own threads run: the
+ * OpenBLAS threads stay asleep, instead of spinning beside the slices
+ * between two shared GEMMs.
  */
 #include "blas.h"
 
@@ -22,8 +22,8 @@ typedef struct recommend_job
 	const int32_t *seen_ptr;
 	const int32_t *seen;
 	nn_topk_batch *out;
-	float	   *scores;
-	uint8_t    *exclude;
+	float	   *scores;			/* (slices, SCORE_CHUNK, N+1) */
+	uint8_t    *exclude;		/* (slices, N+1) */
 } recommend_job;
 
 /* nn_rows_fn: scores, top k and log-sum-exp of users [b0, b1) */
@@ -40,7 +40,7 @@ recommend_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
 	for (int32_t c0 = b0; c0 < b1; c0 += SCORE_CHUNK)
 	{
 		int32_t		cn = b1 - c0 < SCORE_CHUNK ? b1 - c0 : SCORE_CHUNK;
-		float	   *scores = j->scores + (size_t) c0 * N1;
+		float	   *scores = j->scores + (size_t) slice * SCORE_CHUNK * N1;
 
 		nn_scores(j->m, j->item_out, j->u + (size_t) c0 * D, cn, scores);
 		for (int32_t b = c0; b < c0 + cn; b++, scores += N1)
@@ -59,24 +59,32 @@ recommend_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
 	}
 }
 
+/* floats of the score scratch for threads threads: (threads, SCORE_CHUNK, N+1) */
+size_t
+nn_recommend_scores_floats(const nn_model *m, int32_t threads)
+{
+	return (size_t) threads * SCORE_CHUNK * ((size_t) m->cfg.n_items + 1);
+}
+
 /*
  * The top k of B users: histories items/ratings (B, T) as in nn_infer_batch
  * (user tags utag_ptr/utag_idx may be NULL), the items each user has seen
  * as CSR seen_ptr (B + 1) / seen (dense ids, never recommended), item_out
- * (N+1, D) from nn_item_output.  Fills out (B users, out->k each); u (B, D)
- * gets the embeddings, scores (B, N+1) the scores; exclude has
- * NN_MAX_SLICES * (N+1) zero bytes and is zero again afterwards; work has
- * nn_batch_work_floats(m, B, T) floats.
+ * (N+1, D) from nn_item_output.  Fills out (B users, out->k each) on
+ * threads threads, OpenBLAS set to one; u (B, D) gets the embeddings,
+ * scores (nn_recommend_scores_floats) each slice's scores of SCORE_CHUNK
+ * users at a time; exclude has threads * (N+1) zero bytes and is zero
+ * again afterwards; work has nn_batch_work_floats(m, B, T) floats.
  */
 void
 nn_recommend_batch(const nn_model *m, const float *item_out, int32_t B, int32_t T,
 				   const int32_t *items, const float *ratings,
 				   const int32_t *utag_ptr, const int32_t *utag_idx,
 				   const int32_t *seen_ptr, const int32_t *seen, nn_topk_batch *out,
-				   float *u, float *scores, uint8_t *exclude, float *work)
+				   int32_t threads, float *u, float *scores, uint8_t *exclude, float *work)
 {
 	recommend_job j = {m, item_out, u, seen_ptr, seen, out, scores, exclude};
 
-	nn_infer_batch(m, B, T, items, ratings, NULL, utag_ptr, utag_idx, u, work);
-	nn_parallel_blas_rows(B, SCORE_CHUNK, recommend_slice, &j);
+	nn_infer_on(m, B, T, items, ratings, NULL, utag_ptr, utag_idx, u, work, threads);
+	nn_parallel_rows_on(threads, B, SCORE_CHUNK, recommend_slice, &j);
 }

@@ -221,13 +221,43 @@ test_step_equals_batch(int32_t nb, int threads)
 #define N_ITEMS 500
 #define K 10
 
+/* the arguments of one nn_recommend_batch, for a job on a thread of its own */
+typedef struct batch_args
+{
+	const nn_model *m;
+	const float *out;
+	const int32_t *items,
+			   *uptr,
+			   *uidx,
+			   *seen_ptr,
+			   *seen;
+	const float *ratings;
+	nn_topk_batch *top;
+	int			threads;
+	float	   *u,
+			   *scores,
+			   *work;
+	uint8_t    *exclude;
+} batch_args;
+
+/* nn_async job: nn_recommend_batch over NB users */
+static void
+batch_job(void *arg)
+{
+	batch_args *a = arg;
+
+	nn_recommend_batch(a->m, a->out, NB, T, a->items, a->ratings, a->uptr, a->uidx, a->seen_ptr,
+					   a->seen, a->top, a->threads, a->u, a->scores, a->exclude, a->work);
+}
+
 /*
  * nn_recommend_batch over NB users (padding, an unknown item, seen items
- * excluded, user tags) with `threads` OpenBLAS threads against each user
- * alone: nn_infer_batch of one history, nn_scores, nn_topk, nn_logsumexp
+ * excluded, user tags) on `threads` threads, called here or (async) as a
+ * job on a thread of its own, against each user alone: nn_infer_batch of
+ * one history, nn_scores, nn_topk, nn_logsumexp
  */
 static void
-test_recommend_batch(int threads)
+test_recommend_batch(int threads, bool async)
 {
 	nn_config	cfg = small_config(N_ITEMS, 19, 4, 9, 64, 128, 2, T);
 	nn_model	m;
@@ -244,10 +274,13 @@ test_recommend_batch(int threads)
 				u1[64];
 	float	   *out = calloc((N_ITEMS + 1) * 64, sizeof(float)),
 			   *u = calloc(NB * 64, sizeof(float)),
-			   *scores = calloc((size_t) NB * (N_ITEMS + 1), sizeof(float)),
-			   *work = NULL;
-	uint8_t    *exclude = calloc((size_t) NN_MAX_SLICES * (N_ITEMS + 1), 1),
+			   *s1 = calloc(N_ITEMS + 1, sizeof(float)),
+			   *scores,
+			   *work;
+	uint8_t    *exclude = calloc((size_t) threads * (N_ITEMS + 1), 1),
 			   *ex1 = calloc(N_ITEMS + 1, 1);
+	batch_args	args;
+	nn_async	job;
 	double		score_err = 0.0,
 				lse_err = 0.0;
 	int			same_items = 1,
@@ -280,15 +313,18 @@ test_recommend_batch(int threads)
 	top.got = calloc(NB, sizeof(int32_t));
 	top.lse = calloc(NB, sizeof(float));
 	work = calloc(nn_batch_work_floats(&m, NB, T), sizeof(float));
-	nn_blas_set_threads(threads);
-	nn_recommend_batch(&m, out, NB, T, items, ratings, uptr, uidx, seen_ptr, seen, &top,
-					   u, scores, exclude, work);
+	scores = calloc(nn_recommend_scores_floats(&m, threads), sizeof(float));
+	args = (batch_args) {&m, out, items, uptr, uidx, seen_ptr, seen, ratings, &top, threads, u,
+	scores, work, exclude};
 	nn_blas_set_threads(1);
-	for (size_t i = 0; i < (size_t) NN_MAX_SLICES * (N_ITEMS + 1); i++)
+	if (async && nn_async_start(&job, batch_job, &args))
+		nn_async_wait(&job);
+	else
+		batch_job(&args);
+	for (size_t i = 0; i < (size_t) threads * (N_ITEMS + 1); i++)
 		clean &= exclude[i] == 0;
 	for (int32_t b = 0; b < NB; b++)
 	{
-		float	   *s1 = scores;	/* the batch's scores are checked through its top k */
 		int32_t		got;
 
 		nn_infer_batch(&m, 1, T, items + b * T, ratings + b * T, NULL, uptr + b, uidx, u1, work);
@@ -307,8 +343,9 @@ test_recommend_batch(int threads)
 		lse_err = fmax(lse_err, fabs(nn_logsumexp(s1, N_ITEMS) - top.lse[b]));
 	}
 	tap_ok(same_items && score_err < 1e-4 && lse_err < 1e-4,
-		   "nn_recommend_batch on %d thread(s) gives each of %d users the top %d of that user alone "
-		   "(max score diff %.2g, log-sum-exp diff %.2g)", threads, NB, K, score_err, lse_err);
+		   "nn_recommend_batch on %d thread(s)%s gives each of %d users the top %d of that user alone "
+		   "(max score diff %.2g, log-sum-exp diff %.2g)", threads, async ? ", as a job on its own thread," : "",
+		   NB, K, score_err, lse_err);
 	tap_ok(clean, "nn_recommend_batch leaves its exclusion scratch zero");
 	free(top.idx);
 	free(top.score);
@@ -316,6 +353,7 @@ test_recommend_batch(int threads)
 	free(top.lse);
 	free(out);
 	free(u);
+	free(s1);
 	free(scores);
 	free(work);
 	free(exclude);
@@ -338,7 +376,8 @@ main(void)
 	test_step_equals_batch(6, 1);
 	test_step_equals_batch(40, 1);
 	test_step_equals_batch(40, 2);
-	test_recommend_batch(1);
-	test_recommend_batch(2);
+	test_recommend_batch(1, false);
+	test_recommend_batch(2, false);
+	test_recommend_batch(2, true);
 	return tap_done();
 }

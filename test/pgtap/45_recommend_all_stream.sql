@@ -1,13 +1,16 @@
 -- pgTAP: recommend_all streams (src/recommend_all.c).  The answer does not
 -- depend on how it is read (whole, with LIMIT, through a cursor, for given
--- users); the planner inlines the SQL function (no Function Scan, which would
--- run it to completion); and a LIMIT stops the work: the ratings table is
--- read only in part.  train commits, so this file cleans up after itself.
+-- users) nor on the threads that score it; a block still being scored on
+-- other threads survives an error, a rollback and BLAS use of the backend
+-- itself in the same transaction; the planner inlines the SQL function (no
+-- Function Scan, which would run it to completion); and a LIMIT stops the
+-- work: the ratings table is read only in part.  train commits, so this
+-- file cleans up after itself.
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS animerec;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(9);
+SELECT plan(13);
 
 DROP SCHEMA IF EXISTS tap_stream CASCADE;
 CREATE SCHEMA tap_stream;
@@ -44,6 +47,30 @@ SELECT results_eq($$FETCH 40 FROM tap_c$$, $$SELECT user_id, rank, item_id FROM 
                   'a cursor fetches the rows in order, block after block');
 CLOSE tap_c;
 COMMIT;
+
+-- the pipeline: blocks after the first are scored on threads of their own
+SET animerec.threads = 2;
+SELECT is((SELECT count(*) FROM (SELECT user_id, rank, item_id FROM tap_all
+                                 EXCEPT SELECT user_id, rank, item_id FROM animerec.recommend_all(4, 'tap_stream')) d),
+          0::bigint, 'with animerec.threads = 2 the answer is the same');
+-- a cursor left after 100 rows has a block being scored; then an error and a rollback
+BEGIN;
+DECLARE tap_e CURSOR FOR SELECT user_id, rank, item_id FROM animerec.recommend_all(4, 'tap_stream');
+\o /dev/null
+FETCH 100 FROM tap_e;
+\o
+SAVEPOINT s;
+SELECT throws_ok('SELECT 1 / 0', '22012', NULL, 'an error while a block is being scored');
+ROLLBACK TO SAVEPOINT s;
+-- the backend's own BLAS (recommend) waits for the block being scored, and the cursor goes on
+SELECT is((SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend(1, 4, 'tap_stream')),
+          (SELECT array_agg(item_id ORDER BY rank) FROM tap_all WHERE user_id = 1),
+          'recommend in the same transaction, while a block is being scored');
+SELECT results_eq($$FETCH 300 FROM tap_e$$,
+                  $$SELECT user_id, rank, item_id FROM tap_all WHERE n BETWEEN 101 AND 400 ORDER BY n$$,
+                  'then the cursor''s next 300 rows, as without the pipeline');
+ROLLBACK;
+RESET animerec.threads;
 SELECT is((SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend_all(3, 'tap_stream', '{1, 999999}')
            WHERE user_id = 999999),
           (SELECT array_agg(r.item_id ORDER BY r.rank) FROM animerec.recommend(999999, 3, 'tap_stream') r),
