@@ -838,3 +838,7 @@ BEGIN
                     WHERE g.name = _may_serve.model AND animerec._is_member(g.grantee));
 END
 $$;
+
+-- ---- given users are scored in full blocks from the start ----
+COMMENT ON FUNCTION recommend_all(int, text, bigint[]) IS
+    'top k for every user of the model''s ratings table, or for the given users (those without rows get the popularity ranking), in ascending user order, with probability and personalized as in recommend and the model version that answered; a serving grantee reads the histories with the model owner''s rights; reads all histories in one query and scores a block of users per matrix product (8, then twice as many each time up to 256; for given users 256 from the start), streaming: the first rows come after the first block and LIMIT or closing a cursor stops the work';

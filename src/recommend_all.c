@@ -10,9 +10,11 @@
  * first row comes after one block; from then on a full block is scored on
  * threads of its own while this backend reads the next block's rows and
  * returns the previous block's (a pipeline of two blocks), and a LIMIT or a
- * closed cursor stops the work after the block in hand.  The first block has
- * FIRST_BLOCK users and each next one twice as many, up to BATCH_USERS: a
- * preview is quick and a whole run scores almost every user in full blocks.
+ * closed cursor stops the work after the block in hand.  Over the whole
+ * table the first block has FIRST_BLOCK users and each next one twice as
+ * many, up to BATCH_USERS: a preview is quick and a whole run scores almost
+ * every user in full blocks.  For given users (refresh_recommendations asks
+ * for a thousand at a time) every block is full-sized from the start.
  * SQL calls it through recommend_all, a SQL function whose body calls
  * _recommend_all_rows in a select list, so that the planner inlines it and
  * the rows stream (a set-returning function in FROM is always run to
@@ -381,7 +383,7 @@ stream_begin(FunctionCallInfo fcinfo, TupleDesc tupdesc)
 	block_init(&st->blocks[1], st->sm, st->k);
 	block_scratch_init(&st->scratch, st->sm, animerec_threads);
 	st->b = &st->blocks[0];
-	st->b->limit = FIRST_BLOCK;
+	st->b->limit = st->wanted ? BATCH_USERS : FIRST_BLOCK;
 	st->on_reset.func = stream_memory_reset;
 	st->on_reset.arg = st;
 	MemoryContextRegisterResetCallback(st->cxt, &st->on_reset);

@@ -1,8 +1,9 @@
 -- ---------------------------------------------------------------------------
 -- The batch path (src/recommend_all.c): recommend_all streams its rows one
--- block of users at a time (8, then twice as many each time up to 256).  A
--- set-returning function in FROM is run to completion before its first row
--- is used, so recommend_all is a SQL function calling _recommend_all_rows in
+-- block of users at a time (8, then twice as many each time up to 256; 256
+-- from the start for given users).  A set-returning function in FROM is run
+-- to completion before its first row is used, so recommend_all is a SQL
+-- function calling _recommend_all_rows in
 -- a select list: the planner inlines it (hence no SET clause: every name in
 -- its body is qualified), and LIMIT or a closed cursor stops the work after
 -- the block it needs.
@@ -27,4 +28,4 @@ SELECT (s.r).user_id, (s.r).rank, (s.r).item_id, (s.r).score, (s.r).probability,
   FROM (SELECT animerec._recommend_all_rows(k, model, users) AS r OFFSET 0) s
 $$;
 COMMENT ON FUNCTION recommend_all(int, text, bigint[]) IS
-    'top k for every user of the model''s ratings table, or for the given users (those without rows get the popularity ranking), in ascending user order, with probability and personalized as in recommend and the model version that answered; a serving grantee reads the histories with the model owner''s rights; reads all histories in one query and scores a block of users per matrix product (8, then twice as many each time up to 256), streaming: the first rows come after the first block and LIMIT or closing a cursor stops the work';
+    'top k for every user of the model''s ratings table, or for the given users (those without rows get the popularity ranking), in ascending user order, with probability and personalized as in recommend and the model version that answered; a serving grantee reads the histories with the model owner''s rights; reads all histories in one query and scores a block of users per matrix product (8, then twice as many each time up to 256; for given users 256 from the start), streaming: the first rows come after the first block and LIMIT or closing a cursor stops the work';
