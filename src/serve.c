@@ -699,8 +699,8 @@ block_init(UserBlock *b, const ServeModel *sm, int32 k)
 	b->utag_idx = palloc(sizeof(int32) * b->utag_cap);
 	b->has_utags = false;
 	b->top.k = Min(k, m->cfg.n_items);
-	b->top.idx = palloc(sizeof(int32) * BATCH_USERS * b->top.k);
-	b->top.score = palloc(sizeof(float) * BATCH_USERS * b->top.k);
+	b->top.idx = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * BATCH_USERS * (size_t) b->top.k);
+	b->top.score = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * BATCH_USERS * (size_t) b->top.k);
 	b->top.got = palloc(sizeof(int32) * BATCH_USERS);
 	b->top.lse = palloc(sizeof(float) * BATCH_USERS);
 }
