@@ -144,24 +144,30 @@ test_lookup(void)
 }
 
 #define MAX_B 40
-#define T 50
+#define T_MAX 50
 
 /*
  * nb histories step by step against nn_infer_batch with `threads` OpenBLAS
  * threads (fewer than 8 histories run layer by layer, more as a wave split
- * between threads from 32 on), with padding, gaps and user context
+ * between threads from 32 on), with padding, gaps and user context; D 64,
+ * H 128, T 50, or D 16, H 32, T 20 at ANIMEREC_TEST_SCALE=small (valgrind)
  */
 static void
 test_step_equals_batch(int32_t nb, int threads)
 {
-	nn_config	cfg = small_config(500, 19, 4, 9, 64, 128, 2, T);
+	bool		small = test_scale_small();
+	int32_t		T = small ? 20 : T_MAX,
+				D = small ? 16 : 64,
+				H = small ? 32 : 128,
+				pad = small ? 3 : 9;
+	nn_config	cfg = small_config(500, 19, 4, 9, D, H, 2, T);
 	nn_model	m;
 	nn_rng		r;
-	int32_t		items[MAX_B * T],
+	int32_t		items[MAX_B * T_MAX],
 				users[MAX_B],
 				uptr[MAX_B + 1],
 				uidx[2 * MAX_B];
-	float		ratings[MAX_B * T];
+	float		ratings[MAX_B * T_MAX];
 	float	   *u_batch = calloc(MAX_B * 64, sizeof(float));
 	float		u_step[64];
 	float	   *work,
@@ -182,8 +188,8 @@ test_step_equals_batch(int32_t nb, int threads)
 	{
 		for (t = 0; t < T; t++)
 		{
-			/* row b left-padded with 9(b % 6) zeros, one unknown item (0) inside */
-			items[b * T + t] = t < 9 * (b % 6) || t == T - 7 ? 0 : 1 + (int32_t) nn_rng_below(&r, 500);
+			/* row b left-padded with pad * (b % 6) zeros, one unknown item (0) inside */
+			items[b * T + t] = t < pad * (b % 6) || t == T - 7 ? 0 : 1 + (int32_t) nn_rng_below(&r, 500);
 			ratings[b * T + t] = 2.0f * nn_rng_uniform(&r) - 1.0f;
 		}
 		users[b] = (int32_t) nn_rng_below(&r, 10);
@@ -200,11 +206,11 @@ test_step_equals_batch(int32_t nb, int threads)
 			nn_infer_step(&m, state, items[b * T + t], ratings[b * T + t], users[b],
 						  uidx + uptr[b], uptr[b + 1] - uptr[b], swork);
 		nn_infer_embedding(&m, state, u_step);
-		for (d = 0; d < 64; d++)
-			e = fmax(e, fabs(u_step[d] - u_batch[b * 64 + d]));
+		for (d = 0; d < D; d++)
+			e = fmax(e, fabs(u_step[d] - u_batch[b * D + d]));
 	}
-	tap_ok(e <= 1e-6, "nn_infer_step equals nn_infer_batch at D=64, H=128, T=50, B=%d, "
-		   "%d OpenBLAS thread(s) (max diff %.2g)", nb, nn_blas_threads(), e);
+	tap_ok(e <= 1e-6, "nn_infer_step equals nn_infer_batch at D=%d, H=%d, T=%d, B=%d, "
+		   "%d OpenBLAS thread(s) (max diff %.2g)", D, H, T, nb, nn_blas_threads(), e);
 	nn_blas_set_threads(1);
 	free(u_batch);
 	free(work);
@@ -214,10 +220,10 @@ test_step_equals_batch(int32_t nb, int threads)
 }
 
 #undef MAX_B
-#undef T
+#undef T_MAX
 
 #define NB 40
-#define T 50
+#define T_MAX 50
 #define N_ITEMS 500
 #define K 10
 
@@ -246,7 +252,7 @@ batch_job(void *arg)
 {
 	batch_args *a = arg;
 
-	nn_recommend_batch(a->m, a->out, NB, T, a->items, a->ratings, a->uptr, a->uidx, a->seen_ptr,
+	nn_recommend_batch(a->m, a->out, NB, a->m->cfg.maxlen, a->items, a->ratings, a->uptr, a->uidx, a->seen_ptr,
 					   a->seen, a->top, a->threads, a->u, a->scores, a->exclude, a->work);
 }
 
@@ -254,26 +260,30 @@ batch_job(void *arg)
  * nn_recommend_batch over NB users (padding, an unknown item, seen items
  * excluded, user tags) on `threads` threads, called here or (async) as a
  * job on a thread of its own, against each user alone: nn_infer_batch of
- * one history, nn_scores, nn_topk, nn_logsumexp
+ * one history, nn_scores, nn_topk, nn_logsumexp.  D 64, H 128, T 50; D 16,
+ * H 32, T 20 at ANIMEREC_TEST_SCALE=small (valgrind).
  */
 static void
 test_recommend_batch(int threads, bool async)
 {
-	nn_config	cfg = small_config(N_ITEMS, 19, 4, 9, 64, 128, 2, T);
+	bool		small = test_scale_small();
+	int32_t		T = small ? 20 : T_MAX,
+				D = small ? 16 : 64;
+	nn_config	cfg = small_config(N_ITEMS, 19, 4, 9, D, small ? 32 : 128, 2, T);
 	nn_model	m;
 	nn_rng		r;
 	nn_topk_batch top;
-	int32_t		items[NB * T],
+	int32_t		items[NB * T_MAX],
 				seen_ptr[NB + 1],
-				seen[NB * T],
+				seen[NB * T_MAX],
 				uptr[NB + 1],
 				uidx[2 * NB],
 				idx1[K];
-	float		ratings[NB * T],
+	float		ratings[NB * T_MAX],
 				sc1[K],
 				u1[64];
-	float	   *out = calloc((N_ITEMS + 1) * 64, sizeof(float)),
-			   *u = calloc(NB * 64, sizeof(float)),
+	float	   *out = calloc((N_ITEMS + 1) * D, sizeof(float)),
+			   *u = calloc(NB * D, sizeof(float)),
 			   *s1 = calloc(N_ITEMS + 1, sizeof(float)),
 			   *scores,
 			   *work;
@@ -295,8 +305,8 @@ test_recommend_batch(int threads, bool async)
 		seen_ptr[b + 1] = seen_ptr[b];
 		for (int32_t t = 0; t < T; t++)
 		{
-			/* row b left-padded with 7(b % 8) zeros (one step left at b % 8 = 7), one unknown item */
-			int32_t		j = t < 7 * (b % 8) || t == T - 3 ? 0 : 1 + (int32_t) nn_rng_below(&r, N_ITEMS);
+			/* row b left-padded with (T / 7)(b % 8) zeros, one unknown item */
+			int32_t		j = t < T / 7 * (b % 8) || t == T - 3 ? 0 : 1 + (int32_t) nn_rng_below(&r, N_ITEMS);
 
 			items[b * T + t] = j;
 			ratings[b * T + t] = 2.0f * nn_rng_uniform(&r) - 1.0f;
@@ -362,7 +372,7 @@ test_recommend_batch(int threads, bool async)
 }
 
 #undef NB
-#undef T
+#undef T_MAX
 #undef N_ITEMS
 #undef K
 
