@@ -198,12 +198,6 @@ typedef void (*nn_rows_fn) (void *ctx, int32_t slice, int32_t r0, int32_t r1);
 void		nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx);
 
 /*
- * The same for slices that call BLAS: OpenBLAS runs one thread while they
- * run, each slice's GEMMs on the slice's own thread.
- */
-void		nn_parallel_blas_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx);
-
-/*
  * The same on threads threads whatever OpenBLAS's count, which the caller
  * has set to one thread while the slices run.
  */

@@ -119,28 +119,6 @@ nn_parallel_rows_on(int32_t threads, int32_t rows, int32_t min_rows, nn_rows_fn 
 	run_slices(slice_count(threads, rows, min_rows), rows, fn, ctx);
 }
 
-/*
- * nn_parallel_rows for slices that call BLAS themselves: OpenBLAS is set to
- * one thread while they run (and back afterwards), so that each slice's
- * GEMMs run on its own thread instead of all slices contending for the
- * OpenBLAS threads.
- */
-void
-nn_parallel_blas_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
-{
-	int32_t		threads = nn_blas_threads();
-	int32_t		n = slice_count(threads, rows, min_rows);
-
-	if (n == 1)
-	{
-		fn(ctx, 0, 0, rows);
-		return;
-	}
-	nn_blas_set_threads(1);
-	run_slices(n, rows, fn, ctx);
-	nn_blas_set_threads(threads);
-}
-
 /* pthread entry of an asynchronous job */
 static void *
 run_async(void *arg)
