@@ -3,12 +3,12 @@
  * nn_weights_write and validated into a zero-copy, read-only model view by
  * nn_weights_view (used to serve from PostgreSQL shared memory).
  *
- * Format version 1.  All integers little-endian; offsets in bytes from the
- * start of the blob.
+ * Format versions 1 and 2.  All integers little-endian; offsets in bytes
+ * from the start of the blob.
  *
  *   offset size  field
  *        0    8  magic "ANRECNN1"
- *        8    4  uint32  format version = 1
+ *        8    4  uint32  format version: 1, or 2 with user ids
  *       12    4  uint32  header size = 80 (the fields up to here and below)
  *       16    4  int32   n_items       N   1 .. INT32_MAX - 1
  *       20    4  int32   n_tags        G   >= 0
@@ -24,14 +24,22 @@
  *       64    8  uint64  n_params      floats of params, as nn.h's order implies
  *       72    8  uint64  total size    bytes of the whole blob, CRC included
  *
- * Then four arrays, each starting at the next multiple of 64 (the gaps, and
- * the gap after the header, are zero bytes):
+ * Then four arrays (five in version 2), each starting at the next multiple
+ * of 64 (the gaps, and the gap after the header, are zero bytes):
  *
  *   item_tag_ptr  int32   (N+2)        CSR offsets: ptr[0] = 0, non-decreasing,
  *                                      ptr[N+1] = n_tag_idx
  *   item_tag_idx  int32   (n_tag_idx)  tag indices, each in 1..G
  *   item_ids      int64   (N+1)        ids[0] = 0, ids[1..N] strictly ascending
+ *   user_ids      int64   (U+1)        version 2 only (U >= 1): the external id
+ *                                      of each user-embedding row, ids[0] = 0,
+ *                                      ids[1..U] strictly ascending
  *   params        float32 (n_params)   the parameter buffer, nn.h's order
+ *
+ * A model with user ids (a trained user embedding) is written as version 2,
+ * any other as version 1, so that blobs without user embeddings are the
+ * bytes 0.1.0 and 0.2.0 wrote and read.  A version 1 blob with U > 0 (user
+ * rows without ids) gives a view whose user_ids is NULL.
  *
  * and directly after params (at a multiple of 4) the last 4 bytes:
  *
@@ -47,7 +55,8 @@
 #include "nn_internal.h"
 
 #define WF_MAGIC		"ANRECNN1"
-#define WF_VERSION		1
+#define WF_VERSION		1		/* without user ids */
+#define WF_VERSION_USERS 2		/* with user ids */
 #define WF_HEADER_SIZE	80
 #define WF_ALIGN		64
 
@@ -55,11 +64,13 @@
 typedef struct wf_layout
 {
 	size_t		items;			/* N+1 */
+	size_t		users;			/* U+1 with user ids (version 2), else 0 */
 	size_t		n_params;		/* floats of params */
 	size_t		n_tag_idx;		/* entries of item_tag_idx */
 	size_t		off_ptr;		/* item_tag_ptr, int32 (N+2) */
 	size_t		off_idx;		/* item_tag_idx, int32 (n_tag_idx) */
 	size_t		off_ids;		/* item_ids, int64 (N+1) */
+	size_t		off_uids;		/* user_ids, int64 (users) */
 	size_t		off_params;		/* params, float32 (n_params) */
 	size_t		off_crc;		/* the uint32 checksum */
 	size_t		total;			/* blob size */
@@ -69,6 +80,7 @@ typedef struct wf_layout
 typedef struct wf_header
 {
 	nn_config	cfg;
+	uint32_t	version;
 	uint64_t	n_tag_idx;
 	uint64_t	n_params;
 	uint64_t	total;
@@ -185,21 +197,23 @@ array_end(size_t *off_next, size_t off, size_t count, size_t elem)
 _Static_assert(SIZE_MAX >= UINT64_MAX, "the weight format needs a 64-bit size_t");
 
 /*
- * Fill lo for a checked configuration with n_tag_idx tag entries; false if a
- * size overflows size_t.
+ * Fill lo for a checked configuration with n_tag_idx tag entries, with user
+ * ids or not; false if a size overflows size_t.
  */
 static bool
-layout_compute(const nn_config *c, size_t n_tag_idx, wf_layout *lo)
+layout_compute(const nn_config *c, size_t n_tag_idx, bool user_ids, wf_layout *lo)
 {
 	size_t		items = (size_t) c->n_items + 1;
 
 	lo->items = items;
+	lo->users = user_ids ? (size_t) c->n_users + 1 : 0;
 	lo->n_tag_idx = n_tag_idx;
 	lo->off_ptr = WF_ALIGN * ((WF_HEADER_SIZE + WF_ALIGN - 1) / WF_ALIGN);
 	lo->n_params = nn_param_floats(c);
 	return array_end(&lo->off_idx, lo->off_ptr, items + 1, sizeof(int32_t)) &&
 		array_end(&lo->off_ids, lo->off_idx, n_tag_idx, sizeof(int32_t)) &&
-		array_end(&lo->off_params, lo->off_ids, items, sizeof(int64_t)) &&
+		array_end(&lo->off_uids, lo->off_ids, items, sizeof(int64_t)) &&
+		array_end(&lo->off_params, lo->off_uids, lo->users, sizeof(int64_t)) &&
 		size_mul(&lo->off_crc, lo->n_params, sizeof(float)) &&
 		size_add(&lo->off_crc, lo->off_crc, lo->off_params) &&
 		size_add(&lo->total, lo->off_crc, sizeof(uint32_t));
@@ -239,21 +253,22 @@ tags_check(const int32_t *ptr, const int32_t *idx, int32_t n_items, int32_t n_ta
 }
 
 /*
- * Check the external ids (N+1): ids[0] = 0, ids[1..N] strictly ascending (so
- * nn_item_index can binary-search them).
+ * Check the external ids (n+1) of the array called what: ids[0] = 0,
+ * ids[1..n] strictly ascending (so nn_item_index and nn_user_index can
+ * binary-search them).
  */
 static int
-ids_check(const int64_t *ids, int32_t n_items, int code, nn_error *err)
+ids_check(const int64_t *ids, int32_t n, const char *what, int code, nn_error *err)
 {
 	size_t		j;
 
 	if (ids[0] != 0)
-		return nn_fail(err, code, "item_ids[0] = %lld, must be 0", (long long) ids[0]);
-	for (j = 2; j <= (size_t) n_items; j++)
+		return nn_fail(err, code, "%s[0] = %lld, must be 0", what, (long long) ids[0]);
+	for (j = 2; j <= (size_t) n; j++)
 	{
 		if (ids[j] <= ids[j - 1])
-			return nn_fail(err, code, "item_ids not strictly ascending at %zu (%lld after %lld)",
-						   j, (long long) ids[j], (long long) ids[j - 1]);
+			return nn_fail(err, code, "%s not strictly ascending at %zu (%lld after %lld)",
+						   what, j, (long long) ids[j], (long long) ids[j - 1]);
 	}
 	return NN_OK;
 }
@@ -278,7 +293,9 @@ model_layout(const nn_model *m, wf_layout *lo, nn_error *err)
 	if (m->item_tag_ptr[c->n_items + 1] < 0)
 		return nn_fail(err, NN_EINVAL, "item_tag_ptr[N+1] = %d is negative",
 					   (int) m->item_tag_ptr[c->n_items + 1]);
-	if (!layout_compute(c, (size_t) m->item_tag_ptr[c->n_items + 1], lo))
+	if (m->user_ids != NULL && c->n_users == 0)
+		return nn_fail(err, NN_EINVAL, "model has user ids but no user rows");
+	if (!layout_compute(c, (size_t) m->item_tag_ptr[c->n_items + 1], m->user_ids != NULL, lo))
 		return nn_fail(err, NN_EINVAL, "model size overflows size_t");
 	if (lo->n_params != m->n_params)
 		return nn_fail(err, NN_EINVAL, "model has %zu parameters, its configuration %zu",
@@ -286,7 +303,9 @@ model_layout(const nn_model *m, wf_layout *lo, nn_error *err)
 	if ((rc = tags_check(m->item_tag_ptr, m->item_tag_idx, c->n_items, c->n_tags,
 						 lo->n_tag_idx, NN_EINVAL, err)) != NN_OK)
 		return rc;
-	return ids_check(m->item_ids, c->n_items, NN_EINVAL, err);
+	if ((rc = ids_check(m->item_ids, c->n_items, "item_ids", NN_EINVAL, err)) != NN_OK)
+		return rc;
+	return m->user_ids ? ids_check(m->user_ids, c->n_users, "user_ids", NN_EINVAL, err) : NN_OK;
 }
 
 /* write the 80-byte header of a model with layout lo at p */
@@ -294,7 +313,7 @@ static void
 header_write(unsigned char *p, const nn_config *c, const wf_layout *lo)
 {
 	memcpy(p, WF_MAGIC, 8);
-	nn_put_le32(p + 8, WF_VERSION);
+	nn_put_le32(p + 8, lo->users > 0 ? WF_VERSION_USERS : WF_VERSION);
 	nn_put_le32(p + 12, WF_HEADER_SIZE);
 	nn_put_config(p + 16, c);
 	nn_put_le64(p + 56, lo->n_tag_idx);
@@ -340,6 +359,8 @@ nn_weights_write(const nn_model *m, void *buf, size_t len, nn_error *err)
 	if (lo.n_tag_idx > 0)
 		memcpy(p + lo.off_idx, m->item_tag_idx, lo.n_tag_idx * sizeof(int32_t));
 	memcpy(p + lo.off_ids, m->item_ids, n_items * sizeof(int64_t));
+	if (lo.users > 0)
+		memcpy(p + lo.off_uids, m->user_ids, lo.users * sizeof(int64_t));
 	memcpy(p + lo.off_params, m->params, lo.n_params * sizeof(float));
 	nn_put_le32(p + lo.off_crc, nn_crc32c(0, p, lo.off_crc));
 	return NN_OK;
@@ -364,12 +385,13 @@ header_read(const unsigned char *p, size_t len, wf_header *h, nn_error *err)
 	if (len < 16)
 		return nn_fail(err, NN_ECORRUPT, "truncated: %zu bytes, no room for the version", len);
 	version = nn_get_le32(p + 8);
-	if (version != WF_VERSION)
-		return nn_fail(err, NN_EVERSION, "unknown weight format version %u (this build reads %d)",
-					   (unsigned) version, WF_VERSION);
+	if (version != WF_VERSION && version != WF_VERSION_USERS)
+		return nn_fail(err, NN_EVERSION, "unknown weight format version %u (this build reads %d and %d)",
+					   (unsigned) version, WF_VERSION, WF_VERSION_USERS);
 	if (nn_get_le32(p + 12) != WF_HEADER_SIZE)
-		return nn_fail(err, NN_ECORRUPT, "header size %u, version %d has %d",
-					   (unsigned) nn_get_le32(p + 12), WF_VERSION, WF_HEADER_SIZE);
+		return nn_fail(err, NN_ECORRUPT, "header size %u, version %u has %d",
+					   (unsigned) nn_get_le32(p + 12), (unsigned) version, WF_HEADER_SIZE);
+	h->version = version;
 	if (len < WF_HEADER_SIZE)
 		return nn_fail(err, NN_ECORRUPT, "truncated: %zu bytes, the header alone has %d",
 					   len, WF_HEADER_SIZE);
@@ -394,7 +416,9 @@ layout_read(const wf_header *h, size_t len, wf_layout *lo, nn_error *err)
 	if (h->n_tag_idx > INT32_MAX)
 		return nn_fail(err, NN_ECORRUPT, "n_tag_idx %llu exceeds %d",
 					   (unsigned long long) h->n_tag_idx, INT32_MAX);
-	if (!layout_compute(&h->cfg, (size_t) h->n_tag_idx, lo))
+	if (h->version == WF_VERSION_USERS && h->cfg.n_users == 0)
+		return nn_fail(err, NN_ECORRUPT, "version %d blob without user rows", WF_VERSION_USERS);
+	if (!layout_compute(&h->cfg, (size_t) h->n_tag_idx, h->version == WF_VERSION_USERS, lo))
 		return nn_fail(err, NN_ECORRUPT, "dimensions too large: blob size overflows size_t");
 	if (h->n_params != lo->n_params)
 		return nn_fail(err, NN_ECORRUPT, "n_params %llu, the dimensions imply %zu",
@@ -428,16 +452,17 @@ gap_check(const unsigned char *p, size_t from, size_t to, nn_error *err)
 static int
 gaps_check(const unsigned char *p, const wf_layout *lo, nn_error *err)
 {
-	const size_t gaps[4][2] = {
+	const size_t gaps[5][2] = {
 		{WF_HEADER_SIZE, lo->off_ptr},
 		{lo->off_ptr + (lo->items + 1) * sizeof(int32_t), lo->off_idx},
 		{lo->off_idx + lo->n_tag_idx * sizeof(int32_t), lo->off_ids},
-		{lo->off_ids + lo->items * sizeof(int64_t), lo->off_params}
+		{lo->off_ids + lo->items * sizeof(int64_t), lo->off_uids},
+		{lo->off_uids + lo->users * sizeof(int64_t), lo->off_params}
 	};
 	int			g;
 	int			rc;
 
-	for (g = 0; g < 4; g++)
+	for (g = 0; g < 5; g++)
 	{
 		if ((rc = gap_check(p, gaps[g][0], gaps[g][1], err)) != NN_OK)
 			return rc;
@@ -469,7 +494,11 @@ nn_weights_view(const void *blob, size_t len, nn_model *m, nn_error *err)
 		(rc = gaps_check(p, &lo, err)) != NN_OK ||
 		(rc = tags_check((const int32_t *) (p + lo.off_ptr), (const int32_t *) (p + lo.off_idx),
 						 h.cfg.n_items, h.cfg.n_tags, lo.n_tag_idx, NN_ECORRUPT, err)) != NN_OK ||
-		(rc = ids_check((const int64_t *) (p + lo.off_ids), h.cfg.n_items, NN_ECORRUPT, err)) != NN_OK)
+		(rc = ids_check((const int64_t *) (p + lo.off_ids), h.cfg.n_items, "item_ids",
+						NN_ECORRUPT, err)) != NN_OK ||
+		(lo.users > 0 &&
+		 (rc = ids_check((const int64_t *) (p + lo.off_uids), h.cfg.n_users, "user_ids",
+						 NN_ECORRUPT, err)) != NN_OK))
 		return rc;
 	memset(m, 0, sizeof(*m));
 	m->cfg = h.cfg;
@@ -477,5 +506,6 @@ nn_weights_view(const void *blob, size_t len, nn_model *m, nn_error *err)
 	m->item_tag_ptr = (const int32_t *) (p + lo.off_ptr);
 	m->item_tag_idx = (const int32_t *) (p + lo.off_idx);
 	m->item_ids = (const int64_t *) (p + lo.off_ids);
+	m->user_ids = lo.users > 0 ? (const int64_t *) (p + lo.off_uids) : NULL;
 	return NN_OK;
 }

@@ -204,7 +204,8 @@ nn_model_create(nn_model *m, const nn_config *cfg,
 	nn_arena	ar = {NULL, 0};
 	int32_t    *ptr,
 			   *idx;
-	int64_t    *ids;
+	int64_t    *ids,
+			   *uids;
 	float	   *params;
 	void	   *block;
 	int32_t		j;
@@ -223,6 +224,7 @@ nn_model_create(nn_model *m, const nn_config *cfg,
 	nn_arena_take(&ar, sizeof(int32_t) * ((size_t) N + 2));
 	nn_arena_take(&ar, sizeof(int32_t) * (size_t) nnz);
 	nn_arena_take(&ar, sizeof(int64_t) * ((size_t) N + 1));
+	nn_arena_take(&ar, sizeof(int64_t) * (cfg->n_users > 0 ? (size_t) cfg->n_users + 1 : 0));
 	block = a->alloc(a->ctx, ar.used + 64);
 	if (!block)
 		return nn_fail(err, NN_ENOMEM, "out of memory for a model of %zu bytes", ar.used);
@@ -232,6 +234,7 @@ nn_model_create(nn_model *m, const nn_config *cfg,
 	ptr = nn_arena_take(&ar, sizeof(int32_t) * ((size_t) N + 2));
 	idx = nn_arena_take(&ar, sizeof(int32_t) * (size_t) nnz);
 	ids = nn_arena_take(&ar, sizeof(int64_t) * ((size_t) N + 1));
+	uids = cfg->n_users > 0 ? nn_arena_take(&ar, sizeof(int64_t) * ((size_t) cfg->n_users + 1)) : NULL;
 
 	if (item_tag_ptr)
 	{
@@ -241,11 +244,14 @@ nn_model_create(nn_model *m, const nn_config *cfg,
 	}
 	for (j = 1; j <= N; j++)
 		ids[j] = item_ids ? item_ids[j] : j;
+	for (j = 1; uids && j <= cfg->n_users; j++)
+		uids[j] = j;
 
 	nn_model_bind(m, params);
 	m->item_tag_ptr = ptr;
 	m->item_tag_idx = idx;
 	m->item_ids = ids;
+	m->user_ids = uids;
 	m->owned = block;
 	m->alloc = *a;
 	init_params(m, seed);
@@ -280,23 +286,56 @@ nn_scale_rating(const nn_config *cfg, float rating)
 	return s < -1.0f ? -1.0f : (s > 1.0f ? 1.0f : s);
 }
 
-/* dense index of an external item id (binary search in item_ids), 0 if unknown */
-int32_t
-nn_item_index(const nn_model *m, int64_t item_id)
+/* index 1..n of id in ids[1..n] (strictly ascending), 0 if absent */
+static int32_t
+id_index(const int64_t *ids, int32_t n, int64_t id)
 {
 	int32_t		lo = 1,
-				hi = m->cfg.n_items;
+				hi = n;
 
 	while (lo <= hi)
 	{
 		int32_t		mid = lo + (hi - lo) / 2;
 
-		if (m->item_ids[mid] == item_id)
+		if (ids[mid] == id)
 			return mid;
-		if (m->item_ids[mid] < item_id)
+		if (ids[mid] < id)
 			lo = mid + 1;
 		else
 			hi = mid - 1;
 	}
 	return 0;
+}
+
+/* dense index of an external item id (binary search in item_ids), 0 if unknown */
+int32_t
+nn_item_index(const nn_model *m, int64_t item_id)
+{
+	return id_index(m->item_ids, m->cfg.n_items, item_id);
+}
+
+/* user row of an external user id (binary search in user_ids), 0 if unknown or none */
+int32_t
+nn_user_index(const nn_model *m, int64_t user_id)
+{
+	return m->user_ids ? id_index(m->user_ids, m->cfg.n_users, user_id) : 0;
+}
+
+/*
+ * Give a model with user embeddings (U > 0) the external ids of its users
+ * 1..U: ids (U), strictly ascending.  NN_EINVAL (nothing changed) for a
+ * model without user rows, a view, or ids out of order.
+ */
+int
+nn_model_set_user_ids(nn_model *m, const int64_t *ids, nn_error *err)
+{
+	int32_t		U = m->cfg.n_users;
+
+	if (U == 0 || m->owned == NULL)
+		return nn_fail(err, NN_EINVAL, "the model has no user rows of its own");
+	for (int32_t u = 1; u < U; u++)
+		if (ids[u] <= ids[u - 1])
+			return nn_fail(err, NN_EINVAL, "user ids are not ascending at user %d", u + 1);
+	memcpy((int64_t *) m->user_ids + 1, ids, sizeof(int64_t) * (size_t) U);
+	return NN_OK;
 }

@@ -101,6 +101,8 @@ typedef struct nn_model
 	const int32_t *item_tag_ptr;	/* (N+2) CSR offsets: tags of item j are */
 	const int32_t *item_tag_idx;	/* item_tag_idx[item_tag_ptr[j] .. item_tag_ptr[j+1]) */
 	const int64_t *item_ids;	/* (N+1) external id of each dense item; [0] = 0 */
+	const int64_t *user_ids;	/* (U+1) external id of each user row; [0] = 0;
+								 * NULL when U = 0 or no ids are known */
 	void	   *owned;			/* memory to free in nn_model_free, or NULL for a view */
 	nn_allocator alloc;
 } nn_model;
@@ -133,6 +135,15 @@ void		nn_model_copy_params(nn_model *dst, const nn_model *src);
 
 /* scale a raw rating to [-1, 1] from cfg's range (clamped); NaN -> 0 */
 float		nn_scale_rating(const nn_config *cfg, float rating);
+
+/*
+ * Give a model with user embeddings (U > 0) the external ids of its users
+ * 1..U: ids (U), strictly ascending.  A created model starts with ids 1..U.
+ */
+int			nn_model_set_user_ids(nn_model *m, const int64_t *ids, nn_error *err);
+
+/* user row of an external user id (binary search in user_ids), 0 if unknown or none */
+int32_t		nn_user_index(const nn_model *m, int64_t user_id);
 
 /* dense index of an external item id (binary search in item_ids), 0 if unknown */
 int32_t		nn_item_index(const nn_model *m, int64_t item_id);
@@ -260,7 +271,8 @@ size_t		nn_recommend_scores_floats(const nn_model *m, int32_t threads);
 
 /*
  * The top k of B users not yet seen, with the log-sum-exp of their scores:
- * histories items/ratings (B, T) as in nn_infer_batch (utag_* may be NULL),
+ * histories items/ratings (B, T), user rows users (B) and user tags utag_*
+ * as in nn_infer_batch (each may be NULL),
  * seen items as CSR seen_ptr (B + 1) / seen, item_out (N+1, D) from
  * nn_item_output.  Runs on threads threads (this one and threads - 1 new
  * ones), each slice of users with one-thread GEMMs: OpenBLAS must be set to
@@ -271,7 +283,7 @@ size_t		nn_recommend_scores_floats(const nn_model *m, int32_t threads);
  * BLAS, so it may run on a thread of its own (nn_async_start).
  */
 void		nn_recommend_batch(const nn_model *m, const float *item_out, int32_t B, int32_t T,
-							   const int32_t *items, const float *ratings,
+							   const int32_t *items, const float *ratings, const int32_t *users,
 							   const int32_t *utag_ptr, const int32_t *utag_idx,
 							   const int32_t *seen_ptr, const int32_t *seen, nn_topk_batch *out,
 							   int32_t threads, float *u, float *scores, uint8_t *exclude,
@@ -322,8 +334,9 @@ size_t		nn_explain_work_floats(const nn_model *m, int32_t T);
 
 /*
  * Leave-one-out explanation of target (dense, 1..N) after a chronological
- * window items/ratings (T >= 1, dense items, ratings scaled) with user tags
- * utags (n_utags, may be NULL/0); item_out (N+1, D) from nn_item_output.
+ * window items/ratings (T >= 1, dense items, ratings scaled) of user row
+ * user (0: none) with user tags utags (n_utags, may be NULL/0); item_out
+ * (N+1, D) from nn_item_output.
  * *logp = log p(target | window) under the full softmax over items 1..N;
  * contrib (T): contrib[t] = *logp - log p(target | window without item t),
  * exact (the state is carried over the left-out step).  The T + 1 windows
@@ -332,7 +345,7 @@ size_t		nn_explain_work_floats(const nn_model *m, int32_t T);
  */
 void		nn_explain(const nn_model *m, const float *item_out, int32_t T,
 					   const int32_t *items, const float *ratings,
-					   const int32_t *utags, int32_t n_utags, int32_t target,
+					   int32_t user, const int32_t *utags, int32_t n_utags, int32_t target,
 					   double *logp, double *contrib, float *work);
 
 /*
@@ -346,8 +359,10 @@ float		nn_logsumexp(const float *scores, int32_t n);
 /*
  * Format (little-endian): magic "ANRECNN1", format version, header size,
  * all nn_config fields, counts, then item_tag_ptr, item_tag_idx, item_ids,
- * params in the order above, each array 64-byte aligned within the blob,
- * then CRC32C of everything before it.  See src/nn/format.c.
+ * (version 2: user_ids,) params in the order above, each array 64-byte
+ * aligned within the blob, then CRC32C of everything before it.  A model
+ * with user ids is written as version 2, any other as version 1.  See
+ * src/nn/format.c.
  */
 size_t		nn_weights_size(const nn_model *m);
 /* serialise m into buf (nn_weights_size bytes) */

@@ -32,10 +32,12 @@ write_file(const char *dir, const char *name, const void *data, size_t len)
 
 /*
  * Write the blob of a model of cfg whose item j has j % 3 tags (if the
- * configuration has tags) and id 1000 + 5 j.
+ * configuration has tags) and id 1000 + 5 j; with user rows, user_ids (U)
+ * gives their ids (format version 2), or NULL none (version 1, as 0.2.0
+ * wrote them).
  */
 static void
-write_blob(const char *dir, const char *name, const nn_config *cfg)
+write_blob(const char *dir, const char *name, const nn_config *cfg, const int64_t *user_ids)
 {
 	int32_t		ptr[66] = {0};
 	int32_t		idx[3 * 65];
@@ -55,6 +57,13 @@ write_blob(const char *dir, const char *name, const nn_config *cfg)
 		ids[j] = j == 0 ? 0 : 1000 + 5 * (int64_t) j;
 	}
 	if (nn_model_create(&m, cfg, ptr, idx, ids, 7, &nn_malloc_allocator, &err) != NN_OK)
+	{
+		fprintf(stderr, "seed_corpus: %s: %s\n", name, err.msg);
+		exit(1);
+	}
+	if (user_ids == NULL)
+		m.user_ids = NULL;
+	else if (nn_model_set_user_ids(&m, user_ids, &err) != NN_OK)
 	{
 		fprintf(stderr, "seed_corpus: %s: %s\n", name, err.msg);
 		exit(1);
@@ -127,16 +136,18 @@ main(int argc, char **argv)
 	const uint8_t recipe_plain[] = "!\x05\x02\x01\x01\x02\x03\x01\x04\x00\x07\x01\x00";
 	const uint8_t recipe_sealed[] = "!\x0f\x04\x03\x03\x03\x03\x07\x07\x02\x09\x02\x01\x90\x00\x01";
 	const uint8_t recipe_cut[] = "!\x03\x01\x00\x00\x00\x00\x00\x00\x01\x00\x03\x1a";
+	const int64_t user_ids[3] = {-3, 8, (int64_t) 1 << 40};
 
 	if (argc != 3)
 	{
 		fprintf(stderr, "usage: seed_corpus WEIGHTS_DIR RESUME_DIR\n");
 		return 2;
 	}
-	write_blob(argv[1], "blob-small", &small);
-	write_blob(argv[1], "blob-full", &full);
-	write_blob(argv[1], "blob-tiny", &tiny);
-	write_blob(argv[1], "blob-wide", &wide);
+	write_blob(argv[1], "blob-small", &small, NULL);
+	write_blob(argv[1], "blob-full", &full, NULL);
+	write_blob(argv[1], "blob-tiny", &tiny, NULL);
+	write_blob(argv[1], "blob-wide", &wide, NULL);
+	write_blob(argv[1], "blob-users", &full, user_ids);
 	write_file(argv[1], "recipe-plain", recipe_plain, sizeof(recipe_plain) - 1);
 	write_file(argv[1], "recipe-sealed", recipe_sealed, sizeof(recipe_sealed) - 1);
 	write_file(argv[1], "recipe-cut", recipe_cut, sizeof(recipe_cut) - 1);

@@ -199,7 +199,10 @@ same_model(const nn_model *v, const nn_model *m)
 		memcmp(v->item_tag_ptr, m->item_tag_ptr, ((size_t) n + 2) * sizeof(int32_t)) == 0 &&
 		(m->item_tag_ptr[n + 1] == 0 ||
 		 memcmp(v->item_tag_idx, m->item_tag_idx, (size_t) m->item_tag_ptr[n + 1] * sizeof(int32_t)) == 0) &&
-		memcmp(v->item_ids, m->item_ids, ((size_t) n + 1) * sizeof(int64_t)) == 0;
+		memcmp(v->item_ids, m->item_ids, ((size_t) n + 1) * sizeof(int64_t)) == 0 &&
+		(v->user_ids == NULL) == (m->user_ids == NULL) &&
+		(m->user_ids == NULL ||
+		 memcmp(v->user_ids, m->user_ids, ((size_t) m->cfg.n_users + 1) * sizeof(int64_t)) == 0);
 	same = same && v->item_emb - v->params == m->item_emb - m->params &&
 		v->tag_emb - v->params == m->tag_emb - m->params &&
 		(v->utag_emb == NULL) == (m->utag_emb == NULL) &&
@@ -360,7 +363,9 @@ test_header(const fixture *f)
 	tap_ok(rejects(b, f->len, NN_ECORRUPT, "bad magic"), "wrong magic rejected");
 	tap_ok(rejects(b, 3, NN_ECORRUPT, "truncated"), "3 bytes rejected as truncated");
 	free(b);
-	check_edit(f, edit_put32, AT(OFF_VERSION, 2), 1, NN_EVERSION, "version 2", "version 2");
+	check_edit(f, edit_put32, AT(OFF_VERSION, 3), 1, NN_EVERSION, "version 3", "version 3");
+	check_edit(f, edit_put32, AT(OFF_VERSION, 2), 1, NN_ECORRUPT, "without user rows",
+			   "version 2 without users");
 	check_edit(f, edit_put32, AT(OFF_VERSION, 0), 1, NN_EVERSION, "version 0", "version 0");
 	check_edit(f, edit_put32, AT(OFF_HDRSIZE, 84), 1, NN_ECORRUPT, "header size", "header size 84");
 	check_edit(f, edit_put32, AT(OFF_N_ITEMS, 0), 1, NN_ECORRUPT, "n_items", "n_items 0");
@@ -418,6 +423,83 @@ test_arrays(const fixture *f)
 	check_edit(f, edit_put32, AT(ids + 8 * n, 0), 1, NN_ECORRUPT,
 			   "strictly ascending at", "last item id descending");
 	check_edit(f, edit_put32, AT(ids + 8 * (n + 1), 1), 1, NN_ECORRUPT, "padding", "non-zero after item ids");
+}
+
+/* the version of a blob */
+static uint32_t
+blob_version(const unsigned char *blob)
+{
+	uint32_t	v;
+
+	memcpy(&v, blob + OFF_VERSION, 4);
+	return v;
+}
+
+/*
+ * User ids (format version 2): a model with user rows is written with its
+ * users' external ids and found by nn_user_index; one without user ids is
+ * version 1 (the 0.2.0 bytes); every corruption of the ids is rejected.
+ */
+static void
+test_user_ids(void)
+{
+	nn_config	cfg = {.n_items = 5, .n_tags = 2, .n_users = 3, .dim = 2, .hidden = 3,
+	.layers = 1, .maxlen = 4, .rating_min = 1.0f, .rating_max = 5.0f};
+	const int64_t ids[3] = {-7, 9, 40};
+	const int64_t bad_ids[3] = {5, 5, 6};
+	fixture		f;
+	nn_model	v,
+				m;
+	nn_error	err;
+	unsigned char *b;
+	size_t		off_uids,
+				len;
+	int			rc;
+
+	fixture_make(&f, &cfg);
+	tap_ok(blob_version(f.blob) == 2 && f.m.user_ids[1] == 1 && f.m.user_ids[3] == 3,
+		   "a created model with users has ids 1..U and is written as version 2");
+	tap_ok(nn_model_set_user_ids(&f.m, bad_ids, &err) == NN_EINVAL && strstr(err.msg, "ascending") &&
+		   f.m.user_ids[1] == 1, "non-ascending user ids are refused and change nothing");
+	rc = nn_model_set_user_ids(&f.m, ids, &err);
+	len = nn_weights_size(&f.m);
+	b = aligned_copy("", 0, len);
+	tap_ok(rc == NN_OK && len == f.len && nn_weights_write(&f.m, b, len, &err) == NN_OK &&
+		   nn_weights_view(b, len, &v, &err) == NN_OK && same_model(&v, &f.m),
+		   "user ids round-trip through the blob");
+	tap_ok(nn_user_index(&v, -7) == 1 && nn_user_index(&v, 9) == 2 && nn_user_index(&v, 40) == 3 &&
+		   nn_user_index(&v, 10) == 0 && nn_user_index(&v, 0) == 0,
+		   "nn_user_index finds each user's row, 0 for others");
+	off_uids = (size_t) ((const unsigned char *) v.user_ids - b);
+	tap_ok(off_uids % 64 == 0 && off_uids > f.off_ids && off_uids < f.off_params,
+		   "user ids lie 64-byte aligned between item ids and params");
+	free(f.blob);
+	f.blob = b;
+	check_edit(&f, edit_put32, AT(off_uids, 3), 1, NN_ECORRUPT, "user_ids[0]", "user id 0 not 0");
+	check_edit(&f, edit_put32, AT(off_uids + 8 * 3, 9), 1, NN_ECORRUPT,
+			   "user_ids not strictly ascending at 3", "user id repeated");
+	check_edit(&f, edit_put32, AT(off_uids + 8 * 4, 1), 1, NN_ECORRUPT, "padding", "non-zero after user ids");
+	check_edit(&f, edit_put32, AT(OFF_VERSION, 1), 1, NN_ECORRUPT, "total size", "version 2 blob read as 1");
+	check_edit(&f, edit_flip, off_uids + 8, 0, NN_ECORRUPT, "checksum", "flip in user ids");
+
+	/* user rows without ids (as version 1 allowed) stay version 1, rewritten byte for byte */
+	m = f.m;
+	m.user_ids = NULL;
+	len = nn_weights_size(&m);
+	b = aligned_copy("", 0, len);
+	rc = nn_weights_write(&m, b, len, &err) == NN_OK && nn_weights_view(b, len, &v, &err) == NN_OK;
+	tap_ok(rc && blob_version(b) == 1 && len < f.len && v.user_ids == NULL &&
+		   nn_user_index(&v, 9) == 0 && nn_weights_size(&v) == len,
+		   "user rows without ids are written as version 1 and know no user");
+	free(b);
+	m = f.m;
+	m.cfg.n_users = 0;
+	tap_ok(nn_weights_write(&m, f.blob, f.len, &err) == NN_EINVAL && strstr(err.msg, "no user rows"),
+		   "user ids without user rows are not written");
+	m.user_ids = NULL;
+	m.owned = NULL;
+	tap_ok(nn_model_set_user_ids(&m, ids, &err) == NN_EINVAL, "a view or a model without users takes no ids");
+	fixture_free(&f);
 }
 
 /* one flipped bit in each region fails the checksum; so does any flip */
@@ -509,7 +591,9 @@ main(void)
 	test_round_trip(&small, "item tags only");
 	test_round_trip(&full, "no item tags, user tags and users, 3 layers");
 	test_round_trip(&deep, "one item, 8 layers, empty rating range");
+	test_user_ids();
 	fixture_make(&f, &small);
+	tap_ok(blob_version(f.blob) == 1, "a model without users is written as version 1");
 	test_header(&f);
 	test_arrays(&f);
 	test_checksum(&f);
