@@ -96,7 +96,7 @@ main(int argc, char **argv)
 	{
 		t0 = now(CLOCK_MONOTONIC);
 		c0 = now(CLOCK_THREAD_CPUTIME_ID);
-		nn_explain(&m, out, cfg.maxlen, items, ratings, NULL, 0, 1 + i % cfg.n_items,
+		nn_explain(&m, out, cfg.maxlen, items, ratings, 0, NULL, 0, 1 + i % cfg.n_items,
 				   &logp, contrib, work);
 		cpu[i] = now(CLOCK_THREAD_CPUTIME_ID) - c0;
 		times[i] = now(CLOCK_MONOTONIC) - t0;

@@ -143,7 +143,7 @@ main(int argc, char **argv)
 		{
 			double		t0 = now();
 
-			nn_recommend_batch(&m, out, B, cfg.maxlen, items, ratings, NULL, NULL,
+			nn_recommend_batch(&m, out, B, cfg.maxlen, items, ratings, NULL, NULL, NULL,
 							   seen_ptr, items, &top, threads, u, scores, exclude, work);
 			if (i >= 0)
 				rate[i] = B / (now() - t0);

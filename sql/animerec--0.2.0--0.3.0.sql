@@ -29,31 +29,7 @@ COMMENT ON FUNCTION generate_demo_data(int, int, int, name) IS
 ALTER TABLE models ADD COLUMN train_state bytea;
 COMMENT ON COLUMN models.train_state IS
     'while status is training: the run''s state after its last checkpointed epoch (weights, Adam moments and step, random generator, averaged weights) so that resume => true continues exactly; NULL once ready or failed, and in checkpoints written by 0.2.0';
-COMMENT ON PROCEDURE train(text, regclass, text, text, text, text, regclass, text, text, regclass,
-                           int, int, int, int, int, double precision, double precision,
-                           double precision, int, int, text, int, boolean, boolean, int,
-                           double precision) IS
-$$Train a new version of model NAME from the ratings table or view RATINGS and make it active.
-Columns: USER_COL and ITEM_COL (int or bigint ids; rows with a NULL id are skipped and counted),
-RATING_COL (numeric, NULL for none), ORDER_COL (the order of each user's history, ties by item id;
-NULL means item-id order, which only suits data whose ids follow time, since the LSTM learns
-transitions between consecutive items). ITEMS with ITEM_KEY and TAGS_COL (text[] or comma-separated
-text) gives the items' tags; USER_TAGS is a table of (USER_COL, tag).
-Hyperparameters: DIM embedding size (64), HIDDEN LSTM size (128), LAYERS (2), MAXLEN steps a window (50),
-BATCH_SIZE windows a batch (64), LEARNING_RATE Adam (0.005), CLIP gradient norm (5; 0 none), DROPOUT (0.3),
-EPOCHS at most (30), PATIENCE epochs without better validation NDCG@10 before stopping (6; 0 never),
-LOSS 'full' softmax or 'sampled' with NEGATIVES popularity-sampled negatives (1024), SEED (42),
-EMA_DECAY (0.995): validation ranks, and the run keeps, an exponential moving average of the weights
-over the steps (0: the raw weights).
-HOLDOUT (true): users with at least 5 rows keep their last item for test and the one before for
-validation; false trains on every row (no early stopping, no metrics).
-Outside a transaction block every epoch commits a checkpoint (the best weights so far, metrics and a
-training_log row), so a cancel or crash loses at most one epoch; inside a transaction block nothing is
-committed before the end. RESUME => true continues the newest interrupted run of NAME from its
-last checkpoint exactly: called with the same data and arguments (EPOCHS and PATIENCE may change) and
-animerec.threads = 1, it ends with the weights an uninterrupted run would have, bit for bit (a NOTICE
-says when arguments differ, or when a 0.2.0 checkpoint without training state restarts Adam).
-Reads the data with the caller's privileges.$$;
+-- (train's comment, which describes resume, is set where train gains user_embedding below)
 
 -- ---------------------------------------------------------------------------
 -- User tags from text (issue 15): user_tags_tfidf (sql/install/35_user_tags.sql).
@@ -842,3 +818,69 @@ $$;
 -- ---- given users are scored in full blocks from the start ----
 COMMENT ON FUNCTION recommend_all(int, text, bigint[]) IS
     'top k for every user of the model''s ratings table, or for the given users (those without rows get the popularity ranking), in ascending user order, with probability and personalized as in recommend and the model version that answered; a serving grantee reads the histories with the model owner''s rights; reads all histories in one query and scores a block of users per matrix product (8, then twice as many each time up to 256; for given users 256 from the start), streaming: the first rows come after the first block and LIMIT or closing a cursor stops the work';
+
+-- ---------------------------------------------------------------------------
+-- Issue 15: train(user_embedding => true) learns a vector per user
+-- (src/train_procedure.c; weight format version 2 in src/nn/format.c).
+-- ---------------------------------------------------------------------------
+DROP PROCEDURE train(text, regclass, text, text, text, text, regclass, text, text, regclass,
+                     int, int, int, int, int, double precision, double precision,
+                     double precision, int, int, text, int, boolean, boolean, int,
+                     double precision);
+CREATE PROCEDURE train(
+    name          text,
+    ratings       regclass,
+    user_col      text             DEFAULT 'user_id',
+    item_col      text             DEFAULT 'item_id',
+    rating_col    text             DEFAULT 'rating',
+    order_col     text             DEFAULT 'rated_at',
+    items         regclass         DEFAULT NULL,
+    item_key      text             DEFAULT 'item_id',
+    tags_col      text             DEFAULT 'tags',
+    user_tags     regclass         DEFAULT NULL,
+    dim           int              DEFAULT 64,
+    hidden        int              DEFAULT 128,
+    layers        int              DEFAULT 2,
+    maxlen        int              DEFAULT 50,
+    batch_size    int              DEFAULT 64,
+    learning_rate double precision DEFAULT 0.005,
+    clip          double precision DEFAULT 5,
+    dropout       double precision DEFAULT 0.3,
+    epochs        int              DEFAULT 30,
+    patience      int              DEFAULT 6,
+    loss          text             DEFAULT 'full',
+    negatives     int              DEFAULT 1024,
+    holdout       boolean          DEFAULT true,
+    resume        boolean          DEFAULT false,
+    seed          int              DEFAULT 42,
+    ema_decay     double precision DEFAULT 0.995,
+    user_embedding boolean         DEFAULT false)
+    AS 'MODULE_PATHNAME', 'animerec_train'
+    LANGUAGE C;
+COMMENT ON PROCEDURE train(text, regclass, text, text, text, text, regclass, text, text, regclass,
+                           int, int, int, int, int, double precision, double precision,
+                           double precision, int, int, text, int, boolean, boolean, int,
+                           double precision, boolean) IS
+$$Train a new version of model NAME from the ratings table or view RATINGS and make it active.
+Columns: USER_COL and ITEM_COL (int or bigint ids; rows with a NULL id are skipped and counted),
+RATING_COL (numeric, NULL for none), ORDER_COL (the order of each user's history, ties by item id;
+NULL means item-id order, which only suits data whose ids follow time, since the LSTM learns
+transitions between consecutive items). ITEMS with ITEM_KEY and TAGS_COL (text[] or comma-separated
+text) gives the items' tags; USER_TAGS is a table of (USER_COL, tag).
+Hyperparameters: DIM embedding size (64), HIDDEN LSTM size (128), LAYERS (2), MAXLEN steps a window (50),
+BATCH_SIZE windows a batch (64), LEARNING_RATE Adam (0.005), CLIP gradient norm (5; 0 none), DROPOUT (0.3),
+EPOCHS at most (30), PATIENCE epochs without better validation NDCG@10 before stopping (6; 0 never),
+LOSS 'full' softmax or 'sampled' with NEGATIVES popularity-sampled negatives (1024), SEED (42),
+EMA_DECAY (0.995): validation ranks, and the run keeps, an exponential moving average of the weights
+over the steps (0: the raw weights). USER_EMBEDDING (false): learn a DIM-sized vector per user of the
+data, fed to every step beside the item; recommend and explain use a user's vector, users not in the
+training data (and recommend_for_history) get the zero vector.
+HOLDOUT (true): users with at least 5 rows keep their last item for test and the one before for
+validation; false trains on every row (no early stopping, no metrics).
+Outside a transaction block every epoch commits a checkpoint (the best weights so far, metrics and a
+training_log row), so a cancel or crash loses at most one epoch; inside a transaction block nothing is
+committed before the end. RESUME => true continues the newest interrupted run of NAME from its
+last checkpoint exactly: called with the same data and arguments (EPOCHS and PATIENCE may change) and
+animerec.threads = 1, it ends with the weights an uninterrupted run would have, bit for bit (a NOTICE
+says when arguments differ, or when a 0.2.0 checkpoint without training state restarts Adam).
+Reads the data with the caller's privileges.$$;

@@ -99,6 +99,7 @@ eval_ranking(const nn_model *m, const TrainData *d, bool test, int32 k,
 	int32		utag_cap = 0;
 	uint8	   *exclude = palloc0((size_t) N + 1);
 	int32	   *batch_user = palloc(sizeof(int32) * max_b);
+	int32	   *user_rows = m->user_ids ? palloc(sizeof(int32) * max_b) : NULL;
 	double		hr = 0,
 				ndcg = 0,
 				mrr = 0,
@@ -162,11 +163,13 @@ eval_ranking(const nn_model *m, const TrainData *d, bool test, int32 k,
 		{
 			int64		end;
 
+			if (user_rows)
+				user_rows[b] = nn_user_index(m, d->user_ids[batch_user[b]]);
 			(void) data_user_split(d, batch_user[b], true, &end);
 			fill_history(d, d->user_off[batch_user[b]], test ? end + 1 : end, T,
 						 items + (size_t) b * T, ratings + (size_t) b * T);
 		}
-		nn_infer_batch(m, B, T, items, ratings, NULL, utag_ptr, utag_idx, u_out, work);
+		nn_infer_batch(m, B, T, items, ratings, user_rows, utag_ptr, utag_idx, u_out, work);
 		nn_scores(m, item_out, u_out, B, scores);
 		for (b = 0; b < B; b++)
 		{
@@ -216,6 +219,8 @@ eval_ranking(const nn_model *m, const TrainData *d, bool test, int32 k,
 	pfree(ratings);
 	pfree(exclude);
 	pfree(batch_user);
+	if (user_rows)
+		pfree(user_rows);
 	if (pop_scores)
 		pfree(pop_scores);
 	if (utag_ptr)

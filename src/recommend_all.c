@@ -232,7 +232,7 @@ stream_next_user(Stream *st, const HistoryPlan *hp, int64 user, bool last)
 	{
 		if (last || st->wanted[st->next_wanted] < user)
 		{
-			block_begin_user(st->b, st->wanted[st->next_wanted]);
+			block_begin_user(st->b, &st->sm->m, st->wanted[st->next_wanted]);
 			stream_end_user(st, hp);
 		}
 		st->next_wanted++;
@@ -249,7 +249,7 @@ stream_add_row(Stream *st, const HistoryPlan *hp, const HistoryRow *row)
 	if (!st->have_user || row->user != st->cur_user)
 	{
 		stream_next_user(st, hp, row->user, false);
-		block_begin_user(st->b, row->user);
+		block_begin_user(st->b, &st->sm->m, row->user);
 		st->have_user = true;
 		st->cur_user = row->user;
 	}

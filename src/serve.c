@@ -329,6 +329,7 @@ read_user_history(const ServeModel *sm, const ServingAccess *acc, bool own_right
 	h->n_win = 0;
 	h->utags = NULL;
 	h->n_utags = 0;
+	h->user_row = nn_user_index(m, user_id);
 	SPI_connect();
 	hp = get_history_plan(sm, acc);
 	history_become_reader(hp, &reader, &su);
@@ -387,11 +388,12 @@ read_user_history(const ServeModel *sm, const ServingAccess *acc, bool own_right
 
 /*
  * u (D) = the model's embedding of a chronological history of n dense items
- * with the user's n_utags user tags (utags may be NULL); zero when n = 0.
+ * of the user with user-embedding row user_row (0: none) and n_utags user
+ * tags (utags may be NULL); zero when n = 0.
  */
 static void
 embed_history(const ServeModel *sm, const int32 *items, const float *ratings, int32 n,
-			  const int32 *utags, int32 n_utags, float *u)
+			  int32 user_row, const int32 *utags, int32 n_utags, float *u)
 {
 	const nn_model *m = &sm->m;
 	int32		utag_ptr[2] = {0, n_utags};
@@ -404,7 +406,8 @@ embed_history(const ServeModel *sm, const int32 *items, const float *ratings, in
 	}
 	animerec_set_blas_threads();
 	work = palloc(sizeof(float) * nn_batch_work_floats(m, 1, n));
-	nn_infer_batch(m, 1, n, items, ratings, NULL, utags ? utag_ptr : NULL, utags, u, work);
+	nn_infer_batch(m, 1, n, items, ratings, user_row > 0 ? &user_row : NULL,
+				   utags ? utag_ptr : NULL, utags, u, work);
 	pfree(work);
 }
 
@@ -523,7 +526,7 @@ animerec_recommend(PG_FUNCTION_ARGS)
 	exclude = palloc0(sm->m.cfg.n_items + 1);
 	read_user_history(sm, &acc, false, PG_GETARG_INT64(0), exclude_seen, exclude, &h);
 	u = palloc(sizeof(float) * sm->m.cfg.dim);
-	embed_history(sm, h.win_items, h.win_ratings, h.n_win, h.utags, h.n_utags, u);
+	embed_history(sm, h.win_items, h.win_ratings, h.n_win, h.user_row, h.utags, h.n_utags, u);
 	recommend_from_embedding(rsinfo, sm, u, exclude_seen ? exclude : NULL, k, h.n_win > 0);
 	serve_model_release(sm);
 	return (Datum) 0;
@@ -557,7 +560,7 @@ animerec_recommend_for_history(PG_FUNCTION_ARGS)
 	exclude = palloc0(sm->m.cfg.n_items + 1);
 	n = history_from_args(fcinfo, 0, sm, &items, &ratings, exclude);
 	u = palloc(sizeof(float) * sm->m.cfg.dim);
-	embed_history(sm, items, ratings, n, NULL, 0, u);
+	embed_history(sm, items, ratings, n, 0, NULL, 0, u);
 	recommend_from_embedding(rsinfo, sm, u, exclude, k, n > 0);
 	serve_model_release(sm);
 	return (Datum) 0;
@@ -688,6 +691,7 @@ block_init(UserBlock *b, const ServeModel *sm, int32 k)
 	b->limit = BATCH_USERS;
 	b->T = m->cfg.maxlen;
 	b->user_ids = palloc(sizeof(int64) * BATCH_USERS);
+	b->user_rows = m->user_ids ? palloc(sizeof(int32) * BATCH_USERS) : NULL;
 	b->n_win = palloc(sizeof(int32) * BATCH_USERS);
 	b->items = palloc0(sizeof(int32) * BATCH_USERS * b->T);
 	b->ratings = palloc0(sizeof(float) * BATCH_USERS * b->T);
@@ -736,11 +740,13 @@ block_add_seen(UserBlock *b, int32 j)
 	b->seen_ptr[b->B + 1] = at + 1;
 }
 
-/* Start a new user in the block (its window and seen list empty). */
+/* Start a new user of model m in the block (its window and seen list empty). */
 void
-block_begin_user(UserBlock *b, int64 user_id)
+block_begin_user(UserBlock *b, const nn_model *m, int64 user_id)
 {
 	b->user_ids[b->B] = user_id;
+	if (b->user_rows)
+		b->user_rows[b->B] = nn_user_index(m, user_id);
 	b->n_win[b->B] = 0;
 	b->seen_ptr[b->B + 1] = b->seen_ptr[b->B];
 	memset(b->items + (size_t) b->B * b->T, 0, sizeof(int32) * b->T);
@@ -809,7 +815,7 @@ block_score(UserBlock *b, const ServeModel *sm, const BlockScratch *s)
 {
 	if (b->B == 0)
 		return;
-	nn_recommend_batch(&sm->m, sm->item_out, b->B, b->T, b->items, b->ratings,
+	nn_recommend_batch(&sm->m, sm->item_out, b->B, b->T, b->items, b->ratings, b->user_rows,
 					   b->has_utags ? b->utag_ptr : NULL, b->utag_idx, b->seen_ptr, b->seen,
 					   &b->top, s->threads, s->u, s->scores, s->exclude, s->work);
 }

@@ -57,6 +57,7 @@ typedef struct History
 	int32		n_win;
 	int32	   *utags;			/* the user's dense user tags (models trained with user tags) */
 	int32		n_utags;
+	int32		user_row;		/* the user's row of the model's user embedding, 0: none */
 } History;
 
 /*
@@ -101,6 +102,7 @@ typedef struct UserBlock
 	int32		limit;			/* users at which it is scored, <= BATCH_USERS */
 	int32		T;				/* maxlen */
 	int64	   *user_ids;		/* (BATCH_USERS) */
+	int32	   *user_rows;		/* (BATCH_USERS) user-embedding rows; NULL: the model has none */
 	int32	   *n_win;			/* (BATCH_USERS) window lengths */
 	int32	   *items;			/* (BATCH_USERS, T) chronological, right-aligned */
 	float	   *ratings;		/* (BATCH_USERS, T) */
@@ -131,8 +133,8 @@ typedef struct BlockScratch
 extern void block_init(UserBlock *b, const ServeModel *sm, int32 k);
 /* Allocate the scratch to score sm's blocks on threads threads (in CurrentMemoryContext). */
 extern void block_scratch_init(BlockScratch *s, const ServeModel *sm, int32 threads);
-/* Start a new user in the block (its window and seen list empty). */
-extern void block_begin_user(UserBlock *b, int64 user_id);
+/* Start a new user of model m in the block (its window and seen list empty). */
+extern void block_begin_user(UserBlock *b, const nn_model *m, int64 user_id);
 /* Append a seen item of the block's current (last) user. */
 extern void block_add_seen(UserBlock *b, int32 j);
 /* Close the block's current user; true when the block now has limit users. */

@@ -52,6 +52,7 @@ typedef struct TrainParams
 	bool		resume;
 	int32		seed;
 	double		ema_decay;		/* 0: validate and keep the raw weights */
+	bool		user_embedding; /* learn a vector per training user */
 } TrainParams;
 
 /* State of a run between epochs. */
@@ -163,6 +164,7 @@ parse_params(FunctionCallInfo fcinfo, TrainParams *p)
 	p->resume = DatumGetBool(required_arg(fcinfo, 23, "resume"));
 	p->seed = DatumGetInt32(required_arg(fcinfo, 24, "seed"));
 	p->ema_decay = DatumGetFloat8(required_arg(fcinfo, 25, "ema_decay"));
+	p->user_embedding = DatumGetBool(required_arg(fcinfo, 26, "user_embedding"));
 
 	check_param(OPT_DIM, p->dim);
 	check_param(OPT_HIDDEN, p->hidden);
@@ -193,10 +195,12 @@ params_json(const TrainParams *p)
 	appendStringInfo(&s, "{\"dim\": %d, \"hidden\": %d, \"layers\": %d, \"maxlen\": %d,"
 					 " \"batch_size\": %d, \"learning_rate\": %.17g, \"clip\": %.17g,"
 					 " \"dropout\": %.17g, \"epochs\": %d, \"patience\": %d, \"loss\": \"%s\","
-					 " \"negatives\": %d, \"holdout\": %s, \"seed\": %d, \"ema_decay\": %.17g}",
+					 " \"negatives\": %d, \"holdout\": %s, \"seed\": %d, \"ema_decay\": %.17g,"
+					 " \"user_embedding\": %s}",
 					 p->dim, p->hidden, p->layers, p->maxlen, p->batch_size, p->learning_rate,
 					 p->clip, p->dropout, p->epochs, p->patience, p->loss, p->negatives,
-					 p->holdout ? "true" : "false", p->seed, p->ema_decay);
+					 p->holdout ? "true" : "false", p->seed, p->ema_decay,
+					 p->user_embedding ? "true" : "false");
 	return s.data;
 }
 
@@ -305,18 +309,21 @@ plan_batches(TrainWindow *w, int64 n, int32 B, pg_prng_state *rng, int64 *n_batc
 
 /*
  * Fill a batch from windows w[0..B-1]: items/ratings (B, T+1) left-padded,
- * user tags CSR (B + 1) when the data has them.  Returns T (longest window
- * minus one).
+ * users (B) each window's user row (its data index + 1) when users is not
+ * NULL, user tags CSR (B + 1) when the data has them.  Returns T (longest
+ * window minus one).
  */
 static int32
 fill_batch(const TrainData *d, const TrainWindow *w, int32 B, int32 *items, float *ratings,
-		   int32 *utag_ptr, int32 **utag_idx, int32 *utag_cap)
+		   int32 *users, int32 *utag_ptr, int32 **utag_idx, int32 *utag_cap)
 {
 	int32		T = 1;
 	int32		b;
 
 	for (b = 0; b < B; b++)
 		T = Max(T, w[b].len - 1);
+	for (b = 0; users && b < B; b++)
+		users[b] = w[b].user + 1;
 	memset(items, 0, sizeof(int32) * B * (T + 1));
 	memset(ratings, 0, sizeof(float) * B * (T + 1));
 	for (b = 0; b < B; b++)
@@ -409,6 +416,7 @@ train_epoch(TrainRun *run, int32 epoch, int64 *positions)
 	int32		B = p->batch_size;
 	int32	   *items = palloc(sizeof(int32) * B * (p->maxlen + 1));
 	float	   *ratings = palloc(sizeof(float) * B * (p->maxlen + 1));
+	int32	   *users = run->model.cfg.n_users > 0 ? palloc(sizeof(int32) * B) : NULL;
 	int32	   *utag_ptr = run->d.utag_ptr ? palloc(sizeof(int32) * (B + 1)) : NULL;
 	int32		utag_cap = 1024;
 	int32	   *utag_idx = palloc(sizeof(int32) * utag_cap);
@@ -430,10 +438,10 @@ train_epoch(TrainRun *run, int32 epoch, int64 *positions)
 
 		batch.B = nb;
 		batch.T = fill_batch(&run->d, run->windows + first[bi], nb, items, ratings,
-							 utag_ptr, &utag_idx, &utag_cap);
+							 users, utag_ptr, &utag_idx, &utag_cap);
 		batch.items = items;
 		batch.ratings = ratings;
-		batch.users = NULL;
+		batch.users = users;
 		batch.utag_ptr = utag_ptr;
 		batch.utag_idx = utag_idx;
 		if (nn_trainer_step(run->trainer, &batch, &loss_sum, &n_pos, &err) != NN_OK)
@@ -452,6 +460,8 @@ train_epoch(TrainRun *run, int32 epoch, int64 *positions)
 	pfree(utag_idx);
 	if (utag_ptr)
 		pfree(utag_ptr);
+	if (users)
+		pfree(users);
 	*positions = n_pos;
 	return n_pos ? loss_sum / n_pos : 0;
 }
@@ -589,7 +599,10 @@ view_checkpoint(const TrainRun *run, const RegistryCheckpoint *ck, nn_config *cf
 	cfg->rating_min = saved->cfg.rating_min;
 	cfg->rating_max = saved->cfg.rating_max;
 	if (memcmp(&saved->cfg, cfg, sizeof(nn_config)) != 0 ||
-		memcmp(saved->item_ids, run->d.item_ids, sizeof(int64) * (run->d.n_items + 1)) != 0)
+		memcmp(saved->item_ids, run->d.item_ids, sizeof(int64) * (run->d.n_items + 1)) != 0 ||
+		(cfg->n_users > 0 && (saved->user_ids == NULL ||
+							  memcmp(saved->user_ids + 1, run->d.user_ids,
+									 sizeof(int64) * run->d.n_users) != 0)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("checkpoint of model \"%s\" version %d does not match the data and hyperparameters",
@@ -605,7 +618,8 @@ new_model(const TrainRun *run, const nn_config *cfg, nn_model *m)
 	nn_error	err;
 
 	if (nn_model_create(m, cfg, d->item_tag_ptr, d->item_tag_idx, d->item_ids,
-						(uint64) run->p->seed, &animerec_palloc_allocator, &err) != NN_OK)
+						(uint64) run->p->seed, &animerec_palloc_allocator, &err) != NN_OK ||
+		(cfg->n_users > 0 && nn_model_set_user_ids(m, d->user_ids, &err) != NN_OK))
 		nn_raise(&err, "creating the model");
 }
 
@@ -791,6 +805,7 @@ model_config(const TrainParams *p, const TrainData *d, nn_config *cfg)
 	cfg->n_items = d->n_items;
 	cfg->n_tags = d->n_tags;
 	cfg->n_user_tags = d->n_user_tags;
+	cfg->n_users = p->user_embedding ? d->n_users : 0;
 	cfg->dim = p->dim;
 	cfg->hidden = p->hidden;
 	cfg->layers = p->layers;

@@ -46,13 +46,14 @@ CREATE PROCEDURE train(
     holdout       boolean          DEFAULT true,
     resume        boolean          DEFAULT false,
     seed          int              DEFAULT 42,
-    ema_decay     double precision DEFAULT 0.995)
+    ema_decay     double precision DEFAULT 0.995,
+    user_embedding boolean         DEFAULT false)
     AS 'MODULE_PATHNAME', 'animerec_train'
     LANGUAGE C;
 COMMENT ON PROCEDURE train(text, regclass, text, text, text, text, regclass, text, text, regclass,
                            int, int, int, int, int, double precision, double precision,
                            double precision, int, int, text, int, boolean, boolean, int,
-                           double precision) IS
+                           double precision, boolean) IS
 $$Train a new version of model NAME from the ratings table or view RATINGS and make it active.
 Columns: USER_COL and ITEM_COL (int or bigint ids; rows with a NULL id are skipped and counted),
 RATING_COL (numeric, NULL for none), ORDER_COL (the order of each user's history, ties by item id;
@@ -64,7 +65,9 @@ BATCH_SIZE windows a batch (64), LEARNING_RATE Adam (0.005), CLIP gradient norm 
 EPOCHS at most (30), PATIENCE epochs without better validation NDCG@10 before stopping (6; 0 never),
 LOSS 'full' softmax or 'sampled' with NEGATIVES popularity-sampled negatives (1024), SEED (42),
 EMA_DECAY (0.995): validation ranks, and the run keeps, an exponential moving average of the weights
-over the steps (0: the raw weights).
+over the steps (0: the raw weights). USER_EMBEDDING (false): learn a DIM-sized vector per user of the
+data, fed to every step beside the item; recommend and explain use a user's vector, users not in the
+training data (and recommend_for_history) get the zero vector.
 HOLDOUT (true): users with at least 5 rows keep their last item for test and the one before for
 validation; false trains on every row (no early stopping, no metrics).
 Outside a transaction block every epoch commits a checkpoint (the best weights so far, metrics and a

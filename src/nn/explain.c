@@ -52,7 +52,7 @@ nn_explain_work_floats(const nn_model *m, int32_t T)
 /*
  * Leave-one-out explanation of target (dense, 1..N) after the chronological
  * window items/ratings (T >= 1, dense items, ratings scaled) of a user with
- * user tags utags (n_utags, may be NULL/0).  item_out (N+1, D) is
+ * user row user (0: none) and user tags utags (n_utags, may be NULL/0).  item_out (N+1, D) is
  * nn_item_output's table.  Writes *logp = log p(target | window) and
  * contrib (T): contrib[t] = *logp - log p(target | window without item t).
  * work has nn_explain_work_floats(m, T) floats.
@@ -67,7 +67,7 @@ nn_explain_work_floats(const nn_model *m, int32_t T)
 void
 nn_explain(const nn_model *m, const float *item_out, int32_t T,
 		   const int32_t *items, const float *ratings,
-		   const int32_t *utags, int32_t n_utags, int32_t target,
+		   int32_t user, const int32_t *utags, int32_t n_utags, int32_t target,
 		   double *logp, double *contrib, float *work)
 {
 	int32_t		B = T + 1,
@@ -93,7 +93,7 @@ nn_explain(const nn_model *m, const float *item_out, int32_t T,
 				r,
 				t;
 
-	nn_user_context(m, 0, utags, n_utags, ctx);
+	nn_user_context(m, user, utags, n_utags, ctx);
 	for (s = 0; s < T; s++)
 		nn_step_input(m, items[s], ratings[s], ctx, X + (size_t) s * in0);
 	nn_layer_weights(m, 0, &w);

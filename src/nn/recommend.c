@@ -68,7 +68,8 @@ nn_recommend_scores_floats(const nn_model *m, int32_t threads)
 
 /*
  * The top k of B users: histories items/ratings (B, T) as in nn_infer_batch
- * (user tags utag_ptr/utag_idx may be NULL), the items each user has seen
+ * (user rows users (B) and user tags utag_ptr/utag_idx may be NULL), the
+ * items each user has seen
  * as CSR seen_ptr (B + 1) / seen (dense ids, never recommended), item_out
  * (N+1, D) from nn_item_output.  Fills out (B users, out->k each) on
  * threads threads, OpenBLAS set to one; u (B, D) gets the embeddings,
@@ -78,13 +79,13 @@ nn_recommend_scores_floats(const nn_model *m, int32_t threads)
  */
 void
 nn_recommend_batch(const nn_model *m, const float *item_out, int32_t B, int32_t T,
-				   const int32_t *items, const float *ratings,
+				   const int32_t *items, const float *ratings, const int32_t *users,
 				   const int32_t *utag_ptr, const int32_t *utag_idx,
 				   const int32_t *seen_ptr, const int32_t *seen, nn_topk_batch *out,
 				   int32_t threads, float *u, float *scores, uint8_t *exclude, float *work)
 {
 	recommend_job j = {m, item_out, u, seen_ptr, seen, out, scores, exclude};
 
-	nn_infer_on(m, B, T, items, ratings, NULL, utag_ptr, utag_idx, u, work, threads);
+	nn_infer_on(m, B, T, items, ratings, users, utag_ptr, utag_idx, u, work, threads);
 	nn_parallel_rows_on(threads, B, SCORE_CHUNK, recommend_slice, &j);
 }

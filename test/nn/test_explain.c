@@ -86,7 +86,7 @@ test_against_brute_force(int32_t T, int32_t UG, int32_t layers)
 	}
 	target = 1 + (int32_t) nn_rng_below(&r, (uint32_t) cfg.n_items);
 	work = calloc(nn_explain_work_floats(&m, T), sizeof(float));
-	nn_explain(&m, item_out, T, items, ratings, n_utags ? utags : NULL, n_utags, target,
+	nn_explain(&m, item_out, T, items, ratings, 0, n_utags ? utags : NULL, n_utags, target,
 			   &logp, contrib, work);
 
 	brute_embedding(&m, items, ratings, T, utags, n_utags, u);
@@ -145,7 +145,7 @@ test_single_item(void)
 	item_out = calloc(((size_t) cfg.n_items + 1) * cfg.dim, sizeof(float));
 	nn_item_output(&m, item_out);
 	work = calloc(nn_explain_work_floats(&m, 1), sizeof(float));
-	nn_explain(&m, item_out, 1, &item, &rating, NULL, 0, 9, &logp, &contrib, work);
+	nn_explain(&m, item_out, 1, &item, &rating, 0, NULL, 0, 9, &logp, &contrib, work);
 	tap_near(logp - contrib, brute_logp(&m, item_out, u, 9), 1e-5,
 			 "a window of one item left out is the zero embedding (the cold-start scores)");
 	free(item_out);

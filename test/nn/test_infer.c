@@ -252,7 +252,7 @@ batch_job(void *arg)
 {
 	batch_args *a = arg;
 
-	nn_recommend_batch(a->m, a->out, NB, a->m->cfg.maxlen, a->items, a->ratings, a->uptr, a->uidx, a->seen_ptr,
+	nn_recommend_batch(a->m, a->out, NB, a->m->cfg.maxlen, a->items, a->ratings, NULL, a->uptr, a->uidx, a->seen_ptr,
 					   a->seen, a->top, a->threads, a->u, a->scores, a->exclude, a->work);
 }
 
