@@ -178,11 +178,11 @@ parse_params(FunctionCallInfo fcinfo, TrainParams *p)
 	check_param(OPT_PATIENCE, p->patience);
 	check_param(OPT_NEGATIVES, p->negatives);
 	check_param(OPT_EMA_DECAY, p->ema_decay);
-	if (opt_loss(p->loss, strlen(p->loss)) < 0)
+	if (opt_loss(p->loss, strlen(p->loss)) < 0 && !opt_loss_is_auto(p->loss, strlen(p->loss)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("loss must be 'full' or 'sampled', not '%s'", p->loss),
-				 errhint("'full' is the full-softmax cross-entropy; 'sampled' a sampled softmax for large catalogues.")));
+				 errmsg("loss must be 'auto', 'full' or 'sampled', not '%s'", p->loss),
+				 errhint("'full' is the full-softmax cross-entropy; 'sampled' a sampled softmax for large catalogues; 'auto' picks one by the size of the data.")));
 }
 
 /* hyperparameters as json text (the registry's hyperparams column) */
@@ -795,6 +795,37 @@ train_loop(TrainRun *run)
 	}
 }
 
+/*
+ * Resolve loss => 'auto' into 'full' or 'sampled' for the run's data (the
+ * full softmax's output work an epoch against OPT_AUTO_SAMPLED_FLOP), and
+ * say with a NOTICE what was chosen and why.  The resolved name is what the
+ * registry records (and what a resume compares).
+ */
+static void
+resolve_auto_loss(TrainParams *p, const TrainData *d, const TrainWindow *w, int64 n_windows)
+{
+	double		positions = 0,
+				flop;
+	bool		sampled;
+
+	if (!opt_loss_is_auto(p->loss, strlen(p->loss)))
+		return;
+	for (int64 i = 0; i < n_windows; i++)
+		positions += w[i].len - 1;
+	flop = opt_full_output_flop(p->dim, d->n_items, positions);
+	sampled = opt_auto_loss(p->dim, d->n_items, positions) == NN_LOSS_SAMPLED;
+	p->loss = sampled ? "sampled" : "full";
+	if (sampled)
+		ereport(NOTICE,
+				(errmsg("loss 'auto' chose the sampled softmax with %d negatives: the full one's output layer would take %.2g FLOP an epoch (%d items, %.0f positions, dim %d), above %.0e",
+						Min(p->negatives, d->n_items), flop, d->n_items, positions, p->dim,
+						OPT_AUTO_SAMPLED_FLOP)));
+	else
+		ereport(NOTICE,
+				(errmsg("loss 'auto' chose the full softmax: its output layer takes %.2g FLOP an epoch (%d items, %.0f positions, dim %d), not above %.0e",
+						flop, d->n_items, positions, p->dim, OPT_AUTO_SAMPLED_FLOP)));
+}
+
 /* the configuration of the model for the data and parameters */
 static void
 model_config(const TrainParams *p, const TrainData *d, nn_config *cfg)
@@ -890,6 +921,7 @@ run_training(TrainParams *p, FunctionCallInfo fcinfo, MemoryContext cxt, int guc
 					p->name, run.d.n_rows, run.d.n_null, run.d.n_users, run.d.n_items,
 					run.d.n_tags, run.n_windows)));
 
+	resolve_auto_loss(p, &run.d, run.windows, run.n_windows);
 	model_config(p, &run.d, &cfg);
 	animerec_set_blas_threads();
 	start_run(&run, &cfg);

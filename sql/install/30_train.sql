@@ -41,7 +41,7 @@ CREATE PROCEDURE train(
     dropout       double precision DEFAULT 0.3,
     epochs        int              DEFAULT 30,
     patience      int              DEFAULT 6,
-    loss          text             DEFAULT 'full',
+    loss          text             DEFAULT 'auto',
     negatives     int              DEFAULT 1024,
     holdout       boolean          DEFAULT true,
     resume        boolean          DEFAULT false,
@@ -63,7 +63,9 @@ text) gives the items' tags; USER_TAGS is a table of (USER_COL, tag).
 Hyperparameters: DIM embedding size (64), HIDDEN LSTM size (128), LAYERS (2), MAXLEN steps a window (50),
 BATCH_SIZE windows a batch (64), LEARNING_RATE Adam (0.005), CLIP gradient norm (5; 0 none), DROPOUT (0.3),
 EPOCHS at most (30), PATIENCE epochs without better validation NDCG@10 before stopping (6; 0 never),
-LOSS 'full' softmax or 'sampled' with NEGATIVES popularity-sampled negatives (1024), SEED (42),
+LOSS 'full' softmax, 'sampled' with NEGATIVES popularity-sampled negatives (1024), or 'auto' (the
+default): 'sampled' when the full softmax's output layer would do more than 1e13 FLOP an epoch
+(6 x DIM x items x predicted positions), else 'full', said in a NOTICE; SEED (42),
 EMA_DECAY (0.995): validation ranks, and the run keeps, an exponential moving average of the weights
 over the steps (0: the raw weights). USER_EMBEDDING (false): learn a DIM-sized vector per user of the
 data, fed to every step beside the item; recommend and explain use a user's vector, users not in the

@@ -1,7 +1,8 @@
 /*
  * train_options.c — what train() accepts: model names of 1 to 63 lower-case
  * letters, digits and underscores not starting with a digit, the losses
- * 'full' and 'sampled', and the hyperparameter bounds of opt_bounds.
+ * 'full', 'sampled' and 'auto' (and what 'auto' picks), and the
+ * hyperparameter bounds of opt_bounds.
  */
 #include <string.h>
 
@@ -47,6 +48,36 @@ opt_loss(const char *s, size_t len)
 	if (len == 7 && memcmp(s, "sampled", 7) == 0)
 		return NN_LOSS_SAMPLED;
 	return -1;
+}
+
+/* true when s[0..len) is the loss name 'auto' */
+bool
+opt_loss_is_auto(const char *s, size_t len)
+{
+	return len == 4 && memcmp(s, "auto", 4) == 0;
+}
+
+/*
+ * FLOP of the full softmax's output layer in an epoch of positions predicted
+ * positions over n_items items with embeddings of dim: 2 D N for the logits,
+ * 4 D N for the gradients of the user vectors and of the item table
+ */
+double
+opt_full_output_flop(double dim, double n_items, double positions)
+{
+	return 6.0 * dim * n_items * positions;
+}
+
+/*
+ * What loss => 'auto' picks for an epoch of positions predicted positions
+ * over n_items items at embedding size dim: NN_LOSS_SAMPLED when the full
+ * softmax's output layer would exceed OPT_AUTO_SAMPLED_FLOP, else NN_LOSS_FULL
+ */
+int
+opt_auto_loss(double dim, double n_items, double positions)
+{
+	return opt_full_output_flop(dim, n_items, positions) > OPT_AUTO_SAMPLED_FLOP
+		? NN_LOSS_SAMPLED : NN_LOSS_FULL;
 }
 
 /* true when v is an allowed value of the hyperparameter which (never for NaN) */

@@ -37,4 +37,15 @@ extern bool opt_model_name_ok(const char *s, size_t len);
 extern int	opt_loss(const char *s, size_t len);
 extern bool opt_in_bounds(opt_param which, double v);
 
+/*
+ * loss => 'auto' picks the sampled softmax when the full softmax's output
+ * layer would do more than this many FLOP an epoch (6 D N per predicted
+ * position: the logits and their two gradient products), else the full one
+ */
+#define OPT_AUTO_SAMPLED_FLOP 1e13
+
+extern bool opt_loss_is_auto(const char *s, size_t len);
+extern double opt_full_output_flop(double dim, double n_items, double positions);
+extern int	opt_auto_loss(double dim, double n_items, double positions);
+
 #endif

@@ -33,6 +33,18 @@ main(void)
 	tap_ok(opt_loss("Full", 4) < 0 && opt_loss("full ", 5) < 0 && opt_loss("", 0) < 0 &&
 		   opt_loss("sample", 6) < 0 && opt_loss("fullx", 5) < 0 && opt_loss("full", 3) < 0,
 		   "no other spelling is a loss");
+	tap_ok(opt_loss_is_auto("auto", 4) && !opt_loss_is_auto("Auto", 4) && !opt_loss_is_auto("auto", 3) &&
+		   !opt_loss_is_auto("full", 4) && opt_loss("auto", 4) < 0,
+		   "'auto' is the automatic choice, not a loss of the trainer");
+	/* the data sets of docs/training.md: ml-latest-small, anime caserec-5k, the seed's scale */
+	tap_ok(opt_auto_loss(64, 9724, 98000) == NN_LOSS_FULL && opt_auto_loss(64, 7157, 405000) == NN_LOSS_FULL,
+		   "'auto' keeps the full softmax on ml-latest-small and anime caserec-5k");
+	tap_ok(opt_auto_loss(64, 12000, 7.5e6) == NN_LOSS_SAMPLED,
+		   "'auto' takes the sampled softmax at the seed's scale (12,000 items, 7.5M positions)");
+	tap_ok(opt_full_output_flop(64, 12000, 7.5e6) == 6.0 * 64 * 12000 * 7.5e6 &&
+		   opt_auto_loss(1, 1e6, OPT_AUTO_SAMPLED_FLOP / 6e6) == NN_LOSS_FULL &&
+		   opt_auto_loss(1, 1e6, OPT_AUTO_SAMPLED_FLOP / 6e6 * 1.001) == NN_LOSS_SAMPLED,
+		   "the switch is at 6 D N positions = OPT_AUTO_SAMPLED_FLOP");
 
 	for (p = 0; p < OPT_N_PARAMS; p++)
 	{

@@ -13,7 +13,7 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 \i test/wait_until.psql
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(21);
+SELECT plan(22);
 
 CREATE TABLE tap_train_seq AS
 SELECT u AS user_id, 1 + ((u * 37) % 60 + k) % 60 AS item_id, 1 + (u + k) % 5 AS rating, k AS rated_at
@@ -88,6 +88,9 @@ SELECT is(status, 'failed', 'a stale training row is marked failed by the next r
   FROM animerec.models WHERE name = 'tap_seq' AND version = 3;
 SELECT is(active, true, 'the next run is active') FROM animerec.models
  WHERE name = 'tap_seq' AND version = 4;
+SELECT is(hyperparams->>'loss', 'full',
+          'the default loss ''auto'' keeps the full softmax on a small catalogue and records what it chose')
+  FROM animerec.models WHERE name = 'tap_seq' AND version = 4;
 
 -- statement_timeout stops a training (it cannot run 100000 epochs in a second) with 57014
 \set ON_ERROR_STOP 0
