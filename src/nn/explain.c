@@ -52,8 +52,8 @@ nn_explain_work_floats(const nn_model *m, int32_t T)
 /*
  * Leave-one-out explanation of target (dense, 1..N) after the chronological
  * window items/ratings (T >= 1, dense items, ratings scaled) of a user with
- * user row user (0: none) and user tags utags (n_utags, may be NULL/0).  item_out (N+1, D) is
- * nn_item_output's table.  Writes *logp = log p(target | window) and
+ * user row user (0: none) and user tags utags (n_utags, may be NULL/0).
+ * item_out (N+1, D) is nn_item_output's table.  Writes *logp = log p(target | window) and
  * contrib (T): contrib[t] = *logp - log p(target | window without item t).
  * work has nn_explain_work_floats(m, T) floats.
  *
