@@ -171,14 +171,21 @@ cmp_int64(const void *a, const void *b)
 }
 
 /*
- * Wait for the block being scored, close the cursor and release the model,
- * once (normal end, early shutdown).
+ * Wait for the block being scored, close the cursor, end the row store
+ * (and its temporary file, when it spilled) and release the model, once
+ * (normal end, early shutdown).
  */
 static void
 stream_close(Stream *st)
 {
 	stream_wait(st);
 	st->scoring = NULL;
+	if (st->out != NULL)
+	{
+		ExecClearTuple(st->slot);
+		tuplestore_end(st->out);
+		st->out = NULL;
+	}
 	if (st->portal != NULL)
 	{
 		Portal		portal = SPI_cursor_find(st->portal);
@@ -450,7 +457,17 @@ animerec_recommend_all(PG_FUNCTION_ARGS)
 	st = funcctx->user_fctx;
 	for (;;)
 	{
-		if (tuplestore_gettupleslot(st->out, true, false, st->slot))
+		MemoryContext old = MemoryContextSwitchTo(st->cxt);
+		bool		got;
+
+		/*
+		 * a tuplestore spilled to disk (more rows than work_mem) reads a row
+		 * into new memory that the slot frees at the next row: in the scan's
+		 * context, not the per-call one, which is reset in between
+		 */
+		got = tuplestore_gettupleslot(st->out, true, false, st->slot);
+		MemoryContextSwitchTo(old);
+		if (got)
 			SRF_RETURN_NEXT(funcctx, ExecFetchSlotHeapTupleDatum(st->slot));
 		if (st->finished)
 			break;

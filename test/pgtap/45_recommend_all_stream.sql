@@ -1,16 +1,17 @@
 -- pgTAP: recommend_all streams (src/recommend_all.c).  The answer does not
 -- depend on how it is read (whole, with LIMIT, through a cursor, for given
--- users) nor on the threads that score it; a block still being scored on
--- other threads survives an error, a rollback and BLAS use of the backend
--- itself in the same transaction; the planner inlines the SQL function (no
--- Function Scan, which would run it to completion); and a LIMIT stops the
--- work: the ratings table is read only in part.  train commits, so this
+-- users) nor on the threads that score it, nor on work_mem (rows spilled to
+-- disk); a block still being scored on other threads survives an error, a
+-- rollback and BLAS use of the backend itself in the same transaction; the
+-- planner inlines the SQL function (no Function Scan, which would run it to
+-- completion); and a LIMIT stops the work: the ratings table is read only in
+-- part.  train commits, so this
 -- file cleans up after itself.
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS animerec;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(13);
+SELECT plan(14);
 
 DROP SCHEMA IF EXISTS tap_stream CASCADE;
 CREATE SCHEMA tap_stream;
@@ -75,6 +76,14 @@ SELECT is((SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend_all(3
            WHERE user_id = 999999),
           (SELECT array_agg(r.item_id ORDER BY r.rank) FROM animerec.recommend(999999, 3, 'tap_stream') r),
           'a requested user without rows gets the cold-start ranking');
+
+-- at work_mem 64kB the 1,024 rows of a block of 256 users spill to a temporary
+-- file: each row read back must live until the next (this crashed the server)
+SET work_mem = '64kB';
+SELECT is((SELECT count(*) FROM (SELECT user_id, rank, item_id FROM tap_all
+                                 EXCEPT SELECT user_id, rank, item_id FROM animerec.recommend_all(4, 'tap_stream')) d),
+          0::bigint, 'with work_mem 64kB (the rows spill to disk) the answer is the same');
+RESET work_mem;
 
 -- inlined: the rows come through a ProjectSet, not a Function Scan that would run to completion
 CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
