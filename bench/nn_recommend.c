@@ -5,14 +5,16 @@
  *
  *   bench/bin/nn_recommend [--items 10000] [--dim 64] [--hidden 128]
  *       [--layers 2] [--maxlen 50] [--block 256] [--fill 100] [--threads 1]
- *       [--blocks 20] [--seed 1]
+ *       [--blocks 20] [--seed 1] [--item-gates 0|1]
  *
  * Random untrained weights (the cost does not depend on their values);
  * every history has maxlen steps of which the last fill percent hold an item
  * (the rest is left padding), each user has seen its history's items.
+ * --item-gates 1 gives the blocks nn_item_gates's table (built once, before
+ * the timed blocks, as recommend_all builds it once a scan).
  * Prints the best and the median users/s of --blocks blocks, the GEMM work
- * of one full-length user and the GFLOP/s at the median, and the sgemm rate
- * of this machine on the same threads (1024^3).
+ * of one full-length user (without item gates) and the GFLOP/s at the
+ * median, and the sgemm rate of this machine on the same threads (1024^3).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +66,7 @@ main(int argc, char **argv)
 				fill = 100,
 				threads = 1,
 				blocks = 20,
+				with_gates = 0,
 				i;
 	uint64_t	seed = 1;
 	int32_t    *items,
@@ -72,7 +75,8 @@ main(int argc, char **argv)
 			   *out,
 			   *u,
 			   *scores,
-			   *work;
+			   *work,
+			   *gates = NULL;
 	uint8_t    *exclude;
 	double	   *rate;
 
@@ -94,13 +98,17 @@ main(int argc, char **argv)
 			blocks = v;
 		else if (!strcmp(k, "--seed"))
 			seed = (uint64_t) v;
+		else if (!strcmp(k, "--item-gates"))
+			with_gates = v;
 		else
 			break;
 	}
-	if (i < argc || B < 1 || fill < 1 || fill > 100 || threads < 1 || blocks < 1)
+	if (i < argc || B < 1 || fill < 1 || fill > 100 || threads < 1 || blocks < 1 ||
+		with_gates < 0 || with_gates > 1)
 	{
 		fprintf(stderr, "usage: %s [--items N] [--dim D] [--hidden H] [--layers L] [--maxlen T] "
-				"[--block B] [--fill PERCENT] [--threads N] [--blocks N] [--seed S]\n", argv[0]);
+				"[--block B] [--fill PERCENT] [--threads N] [--blocks N] [--seed S] "
+				"[--item-gates 0|1]\n", argv[0]);
 		return 2;
 	}
 	if (nn_model_create(&m, &cfg, NULL, NULL, NULL, seed, &nn_malloc_allocator, &err) != NN_OK)
@@ -138,21 +146,29 @@ main(int argc, char **argv)
 		work = calloc(nn_batch_work_floats(&m, B, cfg.maxlen), sizeof(float));
 		rate = calloc((size_t) blocks, sizeof(double));
 		nn_item_output(&m, out);
+		if (with_gates)
+		{
+			float	   *gw = calloc(nn_item_gates_work_floats(&m), sizeof(float));
+
+			gates = calloc(nn_item_gates_floats(&m), sizeof(float));
+			nn_item_gates(&m, gates, gw);
+			free(gw);
+		}
 		nn_blas_set_threads(1);	/* nn_recommend_batch's slices run one-thread GEMMs */
 		for (i = -1; i < blocks; i++)	/* one warm-up block */
 		{
 			double		t0 = now();
 
-			nn_recommend_batch(&m, out, B, cfg.maxlen, items, ratings, NULL, NULL, NULL,
+			nn_recommend_batch(&m, out, gates, B, cfg.maxlen, items, ratings, NULL, NULL, NULL,
 							   seen_ptr, items, &top, threads, u, scores, exclude, work);
 			if (i >= 0)
 				rate[i] = B / (now() - t0);
 		}
 		qsort(rate, (size_t) blocks, sizeof(double), cmp_double);
 		nn_blas_set_threads(threads);	/* the sgemm rate on as many threads */
-		printf("cpu=%s blas_core=%s threads=%d items=%d T=%d fill=%d%% block=%d\n",
+		printf("cpu=%s blas_core=%s threads=%d items=%d T=%d fill=%d%% block=%d item_gates=%d\n",
 			   nn_cpu_level(nn_cpu_features()), nn_blas_core(), threads, cfg.n_items,
-			   cfg.maxlen, fill, B);
+			   cfg.maxlen, fill, B, with_gates);
 		printf("users_per_s_best=%.0f users_per_s_median=%.0f mflop_per_full_user=%.1f "
 			   "gflops_full_equivalent_at_median=%.1f sgemm_gflops=%.1f\n",
 			   rate[blocks - 1], rate[blocks / 2], flop_per_user(&m, cfg.maxlen) * 1e-6,

@@ -65,6 +65,7 @@ typedef struct Stream
 	UserBlock  *b;				/* the block being filled */
 	UserBlock  *scoring;		/* the block being scored on other threads, or NULL */
 	BlockScratch scratch;		/* for scoring, one block at a time */
+	int64		steps;			/* history steps of the blocks scored so far */
 	nn_async	job;			/* scores *scoring */
 	bool		first_scored;	/* the first block has been scored (on this thread) */
 	MemoryContextCallback on_reset; /* waits for the job before cxt goes */
@@ -122,6 +123,30 @@ stream_memory_reset(void *arg)
 }
 
 /*
+ * Give the scan's scoring nn_item_gates's table (the first layer's item
+ * columns of every item, so that each history step reads a row instead of
+ * multiplying them) once the blocks scored so far have run as many history
+ * steps as the model has items, so that building it costs at most what the
+ * scan has already done, and when it fits in the memory a hash table may
+ * take (work_mem times hash_mem_multiplier).  No block is being scored.
+ */
+static void
+stream_item_gates(Stream *st)
+{
+	const nn_model *m = &st->sm->m;
+	size_t		bytes = sizeof(float) * nn_item_gates_floats(m);
+	float	   *work;
+
+	if (st->scratch.item_gates != NULL || st->steps < (int64) m->cfg.n_items + 1 ||
+		bytes > get_hash_memory_limit())
+		return;
+	work = palloc(sizeof(float) * nn_item_gates_work_floats(m));
+	st->scratch.item_gates = MemoryContextAllocHuge(st->cxt, bytes);
+	nn_item_gates(m, st->scratch.item_gates, work);
+	pfree(work);
+}
+
+/*
  * The block being filled is full (or the last): emit the block being scored
  * (after waiting for it), then score the full one on threads of its own
  * while this backend goes on with the other block.  The first block, and
@@ -144,6 +169,9 @@ stream_score_block(Stream *st, const HistoryPlan *hp)
 	CHECK_FOR_INTERRUPTS();
 	block_read_user_tags(st->b, hp);
 	nn_blas_set_threads(1);
+	stream_item_gates(st);
+	for (int32 i = 0; i < st->b->B; i++)
+		st->steps += st->b->n_win[i];
 	for (int i = 0; st->first_scored && i < MAX_SCORING && slot < 0; i++)
 		if (scoring_scans[i] == NULL)
 			slot = i;

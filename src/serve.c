@@ -723,6 +723,7 @@ block_scratch_init(BlockScratch *s, const ServeModel *sm, int32 threads)
 									 sizeof(float) * nn_batch_work_floats(m, BATCH_USERS, m->cfg.maxlen));
 	s->exclude = MemoryContextAllocZero(CurrentMemoryContext,
 										(size_t) threads * (m->cfg.n_items + 1));
+	s->item_gates = NULL;
 }
 
 /* Append a seen item of the block's current (last) user. */
@@ -815,8 +816,8 @@ block_score(UserBlock *b, const ServeModel *sm, const BlockScratch *s)
 {
 	if (b->B == 0)
 		return;
-	nn_recommend_batch(&sm->m, sm->item_out, b->B, b->T, b->items, b->ratings, b->user_rows,
-					   b->has_utags ? b->utag_ptr : NULL, b->utag_idx, b->seen_ptr, b->seen,
+	nn_recommend_batch(&sm->m, sm->item_out, s->item_gates, b->B, b->T, b->items, b->ratings,
+					   b->user_rows, b->has_utags ? b->utag_ptr : NULL, b->utag_idx, b->seen_ptr, b->seen,
 					   &b->top, s->threads, s->u, s->scores, s->exclude, s->work);
 }
 

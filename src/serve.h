@@ -127,6 +127,7 @@ typedef struct BlockScratch
 	float	   *scores;			/* nn_recommend_scores_floats */
 	float	   *work;			/* nn_batch_work_floats(BATCH_USERS) */
 	uint8	   *exclude;		/* (threads, N+1), all zero between blocks */
+	float	   *item_gates;		/* nn_item_gates's table once the scan built it, else NULL */
 } BlockScratch;
 
 /* Allocate a block for model sm and the top k of each user (in CurrentMemoryContext). */

@@ -80,23 +80,26 @@ live_floats(size_t M)
 /* histories below which a batch runs layer by layer (too few rows for a GEMM per step) */
 #define INFER_WAVE_MIN 8
 
-/* floats of layer l's [W_ih | W_hh] (4H, in_l + H) */
-static size_t
-wcat_floats(const nn_model *m, int32_t l)
+/*
+ * columns of layer l's [W_ih | W_hh] in a wave batch: in_l + H, less the
+ * item embedding and tag mean columns (2D) in layer 0 with item gates
+ */
+static int32_t
+wcat_cols(const nn_model *m, int32_t l, bool item_gates)
 {
 	int32_t		in = l == 0 ? m->in_dim : m->cfg.hidden;
 
-	return (size_t) 4 * m->cfg.hidden * (in + m->cfg.hidden);
+	return in - (l == 0 && item_gates ? 2 * m->cfg.dim : 0) + m->cfg.hidden;
 }
 
-/* floats of every layer's [W_ih | W_hh], at the start of a wave batch's workspace */
+/* floats of every layer's [W_ih | W_hh] (all columns), at the start of a wave batch's workspace */
 static size_t
 wcats_floats(const nn_model *m)
 {
 	size_t		n = 0;
 
 	for (int32_t l = 0; l < m->cfg.layers; l++)
-		n += wcat_floats(m, l);
+		n += (size_t) 4 * m->cfg.hidden * wcat_cols(m, l, false);
 	return n;
 }
 
@@ -189,24 +192,71 @@ infer_layered(const nn_model *m, int32_t B, int32_t T,
 }
 
 /*
- * Write every layer's [W_ih | W_hh] (4H, in_l + H), one after the other,
- * into wcat (wcats_floats(m)).
+ * Write every layer's [W_ih | W_hh] (4H, wcat_cols), one after the other,
+ * into wcat (wcats_floats(m)); with item_gates, layer 0 without the item
+ * embedding and tag mean columns (nn_item_gates holds their product).
  */
 static void
-build_wcats(const nn_model *m, float *wcat)
+build_wcats(const nn_model *m, bool item_gates, float *wcat)
 {
 	int32_t		H = m->cfg.hidden;
 
 	for (int32_t l = 0; l < m->cfg.layers; l++)
 	{
-		int32_t		in = l == 0 ? m->in_dim : H;
+		int32_t		in = l == 0 ? m->in_dim : H,
+					K = wcat_cols(m, l, item_gates),
+					skip = in + H - K;
 
 		for (int32_t g = 0; g < 4 * H; g++)
 		{
-			memcpy(wcat, m->w_ih[l] + (size_t) g * in, sizeof(float) * in);
-			memcpy(wcat + in, m->w_hh[l] + (size_t) g * H, sizeof(float) * H);
-			wcat += in + H;
+			memcpy(wcat, m->w_ih[l] + (size_t) g * in + skip, sizeof(float) * (in - skip));
+			memcpy(wcat + in - skip, m->w_hh[l] + (size_t) g * H, sizeof(float) * H);
+			wcat += K;
 		}
+	}
+}
+
+/* floats of nn_item_gates's table: (N+1, 4H) */
+size_t
+nn_item_gates_floats(const nn_model *m)
+{
+	return ((size_t) m->cfg.n_items + 1) * 4 * m->cfg.hidden;
+}
+
+/* items a GEMM of nn_item_gates: their inputs (chunk, 2D) are its workspace */
+#define GATES_CHUNK 256
+
+/* floats of nn_item_gates's workspace: (GATES_CHUNK, 2D) */
+size_t
+nn_item_gates_work_floats(const nn_model *m)
+{
+	return (size_t) GATES_CHUNK * 2 * m->cfg.dim;
+}
+
+/*
+ * P (N+1, 4H): row j = W_ih[0][:, 0:2D] [E_item[j]; mean E_tag[tags(j)]],
+ * row 0 zero; GATES_CHUNK items a GEMM, their inputs built in work
+ * (nn_item_gates_work_floats).
+ */
+void
+nn_item_gates(const nn_model *m, float *P, float *work)
+{
+	int32_t		D = m->cfg.dim,
+				G = 4 * m->cfg.hidden,
+				N = m->cfg.n_items;
+
+	memset(P, 0, sizeof(float) * G);
+	for (int32_t j0 = 1; j0 <= N; j0 += GATES_CHUNK)
+	{
+		int32_t		n = N - j0 + 1 < GATES_CHUNK ? N - j0 + 1 : GATES_CHUNK;
+
+		for (int32_t r = 0; r < n; r++)
+		{
+			memcpy(work + (size_t) r * 2 * D, m->item_emb + (size_t) (j0 + r) * D, sizeof(float) * D);
+			nn_item_tag_mean(m, j0 + r, work + (size_t) r * 2 * D + D);
+		}
+		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, G, 2 * D,
+				 1.0f, work, 2 * D, m->w_ih[0], m->in_dim, 0.0f, P + (size_t) j0 * G, G);
 	}
 }
 
@@ -215,20 +265,23 @@ build_wcats(const nn_model *m, float *wcat)
  * layer of the step before the next step, each layer's step one GEMM over
  * only the histories with an item at that step (padding and unknown items
  * cost nothing) with input and recurrent weights together (wcat, from
- * build_wcats), the batch keeping nothing but each history's state.
- * items/ratings (B, T), users/utag_* as in nn_batch (may be NULL);
- * u_out (B, D); work has B * wave_history_floats(m, T) floats, laid out as
- * user context (B, ctx_dim), live flags (T, B), step inputs (T, B, in_0),
- * states (B, L, 2H), GEMM rows (B, max(in_0, H) + H), gates (B, 4H), cell
- * scratch (2H) and row indices (B).
+ * build_wcats), the batch keeping nothing but each history's state.  With
+ * item_gates (N+1, 4H, nn_item_gates; wcat built for it), layer 0's gates
+ * start from the item's row and the GEMM covers only the rating, the user
+ * context and h.  items/ratings (B, T), users/utag_* as in nn_batch (may
+ * be NULL); u_out (B, D); work has B * wave_history_floats(m, T) floats,
+ * laid out as user context (B, ctx_dim), live flags (T, B), step inputs
+ * (T, B, in_0), states (B, L, 2H), GEMM rows (B, max(in_0, H) + H), gates
+ * (B, 4H), cell scratch (2H) and row indices (B).
  */
 static void
-infer_wave(const nn_model *m, const float *wcat, int32_t B, int32_t T,
+infer_wave(const nn_model *m, const float *wcat, const float *item_gates, int32_t B, int32_t T,
 		   const int32_t *items, const float *ratings,
 		   const int32_t *users, const int32_t *utag_ptr,
 		   const int32_t *utag_idx, float *u_out, float *work)
 {
 	size_t		H = (size_t) m->cfg.hidden,
+				G = 4 * H,
 				in0 = (size_t) m->in_dim,
 				ld = (size_t) m->cfg.layers * 2 * H,
 				K_max = (in0 > H ? in0 : H) + H;
@@ -238,7 +291,7 @@ infer_wave(const nn_model *m, const float *wcat, int32_t B, int32_t T,
 	float	   *S = X0 + (size_t) B * T * in0;
 	float	   *A = S + (size_t) B * ld;
 	float	   *Z = A + (size_t) B * K_max;
-	float	   *scratch = Z + (size_t) B * 4 * H;
+	float	   *scratch = Z + (size_t) B * G;
 	int32_t    *rows = (int32_t *) (scratch + 2 * H);
 	nn_lstm_weights w;
 
@@ -257,20 +310,26 @@ infer_wave(const nn_model *m, const float *wcat, int32_t B, int32_t T,
 			continue;
 		for (int32_t l = 0; l < m->cfg.layers; l++)
 		{
-			size_t		in = l == 0 ? in0 : H,
-						K = in + H;
+			size_t		K = (size_t) wcat_cols(m, l, item_gates != NULL),
+						in = K - H,
+						skip = (l == 0 ? in0 : H) - in;
+			bool		gates = l == 0 && item_gates != NULL;
 
 			for (int32_t r = 0; r < n; r++)
 			{
 				const float *state = S + (size_t) rows[r] * ld + (size_t) l * 2 * H;
 				const float *x = l == 0 ? X0 + ((size_t) t * B + rows[r]) * in0 : state - 2 * H;
 
-				memcpy(A + r * K, x, sizeof(float) * in);
+				memcpy(A + r * K, x + skip, sizeof(float) * in);
 				memcpy(A + r * K + in, state, sizeof(float) * H);
+				if (gates)
+					memcpy(Z + r * G, item_gates + (size_t) items[(size_t) rows[r] * T + t] * G,
+						   sizeof(float) * G);
 			}
 			nn_layer_weights(m, l, &w);
-			nn_lstm_rows_step(&w, wl, n, A, rows, S + (size_t) l * 2 * H, ld, Z, scratch);
-			wl += wcat_floats(m, l);
+			nn_lstm_rows_step(&w, wl, (int32_t) K, n, A, rows, S + (size_t) l * 2 * H, ld, Z,
+							  gates ? 1.0f : 0.0f, scratch);
+			wl += G * K;
 		}
 	}
 	/* u = P h_top: the top layer's h of every history, with the state's stride */
@@ -291,6 +350,7 @@ typedef struct infer_job
 	const int32_t *utag_idx;
 	float	   *u_out;
 	const float *wcat;			/* build_wcats's weights */
+	const float *item_gates;	/* nn_item_gates's table or NULL */
 	float	   *work;			/* the histories' part of the workspace */
 } infer_job;
 
@@ -301,7 +361,7 @@ infer_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
 	const infer_job *j = arg;
 	size_t		T = (size_t) j->T;
 
-	infer_wave(j->m, j->wcat, b1 - b0, j->T, j->items + b0 * T, j->ratings + b0 * T,
+	infer_wave(j->m, j->wcat, j->item_gates, b1 - b0, j->T, j->items + b0 * T, j->ratings + b0 * T,
 			   j->users ? j->users + b0 : NULL,
 			   j->utag_ptr ? j->utag_ptr + b0 : NULL, j->utag_idx,
 			   j->u_out + (size_t) b0 * j->m->cfg.dim,
@@ -315,19 +375,21 @@ infer_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
  * Embeddings of B left-padded histories at once on threads threads:
  * items/ratings (B, T), users/utag_* as in nn_batch (may be NULL); u_out
  * (B, D).  Fewer than INFER_WAVE_MIN histories run layer by layer on the
- * calling thread; more run as a wave (infer_wave) split between the
- * threads, each slice with one-thread GEMMs (a step's GEMM is too small to
- * share between threads well): with more than one thread, OpenBLAS must be
- * set to one thread.  Histories do not interact, so neither choice changes
- * anything but the rounding of the GEMMs.
+ * calling thread; more run as a wave (infer_wave, with item_gates when not
+ * NULL) split between the threads, each slice with one-thread GEMMs (a
+ * step's GEMM is too small to share between threads well): with more than
+ * one thread, OpenBLAS must be set to one thread.  Histories do not
+ * interact, so neither choice changes anything but the rounding of the
+ * GEMMs.
  */
 void
 nn_infer_on(const nn_model *m, int32_t B, int32_t T,
 			const int32_t *items, const float *ratings,
 			const int32_t *users, const int32_t *utag_ptr,
-			const int32_t *utag_idx, float *u_out, float *work, int32_t threads)
+			const int32_t *utag_idx, const float *item_gates,
+			float *u_out, float *work, int32_t threads)
 {
-	infer_job	j = {m, T, items, ratings, users, utag_ptr, utag_idx, u_out, work,
+	infer_job	j = {m, T, items, ratings, users, utag_ptr, utag_idx, u_out, work, item_gates,
 	work + wcats_floats(m)};
 
 	if (B < INFER_WAVE_MIN)
@@ -335,7 +397,7 @@ nn_infer_on(const nn_model *m, int32_t B, int32_t T,
 		infer_layered(m, B, T, items, ratings, users, utag_ptr, utag_idx, u_out, work);
 		return;
 	}
-	build_wcats(m, work);
+	build_wcats(m, item_gates != NULL, work);
 	nn_parallel_rows_on(threads, B, INFER_MIN_SLICE, infer_slice, &j);
 }
 
@@ -354,10 +416,10 @@ nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
 
 	if (threads == 1 || B < INFER_WAVE_MIN)
 	{
-		nn_infer_on(m, B, T, items, ratings, users, utag_ptr, utag_idx, u_out, work, 1);
+		nn_infer_on(m, B, T, items, ratings, users, utag_ptr, utag_idx, NULL, u_out, work, 1);
 		return;
 	}
 	nn_blas_set_threads(1);
-	nn_infer_on(m, B, T, items, ratings, users, utag_ptr, utag_idx, u_out, work, threads);
+	nn_infer_on(m, B, T, items, ratings, users, utag_ptr, utag_idx, NULL, u_out, work, threads);
 	nn_blas_set_threads(threads);
 }

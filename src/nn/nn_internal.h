@@ -208,12 +208,15 @@ void		nn_parallel_rows_on(int32_t threads, int32_t rows, int32_t min_rows,
 
 /*
  * nn_infer_batch on threads threads: more than one only with OpenBLAS set
- * to one thread (the caller's duty).
+ * to one thread (the caller's duty).  item_gates (N+1, 4H) from
+ * nn_item_gates, or NULL, gives the first layer's item columns of every
+ * item precomputed (used by batches of INFER_WAVE_MIN histories or more).
  */
 void		nn_infer_on(const nn_model *m, int32_t B, int32_t T,
 						const int32_t *items, const float *ratings,
 						const int32_t *users, const int32_t *utag_ptr,
-						const int32_t *utag_idx, float *u_out, float *work, int32_t threads);
+						const int32_t *utag_idx, const float *item_gates,
+						float *u_out, float *work, int32_t threads);
 
 /* ---- input assembly (input.c) ---- */
 
@@ -327,13 +330,15 @@ void		nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c,
 
 /*
  * One step of one layer for n rows of a batch kept as states only: A
- * (n, in + H) each row's input then its h_{t-1}; wcat (4H, in + H) =
- * [W_ih | W_hh]; row r's h (H) at S + rows[r] * ld with its c (H) right
- * after, updated in place; Z (n, 4H) and scratch (2H) workspace.
+ * (n, K) each row's input then its h_{t-1}; wcat (4H, K) the matching
+ * columns of [W_ih | W_hh]; Z (n, 4H) gets the gate pre-activations, added
+ * to its contents with beta 1, replacing them with beta 0; row r's h (H) at
+ * S + rows[r] * ld with its c (H) right after, updated in place; scratch
+ * (2H) workspace.
  */
-void		nn_lstm_rows_step(const nn_lstm_weights *w, const float *wcat, int32_t n,
+void		nn_lstm_rows_step(const nn_lstm_weights *w, const float *wcat, int32_t K, int32_t n,
 							  const float *A, const int32_t *rows, float *S, size_t ld,
-							  float *Z, float *scratch);
+							  float *Z, float beta, float *scratch);
 
 /*
  * The cells of B rows: Z (B, 4H) gate pre-activations without bias, in;

@@ -71,14 +71,15 @@ nn_recommend_scores_floats(const nn_model *m, int32_t threads)
  * (user rows users (B) and user tags utag_ptr/utag_idx may be NULL), the
  * items each user has seen
  * as CSR seen_ptr (B + 1) / seen (dense ids, never recommended), item_out
- * (N+1, D) from nn_item_output.  Fills out (B users, out->k each) on
- * threads threads, OpenBLAS set to one; u (B, D) gets the embeddings,
+ * (N+1, D) from nn_item_output, item_gates (N+1, 4H) from nn_item_gates or
+ * NULL.  Fills out (B users, out->k each) on threads threads, OpenBLAS set to one; u (B, D) gets the embeddings,
  * scores (nn_recommend_scores_floats) each slice's scores of SCORE_CHUNK
  * users at a time; exclude has threads * (N+1) zero bytes and is zero
  * again afterwards; work has nn_batch_work_floats(m, B, T) floats.
  */
 void
-nn_recommend_batch(const nn_model *m, const float *item_out, int32_t B, int32_t T,
+nn_recommend_batch(const nn_model *m, const float *item_out, const float *item_gates,
+				   int32_t B, int32_t T,
 				   const int32_t *items, const float *ratings, const int32_t *users,
 				   const int32_t *utag_ptr, const int32_t *utag_idx,
 				   const int32_t *seen_ptr, const int32_t *seen, nn_topk_batch *out,
@@ -86,6 +87,6 @@ nn_recommend_batch(const nn_model *m, const float *item_out, int32_t B, int32_t 
 {
 	recommend_job j = {m, item_out, u, seen_ptr, seen, out, scores, exclude};
 
-	nn_infer_on(m, B, T, items, ratings, users, utag_ptr, utag_idx, u, work, threads);
+	nn_infer_on(m, B, T, items, ratings, users, utag_ptr, utag_idx, item_gates, u, work, threads);
 	nn_parallel_rows_on(threads, B, SCORE_CHUNK, recommend_slice, &j);
 }

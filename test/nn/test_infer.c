@@ -232,6 +232,7 @@ typedef struct batch_args
 {
 	const nn_model *m;
 	const float *out;
+	const float *gates;
 	const int32_t *items,
 			   *uptr,
 			   *uidx,
@@ -252,19 +253,20 @@ batch_job(void *arg)
 {
 	batch_args *a = arg;
 
-	nn_recommend_batch(a->m, a->out, NB, a->m->cfg.maxlen, a->items, a->ratings, NULL, a->uptr, a->uidx, a->seen_ptr,
+	nn_recommend_batch(a->m, a->out, a->gates, NB, a->m->cfg.maxlen, a->items, a->ratings, NULL, a->uptr, a->uidx, a->seen_ptr,
 					   a->seen, a->top, a->threads, a->u, a->scores, a->exclude, a->work);
 }
 
 /*
  * nn_recommend_batch over NB users (padding, an unknown item, seen items
  * excluded, user tags) on `threads` threads, called here or (async) as a
- * job on a thread of its own, against each user alone: nn_infer_batch of
- * one history, nn_scores, nn_topk, nn_logsumexp.  D 64, H 128, T 50; D 16,
- * H 32, T 20 at ANIMEREC_TEST_SCALE=small (valgrind).
+ * job on a thread of its own, with nn_item_gates's table when gates,
+ * against each user alone: nn_infer_batch of one history, nn_scores,
+ * nn_topk, nn_logsumexp.  D 64, H 128, T 50; D 16, H 32, T 20 at
+ * ANIMEREC_TEST_SCALE=small (valgrind).
  */
 static void
-test_recommend_batch(int threads, bool async)
+test_recommend_batch(int threads, bool async, bool gates)
 {
 	bool		small = test_scale_small();
 	int32_t		T = small ? 20 : T_MAX,
@@ -283,6 +285,7 @@ test_recommend_batch(int threads, bool async)
 				sc1[K],
 				u1[64];
 	float	   *out = calloc((N_ITEMS + 1) * D, sizeof(float)),
+			   *P = NULL,
 			   *u = calloc(NB * D, sizeof(float)),
 			   *s1 = calloc(N_ITEMS + 1, sizeof(float)),
 			   *scores,
@@ -298,6 +301,14 @@ test_recommend_batch(int threads, bool async)
 
 	make_model(&m, &cfg, 7, 0.0f);
 	nn_item_output(&m, out);
+	if (gates)
+	{
+		float	   *gw = calloc(nn_item_gates_work_floats(&m), sizeof(float));
+
+		P = calloc(nn_item_gates_floats(&m), sizeof(float));
+		nn_item_gates(&m, P, gw);
+		free(gw);
+	}
 	nn_rng_seed(&r, 11);
 	seen_ptr[0] = uptr[0] = 0;
 	for (int32_t b = 0; b < NB; b++)
@@ -324,7 +335,7 @@ test_recommend_batch(int threads, bool async)
 	top.lse = calloc(NB, sizeof(float));
 	work = calloc(nn_batch_work_floats(&m, NB, T), sizeof(float));
 	scores = calloc(nn_recommend_scores_floats(&m, threads), sizeof(float));
-	args = (batch_args) {&m, out, items, uptr, uidx, seen_ptr, seen, ratings, &top, threads, u,
+	args = (batch_args) {&m, out, P, items, uptr, uidx, seen_ptr, seen, ratings, &top, threads, u,
 	scores, work, exclude};
 	nn_blas_set_threads(1);
 	if (async && nn_async_start(&job, batch_job, &args))
@@ -353,21 +364,86 @@ test_recommend_batch(int threads, bool async)
 		lse_err = fmax(lse_err, fabs(nn_logsumexp(s1, N_ITEMS) - top.lse[b]));
 	}
 	tap_ok(same_items && score_err < 1e-4 && lse_err < 1e-4,
-		   "nn_recommend_batch on %d thread(s)%s gives each of %d users the top %d of that user alone "
+		   "nn_recommend_batch on %d thread(s)%s%s gives each of %d users the top %d of that user alone "
 		   "(max score diff %.2g, log-sum-exp diff %.2g)", threads, async ? ", as a job on its own thread," : "",
-		   NB, K, score_err, lse_err);
+		   gates ? " with item gates" : "", NB, K, score_err, lse_err);
 	tap_ok(clean, "nn_recommend_batch leaves its exclusion scratch zero");
 	free(top.idx);
 	free(top.score);
 	free(top.got);
 	free(top.lse);
 	free(out);
+	free(P);
 	free(u);
 	free(s1);
 	free(scores);
 	free(work);
 	free(exclude);
 	free(ex1);
+	nn_model_free(&m);
+}
+
+/*
+ * nn_item_gates: every row against the sum over W_ih[0]'s item and tag
+ * columns done here in double, row 0 zero.
+ */
+static void
+test_item_gates(void)
+{
+	nn_config	cfg = small_config(N_ITEMS, 19, 4, 9, 16, 32, 2, 20);
+	nn_model	m;
+	int32_t		D = cfg.dim,
+				G = 4 * cfg.hidden;
+	float	   *P,
+			   *work,
+				x[32];
+	double		err = 0.0;
+	int			zero = 1;
+
+	make_model(&m, &cfg, 5, 0.0f);
+	P = calloc(nn_item_gates_floats(&m), sizeof(float));
+	work = calloc(nn_item_gates_work_floats(&m), sizeof(float));
+	nn_item_gates(&m, P, work);
+	for (int32_t g = 0; g < G; g++)
+		zero &= P[g] == 0.0f;
+	for (int32_t j = 1; j <= N_ITEMS; j++)
+	{
+		memcpy(x, m.item_emb + (size_t) j * D, sizeof(float) * D);
+		nn_item_tag_mean(&m, j, x + D);
+		for (int32_t g = 0; g < G; g++)
+		{
+			double		want = 0.0;
+
+			for (int32_t c = 0; c < 2 * D; c++)
+				want += (double) m.w_ih[0][(size_t) g * m.in_dim + c] * x[c];
+			err = fmax(err, fabs(want - P[(size_t) j * G + g]));
+		}
+	}
+	tap_ok(zero && err < 1e-5, "nn_item_gates: row 0 zero, rows 1..%d the item columns' input "
+		   "projection (max diff %.2g)", N_ITEMS, err);
+	{
+		/* a wave batch reads the table: zeroing its rows changes the embeddings */
+		int32_t		B = 8,
+					T = cfg.maxlen,
+					items[8 * 20];
+		float		ratings[8 * 20] = {0},
+					u[2][8 * 16],
+				   *bw = calloc(nn_batch_work_floats(&m, B, T), sizeof(float));
+		double		moved = 0.0;
+
+		for (int32_t i = 0; i < B * T; i++)
+			items[i] = 1 + i % N_ITEMS;
+		nn_infer_on(&m, B, T, items, ratings, NULL, NULL, NULL, P, u[0], bw, 1);
+		memset(P, 0, sizeof(float) * nn_item_gates_floats(&m));
+		nn_infer_on(&m, B, T, items, ratings, NULL, NULL, NULL, P, u[1], bw, 1);
+		for (int32_t i = 0; i < B * D; i++)
+			moved = fmax(moved, fabs(u[0][i] - u[1][i]));
+		tap_ok(moved > 1e-3, "a wave batch of %d histories reads the item gates (embeddings move "
+			   "by %.2g when they are zeroed)", B, moved);
+		free(bw);
+	}
+	free(P);
+	free(work);
 	nn_model_free(&m);
 }
 
@@ -386,8 +462,11 @@ main(void)
 	test_step_equals_batch(6, 1);
 	test_step_equals_batch(40, 1);
 	test_step_equals_batch(40, 2);
-	test_recommend_batch(1, false);
-	test_recommend_batch(2, false);
-	test_recommend_batch(2, true);
+	test_recommend_batch(1, false, false);
+	test_recommend_batch(2, false, false);
+	test_recommend_batch(2, true, false);
+	test_item_gates();
+	test_recommend_batch(1, false, true);
+	test_recommend_batch(2, true, true);
 	return tap_done();
 }

@@ -1,17 +1,17 @@
 -- pgTAP: recommend_all streams (src/recommend_all.c).  The answer does not
 -- depend on how it is read (whole, with LIMIT, through a cursor, for given
 -- users) nor on the threads that score it, nor on work_mem (rows spilled to
--- disk); a block still being scored on other threads survives an error, a
--- rollback and BLAS use of the backend itself in the same transaction; the
--- planner inlines the SQL function (no Function Scan, which would run it to
--- completion); and a LIMIT stops the work: the ratings table is read only in
--- part.  train commits, so this
--- file cleans up after itself.
+-- disk, the item gates table built or not); a block still being scored on
+-- other threads survives an error, a rollback and BLAS use of the backend
+-- itself in the same transaction; the planner inlines the SQL function (no
+-- Function Scan, which would run it to completion); and a LIMIT stops the
+-- work: the ratings table is read only in part.  train commits, so this file
+-- cleans up after itself.
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS animerec;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(14);
+SELECT plan(15);
 
 DROP SCHEMA IF EXISTS tap_stream CASCADE;
 CREATE SCHEMA tap_stream;
@@ -85,6 +85,20 @@ SELECT is((SELECT count(*) FROM (SELECT user_id, rank, item_id FROM tap_all
           0::bigint, 'with work_mem 64kB (the rows spill to disk) the answer is the same');
 RESET work_mem;
 
+-- the item gates table of a model with 4H = 512: 151 items x 512 floats =
+-- 309 kB, more than work_mem 64kB times hash_mem_multiplier 2 allows, less
+-- than 4MB times 2; the scan builds it once its blocks have run 151 history steps
+CALL animerec.train('tap_stream_g', 'tap_stream.demo_ratings', dim => 8, hidden => 128, layers => 1,
+                    maxlen => 10, epochs => 1, seed => 5);
+SET work_mem = '64kB';
+CREATE TEMP TABLE tap_nogates AS SELECT * FROM animerec.recommend_all(4, 'tap_stream_g');
+SET work_mem = '4MB';
+SELECT is((SELECT count(*) FROM tap_nogates n
+           FULL JOIN animerec.recommend_all(4, 'tap_stream_g') g USING (user_id, rank)
+           WHERE g.item_id IS DISTINCT FROM n.item_id OR NOT abs(g.score - n.score) <= 1e-5),
+          0::bigint, 'with the item gates table (work_mem 4MB) the answer is the one without it (64kB)');
+RESET work_mem;
+
 -- inlined: the rows come through a ProjectSet, not a Function Scan that would run to completion
 CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -125,8 +139,8 @@ SELECT cmp_ok(pg_temp.rows_read() - :read_limit, '>=', (SELECT count(*) FROM tap
 
 SELECT * FROM finish();
 \o /dev/null
-SELECT animerec.unload_model('tap_stream');
-SELECT animerec.drop_model('tap_stream');
-DELETE FROM animerec.model_owners WHERE name = 'tap_stream';
+SELECT animerec.unload_model('tap_stream'), animerec.unload_model('tap_stream_g');
+SELECT animerec.drop_model('tap_stream'), animerec.drop_model('tap_stream_g');
+DELETE FROM animerec.model_owners WHERE name IN ('tap_stream', 'tap_stream_g');
 \o
 DROP SCHEMA tap_stream CASCADE;
