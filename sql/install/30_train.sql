@@ -39,7 +39,7 @@ CREATE PROCEDURE train(
     learning_rate double precision DEFAULT 0.005,
     clip          double precision DEFAULT 5,
     dropout       double precision DEFAULT 0.3,
-    epochs        int              DEFAULT 30,
+    epochs        int              DEFAULT 45,
     patience      int              DEFAULT 6,
     loss          text             DEFAULT 'auto',
     negatives     int              DEFAULT 1024,
@@ -62,7 +62,7 @@ transitions between consecutive items). ITEMS with ITEM_KEY and TAGS_COL (text[]
 text) gives the items' tags; USER_TAGS is a table of (USER_COL, tag).
 Hyperparameters: DIM embedding size (64), HIDDEN LSTM size (128), LAYERS (2), MAXLEN steps a window (50),
 BATCH_SIZE windows a batch (64), LEARNING_RATE Adam (0.005), CLIP gradient norm (5; 0 none), DROPOUT (0.3),
-EPOCHS at most (30), PATIENCE epochs without better validation NDCG@10 before stopping (6; 0 never),
+EPOCHS at most (45), PATIENCE epochs without better validation NDCG@10 before stopping (6; 0 never),
 LOSS 'full' softmax, 'sampled' with NEGATIVES popularity-sampled negatives (1024), or 'auto' (the
 default): 'sampled' when the full softmax's output layer would do more than 1e13 FLOP an epoch
 (6 x DIM x items x predicted positions), else 'full', said in a NOTICE; SEED (42),
