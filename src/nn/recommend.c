@@ -69,13 +69,13 @@ nn_recommend_scores_floats(const nn_model *m, int32_t threads)
 /*
  * The top k of B users: histories items/ratings (B, T) as in nn_infer_batch
  * (user rows users (B) and user tags utag_ptr/utag_idx may be NULL), the
- * items each user has seen
- * as CSR seen_ptr (B + 1) / seen (dense ids, never recommended), item_out
- * (N+1, D) from nn_item_output, item_gates (N+1, 4H) from nn_item_gates or
- * NULL.  Fills out (B users, out->k each) on threads threads, OpenBLAS set to one; u (B, D) gets the embeddings,
- * scores (nn_recommend_scores_floats) each slice's scores of SCORE_CHUNK
- * users at a time; exclude has threads * (N+1) zero bytes and is zero
- * again afterwards; work has nn_batch_work_floats(m, B, T) floats.
+ * items each user has seen as CSR seen_ptr (B + 1) / seen (dense ids, never
+ * recommended), item_out (N+1, D) from nn_item_output, item_gates (N+1, 4H)
+ * from nn_item_gates or NULL.  Fills out (B users, out->k each) on threads
+ * threads, OpenBLAS set to one; u (B, D) gets the embeddings, scores
+ * (nn_recommend_scores_floats) each slice's scores of SCORE_CHUNK users at a
+ * time; exclude has threads * (N+1) zero bytes and is zero again
+ * afterwards; work has nn_batch_work_floats(m, B, T) floats.
  */
 void
 nn_recommend_batch(const nn_model *m, const float *item_out, const float *item_gates,
