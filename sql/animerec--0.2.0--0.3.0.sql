@@ -432,21 +432,30 @@ $$;
 COMMENT ON FUNCTION _recommendations_view(text) IS
     'internal: create the view <model>_recommendations beside the model''s items table unless it exists; returns it, or NULL when the model has no items table';
 
+-- _refresh_progress(model, version, user_id, block_users): evaluated on every
+-- row refresh_recommendations inserts, counting users and reporting every
+-- block_users of them (src/refresh_progress.c); always true.
+CREATE FUNCTION _refresh_progress(model text, version int, user_id bigint, block_users int) RETURNS boolean
+    LANGUAGE C VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'animerec_refresh_progress';
+COMMENT ON FUNCTION _refresh_progress(text, int, bigint, int) IS
+    'internal: progress of refresh_recommendations, called on each row it inserts: every block_users users, application_name and a NOTICE (animerec.progress_notices)';
+
 -- refresh_recommendations(model, k, block_users): replace the model's rows of
 -- animerec.recommendations by the top k of every user of its ratings table,
--- computed by recommend_all block_users users at a time.  One transaction:
--- readers see the old rows until it commits and the new ones after, never a
--- mix or an empty set; a cancel or error leaves the old rows.  Activation of
--- the model waits until it ends (all rows are of one version).
+-- from one recommend_all scan in one INSERT (its blocks of users scored on
+-- threads while the rows of the previous block are written), with progress
+-- every block_users users.  One transaction: readers see the old rows until
+-- it commits and the new ones after, never a mix or an empty set; a cancel or
+-- error leaves the old rows.  Activation of the model waits until it ends
+-- (all rows are of one version).
 CREATE PROCEDURE refresh_recommendations(model text, k int DEFAULT 10, block_users int DEFAULT 1024)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     m animerec.models;
-    users bigint[];
-    n int;
-    done int := 0;
+    n bigint;
     notices boolean := coalesce(pg_catalog.current_setting('animerec.progress_notices', true), 'on')::boolean;
 BEGIN
     IF model IS NULL OR k IS NULL OR block_users IS NULL THEN
@@ -468,24 +477,19 @@ BEGIN
                   HINT = 'Activate a ready version with animerec.activate(name, version).';
     END IF;
     DELETE FROM animerec.recommendations r WHERE r.model = refresh_recommendations.model;
-    EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(DISTINCT u ORDER BY u) FROM (SELECT %I::bigint AS u FROM %s) s'
-                              ' WHERE u IS NOT NULL', m.user_col, m.ratings_table)
-       INTO users;
-    n := coalesce(pg_catalog.cardinality(users), 0);
-    WHILE done < n LOOP
-        INSERT INTO animerec.recommendations (model, version, user_id, rank, item_id, score, probability,
-                                              computed_at)
-        SELECT refresh_recommendations.model, m.version, a.user_id, a.rank, a.item_id, a.score, a.probability,
-               pg_catalog.now()
-          FROM animerec.recommend_all(k, refresh_recommendations.model, users[done + 1 : done + block_users]) a;
-        done := least(done + block_users, n);
-        -- progress, for this session (NOTICE) and for others (pg_stat_activity.application_name)
-        PERFORM pg_catalog.set_config('application_name',
-                                      pg_catalog.format('animerec refresh %s: %s/%s users', model, done, n), true);
-        IF notices THEN
-            RAISE NOTICE 'refresh of "%" version %: % of % users', model, m.version, done, n;
-        END IF;
-    END LOOP;
+    -- progress, for this session (NOTICE) and for others (pg_stat_activity.application_name)
+    INSERT INTO animerec.recommendations (model, version, user_id, rank, item_id, score, probability, computed_at)
+    SELECT refresh_recommendations.model, m.version, a.user_id, a.rank, a.item_id, a.score, a.probability,
+           pg_catalog.now()
+      FROM animerec.recommend_all(k, refresh_recommendations.model) a
+     WHERE animerec._refresh_progress(refresh_recommendations.model, m.version, a.user_id, block_users);
+    SELECT pg_catalog.count(*) INTO n FROM animerec.recommendations r
+     WHERE r.model = refresh_recommendations.model AND r.rank = 1;
+    PERFORM pg_catalog.set_config('application_name',
+                                  pg_catalog.format('animerec refresh %s: %s users, done', model, n), true);
+    IF notices THEN
+        RAISE NOTICE 'refresh of "%" version %: % users, done', model, m.version, n;
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM animerec.models x
                     WHERE x.name = refresh_recommendations.model AND x.active AND x.version = m.version) THEN
         RAISE EXCEPTION 'model "%" was activated during the refresh', model
@@ -497,7 +501,7 @@ BEGIN
 END
 $$;
 COMMENT ON PROCEDURE refresh_recommendations(text, int, int) IS
-    'replace the rows of model in animerec.recommendations by the top k of every user of its ratings table (recommend_all, block_users users per call, progress as NOTICEs and in application_name), all at once when the transaction commits; creates the view <model>_recommendations beside the items table on first use; managers of the model only';
+    'replace the rows of model in animerec.recommendations by the top k of every user of its ratings table (one recommend_all scan in one INSERT; progress every block_users users as NOTICEs and in application_name), all at once when the transaction commits; creates the view <model>_recommendations beside the items table on first use; managers of the model only';
 
 -- ===========================================================================
 -- 0.3.0, BI dashboards part 1 (issue 11; docs/bi.md): serving privileges per

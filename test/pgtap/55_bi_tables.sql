@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS animerec;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(22);
+SELECT plan(25);
 
 DROP SCHEMA IF EXISTS tap_bi CASCADE;
 DROP ROLE IF EXISTS tap_bi_team, tap_bi_member, tap_bi_other, tap_bi_reader;
@@ -37,6 +37,20 @@ SELECT is((SELECT array_agg(DISTINCT version) FROM animerec.recommendations WHER
           'the rows carry the active version');
 SELECT is((SELECT count(DISTINCT computed_at) FROM animerec.recommendations WHERE model = 'tap_bi'), 1::bigint,
           'and one refresh time');
+
+-- progress: every block_users users, and the total at the end, in application_name (and as NOTICEs)
+BEGIN;
+CALL animerec.refresh_recommendations('tap_bi', k => 4, block_users => 100);
+SELECT is(current_setting('application_name'),
+          format('animerec refresh tap_bi: %s users, done', (SELECT count(DISTINCT user_id) FROM tap_bi.demo_ratings)),
+          'a refresh ends by saying in application_name how many users it did');
+COMMIT;
+BEGIN;
+SELECT is((SELECT count(*) FROM unnest('{1,1,2,3,3,4,5}'::bigint[]) u WHERE animerec._refresh_progress('x', 1, u, 2)),
+          7::bigint, 'the progress counter keeps every row');
+SELECT is(current_setting('application_name'), 'animerec refresh x: 4 users',
+          'and reports every block_users users (2 and 4 of 5 users, one row each or more)');
+ROLLBACK;
 
 -- the view beside the items table has the items' columns
 SELECT is((SELECT count(*) FROM tap_bi.tap_bi_recommendations v JOIN tap_bi.demo_items i USING (item_id)
