@@ -780,8 +780,7 @@ CREATE FUNCTION _recommend_all_rows(k int, model text, users bigint[],
                                     OUT probability real, OUT personalized boolean, OUT model_version int)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'animerec_recommend_all'
-    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000
-    SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
 COMMENT ON FUNCTION _recommend_all_rows(int, text, bigint[]) IS
     'internal: the rows of recommend_all, one block of users scored at a time (value-per-call): 8 users, then twice as many each time up to 256';
 

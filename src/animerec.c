@@ -65,6 +65,30 @@ animerec_set_blas_threads(void)
 		nn_blas_set_threads(animerec_threads);
 }
 
+/*
+ * Set search_path = pg_catalog, pg_temp until animerec_restore_search_path(level)
+ * or the end of the (sub)transaction, as a function's SET clause would; for
+ * entry points that cannot have one (a procedure that commits) or should
+ * not pay for one on every call (a value-per-call set-returning function,
+ * called once per row).  Returns the GUC nest level.
+ */
+int
+animerec_fix_search_path(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+/* the caller's search_path again (level from animerec_fix_search_path) */
+void
+animerec_restore_search_path(int level)
+{
+	AtEOXact_GUC(true, level);
+}
+
 /* shmem_request_hook: reserve the model cache's and the progress slots' shared memory */
 static void
 animerec_shmem_request(void)

@@ -32,6 +32,15 @@ extern const nn_allocator animerec_palloc_allocator;
 extern void animerec_set_blas_threads(void);
 
 /*
+ * search_path = pg_catalog, pg_temp from animerec_fix_search_path (which
+ * returns the GUC nest level) until animerec_restore_search_path(level) or
+ * the end of the (sub)transaction: a SET clause's effect, for entry points
+ * without one (src/animerec.c)
+ */
+extern int	animerec_fix_search_path(void);
+extern void animerec_restore_search_path(int level);
+
+/*
  * Wait for every block being scored on threads of its own (recommend_all's
  * pipeline, src/recommend_all.c): before the models they read are unpinned,
  * and before this thread uses BLAS itself.

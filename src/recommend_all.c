@@ -457,13 +457,16 @@ PG_FUNCTION_INFO_V1(animerec_recommend_all);
  * seen items excluded; value-per-call, one block of users scored at a
  * time.  A serving grantee's histories are read with the model owner's
  * rights unless it may read them itself (src/serving_acl.c), the cursor's
- * opening and every fetch alike.
+ * opening and every fetch alike.  It has no SET clause, which would cost a
+ * GUC nest level on every row: the search_path is fixed here around the
+ * work of the first call and of each block.
  */
 Datum
 animerec_recommend_all(PG_FUNCTION_ARGS)
 {
 	FuncCallContext *funcctx;
 	Stream	   *st;
+	int			guc_level;
 
 	if (SRF_IS_FIRSTCALL())
 	{
@@ -476,7 +479,9 @@ animerec_recommend_all(PG_FUNCTION_ARGS)
 		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 			elog(ERROR, "return type must be a row type");
 		tupdesc = BlessTupleDesc(tupdesc);
+		guc_level = animerec_fix_search_path();
 		st = stream_begin(fcinfo, tupdesc);
+		animerec_restore_search_path(guc_level);
 		funcctx->user_fctx = st;
 		RegisterExprContextCallback(rsinfo->econtext, stream_shutdown, PointerGetDatum(st));
 		MemoryContextSwitchTo(old);
@@ -501,7 +506,9 @@ animerec_recommend_all(PG_FUNCTION_ARGS)
 			break;
 		tuplestore_clear(st->out);
 		CHECK_FOR_INTERRUPTS();
+		guc_level = animerec_fix_search_path();
 		stream_advance(st);
+		animerec_restore_search_path(guc_level);
 	}
 	stream_close(st);
 	/* st goes with the multi-call context now: the callback must not see it */

@@ -497,28 +497,6 @@ metrics_json(const TrainRun *run, const EvalResult *test)
 }
 
 /*
- * Set search_path = pg_catalog, pg_temp until restore_search_path(level) or
- * the end of the transaction, as a function's SET clause would (a procedure
- * with a SET clause could not commit).  Returns the GUC nest level.
- */
-static int
-fix_search_path(void)
-{
-	int			level = NewGUCNestLevel();
-
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	return level;
-}
-
-/* the caller's search_path again (level from fix_search_path) */
-static void
-restore_search_path(int level)
-{
-	AtEOXact_GUC(true, level);
-}
-
-/*
  * Commit the work so far when the CALL is non-atomic (not inside a transaction
  * block).  The commit ends the fixed search_path, which is set again.
  */
@@ -528,7 +506,7 @@ maybe_commit(TrainRun *run)
 	if (!run->atomic)
 	{
 		SPI_commit();
-		run->guc_level = fix_search_path();
+		run->guc_level = animerec_fix_search_path();
 	}
 }
 
@@ -966,7 +944,7 @@ animerec_train(PG_FUNCTION_ARGS)
 	parse_params(fcinfo, &p);
 	source_resolve(&p.src, p.ratings, p.items, p.user_tags);
 
-	guc_level = fix_search_path();
+	guc_level = animerec_fix_search_path();
 	SPI_connect_ext(call_is_atomic(fcinfo) ? 0 : SPI_OPT_NONATOMIC);
 	MemoryContextSwitchTo(cxt);
 	registry_claim_name(p.name);
@@ -981,7 +959,7 @@ animerec_train(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	SPI_finish();
-	restore_search_path(guc_level);
+	animerec_restore_search_path(guc_level);
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(cxt);
 	PG_RETURN_VOID();

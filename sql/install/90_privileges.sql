@@ -62,14 +62,18 @@ GRANT SELECT ON training_progress, loaded_models, served_models TO PUBLIC;
 -- without its per-epoch commits, so it sets the same search_path itself
 -- (src/train_procedure.c).  Nor on _manages and _is_member, which the policies
 -- inline, nor on recommend_all, which the planner inlines to stream (their
--- bodies qualify every name).
+-- bodies qualify every name).  Nor on the functions called once per row of
+-- a scan, where a SET clause costs a GUC nest level a row: _recommend_all_rows
+-- sets the same search_path itself around its work (src/recommend_all.c),
+-- _refresh_progress looks up no name.
 DO $$
 DECLARE
     f regprocedure;
 BEGIN
     FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
               WHERE p.pronamespace = 'animerec'::regnamespace AND p.prokind = 'f'
-                AND p.proname NOT IN ('_manages', '_is_member', 'recommend_all')
+                AND p.proname NOT IN ('_manages', '_is_member', 'recommend_all', '_recommend_all_rows',
+                                      '_refresh_progress')
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', f);
     END LOOP;
