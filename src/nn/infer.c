@@ -92,14 +92,14 @@ wcat_cols(const nn_model *m, int32_t l, bool item_gates)
 	return in - (l == 0 && item_gates ? 2 * m->cfg.dim : 0) + m->cfg.hidden;
 }
 
-/* floats of every layer's [W_ih | W_hh] (all columns), at the start of a wave batch's workspace */
+/* floats of every layer's packed [W_ih | W_hh] (all columns), at the start of a wave batch's workspace */
 static size_t
 wcats_floats(const nn_model *m)
 {
 	size_t		n = 0;
 
 	for (int32_t l = 0; l < m->cfg.layers; l++)
-		n += (size_t) 4 * m->cfg.hidden * wcat_cols(m, l, false);
+		n += nn_packed_floats(4 * m->cfg.hidden, wcat_cols(m, l, false));
 	return n;
 }
 
@@ -192,9 +192,10 @@ infer_layered(const nn_model *m, int32_t B, int32_t T,
 }
 
 /*
- * Write every layer's [W_ih | W_hh] (4H, wcat_cols), one after the other,
- * into wcat (wcats_floats(m)); with item_gates, layer 0 without the item
- * embedding and tag mean columns (nn_item_gates holds their product).
+ * Write every layer's [W_ih | W_hh] (4H, wcat_cols) packed by nn_pack_cols,
+ * one after the other, into wcat (wcats_floats(m)); with item_gates, layer
+ * 0 without the item embedding and tag mean columns (nn_item_gates holds
+ * their product).
  */
 static void
 build_wcats(const nn_model *m, bool item_gates, float *wcat)
@@ -207,12 +208,8 @@ build_wcats(const nn_model *m, bool item_gates, float *wcat)
 					K = wcat_cols(m, l, item_gates),
 					skip = in + H - K;
 
-		for (int32_t g = 0; g < 4 * H; g++)
-		{
-			memcpy(wcat, m->w_ih[l] + (size_t) g * in + skip, sizeof(float) * (in - skip));
-			memcpy(wcat + in - skip, m->w_hh[l] + (size_t) g * H, sizeof(float) * H);
-			wcat += K;
-		}
+		nn_pack_cols(4 * H, K, m->w_ih[l] + skip, in, in - skip, m->w_hh[l], H, wcat);
+		wcat += nn_packed_floats(4 * H, K);
 	}
 }
 
@@ -328,8 +325,8 @@ infer_wave(const nn_model *m, const float *wcat, const float *item_gates, int32_
 			}
 			nn_layer_weights(m, l, &w);
 			nn_lstm_rows_step(&w, wl, (int32_t) K, n, A, rows, S + (size_t) l * 2 * H, ld, Z,
-							  gates ? 1.0f : 0.0f, scratch);
-			wl += G * K;
+							  gates, scratch);
+			wl += nn_packed_floats((int32_t) G, (int32_t) K);
 		}
 	}
 	/* u = P h_top: the top layer's h of every history, with the state's stride */
@@ -354,7 +351,7 @@ typedef struct infer_job
 	float	   *work;			/* the histories' part of the workspace */
 } infer_job;
 
-/* nn_rows_fn: the histories [b0, b1) of an infer_job, in their part of work */
+/* nn_rows_fn: the histories [b0, b1) of an infer_job, in their part of work (any split) */
 static void
 infer_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
 {
@@ -368,16 +365,21 @@ infer_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
 			   j->work + (size_t) b0 * wave_history_floats(j->m, j->T));
 }
 
-/* histories a thread takes at least: below this, GEMMs shared are better */
-#define INFER_MIN_SLICE 16
+/*
+ * histories a thread takes at a time: the packed weights make a small chunk
+ * cost no more per history than a large one, and small chunks keep the
+ * threads busy to the end
+ */
+#define INFER_CHUNK 32
 
 /*
  * Embeddings of B left-padded histories at once on threads threads:
  * items/ratings (B, T), users/utag_* as in nn_batch (may be NULL); u_out
  * (B, D).  Fewer than INFER_WAVE_MIN histories run layer by layer on the
  * calling thread; more run as a wave (infer_wave, with item_gates when not
- * NULL) split between the threads, each slice with one-thread GEMMs (a
- * step's GEMM is too small to share between threads well): with more than
+ * NULL) in chunks of INFER_CHUNK histories that the threads take in turn,
+ * each chunk's products on its own thread (a step's product is too small to
+ * share between threads well): with more than
  * one thread, OpenBLAS must be set to one thread.  Histories do not
  * interact, so neither choice changes anything but the rounding of the
  * GEMMs.
@@ -398,7 +400,7 @@ nn_infer_on(const nn_model *m, int32_t B, int32_t T,
 		return;
 	}
 	build_wcats(m, item_gates != NULL, work);
-	nn_parallel_rows_on(threads, B, INFER_MIN_SLICE, infer_slice, &j);
+	nn_parallel_chunks(threads, B, INFER_CHUNK, infer_slice, &j);
 }
 
 /*

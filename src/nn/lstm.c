@@ -297,22 +297,22 @@ nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c, float
 /*
  * One step of one layer for n rows of a batch kept as states only (batch
  * inference): A (n, K) holds each row's input and then its h_{t-1}, wcat
- * (4H, K) the matching columns of [W_ih | W_hh]; Z (n, 4H) gets the gate
- * pre-activations, added to what it holds with beta 1 (a part of each row's
- * input projection computed before) or replacing it with beta 0; the state
+ * the matching columns of [W_ih | W_hh] (4H, K) packed by nn_pack_cols; Z
+ * (n, 4H) gets the gate pre-activations, added to what it holds when
+ * accumulate (a part of each row's input projection computed before) or
+ * replacing it; the state
  * of row r is h at S + rows[r] * ld and c right after it (H each), both
  * updated in place.  scratch (2H) is workspace.
  */
 void
 nn_lstm_rows_step(const nn_lstm_weights *w, const float *wcat, int32_t K, int32_t n,
 				  const float *A, const int32_t *rows, float *S, size_t ld,
-				  float *Z, float beta, float *scratch)
+				  float *Z, bool accumulate, float *scratch)
 {
 	int32_t		H = w->H,
 				G = 4 * w->H;
 
-	nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, G, K,
-			 1.0f, A, K, wcat, K, beta, Z, G);
+	nn_gemm_packed(n, G, K, A, K, wcat, Z, G, accumulate);
 	for (int32_t r = 0; r < n; r++)
 	{
 		float	   *h = S + (size_t) rows[r] * ld;

@@ -198,11 +198,35 @@ typedef void (*nn_rows_fn) (void *ctx, int32_t slice, int32_t r0, int32_t r1);
 void		nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx);
 
 /*
- * The same on threads threads whatever OpenBLAS's count, which the caller
- * has set to one thread while the slices run.
+ * Call fn(ctx, i, r0, r1) over chunks of chunk rows covering [0, rows) on
+ * threads threads, each thread i taking the next chunk when done with one
+ * (OpenBLAS set to one thread by the caller while they run).
  */
-void		nn_parallel_rows_on(int32_t threads, int32_t rows, int32_t min_rows,
-								nn_rows_fn fn, void *ctx);
+void		nn_parallel_chunks(int32_t threads, int32_t rows, int32_t chunk,
+							   nn_rows_fn fn, void *ctx);
+
+/* ---- the batch inference's matrix product (gemm_packed.c) ---- */
+
+/* columns of Z in one panel of packed weights */
+#define NN_PANEL 16
+
+/* floats of W (G, K) packed by nn_pack_cols */
+size_t		nn_packed_floats(int32_t G, int32_t K);
+
+/*
+ * Pack W (G, K), row g = [w1 + g * ld1 (K1 floats) | w2 + g * ld2 (K - K1
+ * floats)], into Wp (nn_packed_floats(G, K)): panels of NN_PANEL rows of W,
+ * column by column, zero past row G.
+ */
+void		nn_pack_cols(int32_t G, int32_t K, const float *w1, size_t ld1, int32_t K1,
+						 const float *w2, size_t ld2, float *Wp);
+
+/*
+ * Z (n, G; rows ldz apart) = A (n, K; rows lda apart) W^T, or Z += A W^T
+ * when accumulate, with W packed by nn_pack_cols into Wp.
+ */
+void		nn_gemm_packed(int32_t n, int32_t G, int32_t K, const float *A, size_t lda,
+						   const float *Wp, float *Z, size_t ldz, bool accumulate);
 
 /* ---- batch inference (infer.c) ---- */
 
@@ -330,15 +354,16 @@ void		nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c,
 
 /*
  * One step of one layer for n rows of a batch kept as states only: A
- * (n, K) each row's input then its h_{t-1}; wcat (4H, K) the matching
- * columns of [W_ih | W_hh]; Z (n, 4H) gets the gate pre-activations, added
- * to its contents with beta 1, replacing them with beta 0; row r's h (H) at
+ * (n, K) each row's input then its h_{t-1}; wcat the matching columns of
+ * [W_ih | W_hh] (4H, K) packed by nn_pack_cols; Z (n, 4H) gets the gate
+ * pre-activations, added to its contents when accumulate, replacing them
+ * otherwise; row r's h (H) at
  * S + rows[r] * ld with its c (H) right after, updated in place; scratch
  * (2H) workspace.
  */
 void		nn_lstm_rows_step(const nn_lstm_weights *w, const float *wcat, int32_t K, int32_t n,
 							  const float *A, const int32_t *rows, float *S, size_t ld,
-							  float *Z, float beta, float *scratch);
+							  float *Z, bool accumulate, float *scratch);
 
 /*
  * The cells of B rows: Z (B, 4H) gate pre-activations without bias, in;

@@ -3,7 +3,7 @@
  * the few elementwise passes that are large enough to matter beside the
  * GEMMs (the output layer's exponentials), and for batches of independent
  * rows whose own GEMMs are too small to share well between threads (the
- * users of a batch inference, each slice with one-thread BLAS).
+ * users of a batch inference, in chunks each thread takes in turn).
  *
  * The helper threads live only inside one call: created, joined, gone, so
  * nothing outlives the caller's memory (an aborted PostgreSQL transaction
@@ -23,6 +23,7 @@
 #include "blas.h"
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 
 #include "nn_internal.h"
 
@@ -108,15 +109,52 @@ nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
 	run_slices(slice_count(nn_blas_threads(), rows, min_rows), rows, fn, ctx);
 }
 
+/* the shared state of nn_parallel_chunks: the next chunk's first row */
+typedef struct chunks_job
+{
+	nn_rows_fn	fn;
+	void	   *ctx;
+	int32_t		rows,
+				chunk;
+	atomic_int	next;
+} chunks_job;
+
+/* nn_rows_fn of nn_parallel_chunks's slice i: take chunks until none is left */
+static void
+take_chunks(void *arg, int32_t slice, int32_t r0, int32_t r1)
+{
+	chunks_job *c = arg;
+
+	(void) r0;
+	(void) r1;
+	for (;;)
+	{
+		int32_t		c0 = atomic_fetch_add(&c->next, c->chunk);
+
+		if (c0 >= c->rows)
+			break;
+		c->fn(c->ctx, slice, c0, c0 + c->chunk < c->rows ? c0 + c->chunk : c->rows);
+	}
+}
+
 /*
- * nn_parallel_rows on threads threads (at most NN_MAX_SLICES) rather than
- * OpenBLAS's count, for slices that call BLAS while OpenBLAS is set to one
- * thread (the caller's duty): each slice's GEMMs run on its own thread.
+ * Call fn(ctx, i, r0, r1) over chunks [r0, r1) of chunk rows covering
+ * [0, rows) on threads threads (at most NN_MAX_SLICES, the first the calling
+ * one, no more than there are chunks), each thread i taking the next chunk
+ * when it is done with one: a thread slowed by another process on its core
+ * takes fewer chunks instead of holding the others up at the end.  For
+ * chunks that call BLAS while OpenBLAS is set to one thread (the caller's
+ * duty).  fn must not depend on how the rows are split; i lets it use its
+ * thread's own scratch.
  */
 void
-nn_parallel_rows_on(int32_t threads, int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
+nn_parallel_chunks(int32_t threads, int32_t rows, int32_t chunk, nn_rows_fn fn, void *ctx)
 {
-	run_slices(slice_count(threads, rows, min_rows), rows, fn, ctx);
+	chunks_job	c = {.fn = fn, .ctx = ctx, .rows = rows, .chunk = chunk < 1 ? 1 : chunk};
+	int32_t		chunks = (rows + c.chunk - 1) / c.chunk;
+
+	atomic_init(&c.next, 0);
+	run_slices(slice_count(threads, chunks, 1), rows, take_chunks, &c);
 }
 
 /* pthread entry of an asynchronous job */

@@ -73,8 +73,8 @@ nn_recommend_scores_floats(const nn_model *m, int32_t threads)
  * recommended), item_out (N+1, D) from nn_item_output, item_gates (N+1, 4H)
  * from nn_item_gates or NULL.  Fills out (B users, out->k each) on threads
  * threads, OpenBLAS set to one; u (B, D) gets the embeddings, scores
- * (nn_recommend_scores_floats) each slice's scores of SCORE_CHUNK users at a
- * time; exclude has threads * (N+1) zero bytes and is zero again
+ * (nn_recommend_scores_floats) each thread's scores of SCORE_CHUNK users at
+ * a time (the chunk a thread takes); exclude has threads * (N+1) zero bytes and is zero again
  * afterwards; work has nn_batch_work_floats(m, B, T) floats.
  */
 void
@@ -88,5 +88,5 @@ nn_recommend_batch(const nn_model *m, const float *item_out, const float *item_g
 	recommend_job j = {m, item_out, u, seen_ptr, seen, out, scores, exclude};
 
 	nn_infer_on(m, B, T, items, ratings, users, utag_ptr, utag_idx, item_gates, u, work, threads);
-	nn_parallel_rows_on(threads, B, SCORE_CHUNK, recommend_slice, &j);
+	nn_parallel_chunks(threads, B, SCORE_CHUNK, recommend_slice, &j);
 }

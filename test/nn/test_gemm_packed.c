@@ -1,0 +1,107 @@
+/*
+ * test_gemm_packed.c — src/nn/gemm_packed.c: Z = A W^T and Z += A W^T with
+ * W packed from two matrices side by side, against a double-precision sum
+ * (within the error bound of a float32 sum of K terms),
+ * over shapes that exercise every edge of the tiling (rows not a multiple
+ * of the 6-row tile, columns not a multiple of a panel, one row, one
+ * column, strides wider than the rows).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tap.h"
+#include "testlib.h"
+
+/* uniform in [-1, 1] */
+static float
+draw(nn_rng *r)
+{
+	return 2.0f * nn_rng_uniform(r) - 1.0f;
+}
+
+/*
+ * One shape: n rows of A (K columns, lda apart), W = [W1 (G, K1) | W2 (G,
+ * K - K1)] with row strides K1 + 3 and K - K1 + 5, Z (n, G; ldz apart)
+ * starting from random values; checks the product and the accumulation
+ * against double sums, and that Z's padding columns stay untouched.
+ */
+static void
+check_shape(int32_t n, int32_t G, int32_t K, int32_t K1, size_t lda, size_t ldz)
+{
+	size_t		ld1 = (size_t) K1 + 3,
+				ld2 = (size_t) (K - K1) + 5;
+	float	   *A = malloc(sizeof(float) * n * lda),
+			   *W1 = malloc(sizeof(float) * G * ld1),
+			   *W2 = malloc(sizeof(float) * G * ld2),
+			   *Wp = malloc(sizeof(float) * nn_packed_floats(G, K)),
+			   *Z0 = malloc(sizeof(float) * n * ldz),
+			   *Z = malloc(sizeof(float) * n * ldz);
+	double		err_set = 0.0,
+				err_add = 0.0;
+	int			pad_ok = 1;
+	nn_rng		r;
+
+	nn_rng_seed(&r, (uint64_t) (n * 1000 + G * 10 + K));
+	for (size_t i = 0; i < (size_t) n * lda; i++)
+		A[i] = draw(&r);
+	for (size_t i = 0; i < (size_t) G * ld1; i++)
+		W1[i] = draw(&r);
+	for (size_t i = 0; i < (size_t) G * ld2; i++)
+		W2[i] = draw(&r);
+	for (size_t i = 0; i < (size_t) n * ldz; i++)
+		Z0[i] = draw(&r);
+	nn_pack_cols(G, K, W1, ld1, K1, W2, ld2, Wp);
+	for (int accumulate = 0; accumulate <= 1; accumulate++)
+	{
+		memcpy(Z, Z0, sizeof(float) * n * ldz);
+		nn_gemm_packed(n, G, K, A, lda, Wp, Z, ldz, accumulate);
+		for (int32_t i = 0; i < n; i++)
+		{
+			for (int32_t g = 0; g < G; g++)
+			{
+				double		want = accumulate ? Z0[i * ldz + g] : 0.0,
+							mag = fabs(want),
+							e;
+
+				for (int32_t k = 0; k < K; k++)
+				{
+					double		p = (double) A[i * lda + k] *
+						(k < K1 ? W1[g * ld1 + k] : W2[g * ld2 + (k - K1)]);
+
+					want += p;
+					mag += fabs(p);
+				}
+				/* relative to float32 summation's bound (K + 1) u sum |terms| */
+				e = fabs(Z[i * ldz + g] - want) / ((K + 1) * 0x1p-24 * mag + 1e-30);
+				if (accumulate)
+					err_add = e > err_add ? e : err_add;
+				else
+					err_set = e > err_set ? e : err_set;
+			}
+			for (size_t g = (size_t) G; g < ldz; g++)
+				pad_ok &= Z[i * ldz + g] == Z0[i * ldz + g];
+		}
+	}
+	tap_ok(err_set <= 1.0 && err_add <= 1.0 && pad_ok,
+		   "n %d, G %d, K %d (%d + %d), lda %zu, ldz %zu: Z = A W^T and Z += A W^T within float32 summation's "
+		   "error bound (at most %.2g and %.2g of it), columns past G untouched",
+		   n, G, K, K1, K - K1, lda, ldz, err_set, err_add);
+	free(A);
+	free(W1);
+	free(W2);
+	free(Wp);
+	free(Z0);
+	free(Z);
+}
+
+/* the shapes */
+int
+main(void)
+{
+	check_shape(13, 40, 7, 3, 7, 40);		/* 2 full tiles + 1 row; a partial panel */
+	check_shape(6, 16, 1, 0, 1, 16);		/* one tile, one panel, K 1 from W2 only */
+	check_shape(1, 1, 5, 5, 9, 3);			/* one row, one column, W1 only, wide strides */
+	check_shape(50, 512, 129, 1, 131, 515);	/* a wave step of the default shapes, layer 0 with item gates */
+	check_shape(31, 512, 256, 128, 256, 512); /* layer 1 */
+	return tap_done();
+}
