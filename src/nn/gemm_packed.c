@@ -142,14 +142,14 @@ tile_row(int32_t K, const float *a, const float *wp, float *z, int32_t cols, boo
 }
 
 /*
- * Z (n, G; rows ldz apart) = A (n, K; rows lda apart) W^T, or Z += A W^T
- * when accumulate, W packed by nn_pack_cols into Wp.  Panel by panel, so
- * that a panel (K * NN_PANEL floats) stays in the first-level cache while
- * the rows of A go past it.
+ * nn_gemm_packed's work, one clone per x86-64 level (static: clang emits
+ * the dispatcher of a function with clones only where it is called).
+ * Panel by panel, so that a panel (K * NN_PANEL floats) stays in the
+ * first-level cache while the rows of A go past it.
  */
-NN_SIMD_CLONES void
-nn_gemm_packed(int32_t n, int32_t G, int32_t K, const float *A, size_t lda,
-			   const float *Wp, float *Z, size_t ldz, bool accumulate)
+NN_SIMD_CLONES static void
+gemm_panels(int32_t n, int32_t G, int32_t K, const float *A, size_t lda,
+			const float *Wp, float *Z, size_t ldz, bool accumulate)
 {
 	int32_t		panels = (G + NN_PANEL - 1) / NN_PANEL;
 
@@ -165,4 +165,15 @@ nn_gemm_packed(int32_t n, int32_t G, int32_t K, const float *A, size_t lda,
 		for (; r < n; r++)
 			tile_row(K, A + (size_t) r * lda, wp, z + (size_t) r * ldz, cols, accumulate);
 	}
+}
+
+/*
+ * Z (n, G; rows ldz apart) = A (n, K; rows lda apart) W^T, or Z += A W^T
+ * when accumulate, W packed by nn_pack_cols into Wp.
+ */
+void
+nn_gemm_packed(int32_t n, int32_t G, int32_t K, const float *A, size_t lda,
+			   const float *Wp, float *Z, size_t ldz, bool accumulate)
+{
+	gemm_panels(n, G, K, A, lda, Wp, Z, ldz, accumulate);
 }
