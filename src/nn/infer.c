@@ -379,10 +379,9 @@ infer_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
  * calling thread; more run as a wave (infer_wave, with item_gates when not
  * NULL) in chunks of INFER_CHUNK histories that the threads take in turn,
  * each chunk's products on its own thread (a step's product is too small to
- * share between threads well): with more than
- * one thread, OpenBLAS must be set to one thread.  Histories do not
- * interact, so neither choice changes anything but the rounding of the
- * GEMMs.
+ * share between threads well): with more than one thread, OpenBLAS must be
+ * set to one thread.  Histories do not interact, so neither choice changes
+ * anything but the rounding of the products.
  */
 void
 nn_infer_on(const nn_model *m, int32_t B, int32_t T,

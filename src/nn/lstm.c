@@ -300,9 +300,8 @@ nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c, float
  * the matching columns of [W_ih | W_hh] (4H, K) packed by nn_pack_cols; Z
  * (n, 4H) gets the gate pre-activations, added to what it holds when
  * accumulate (a part of each row's input projection computed before) or
- * replacing it; the state
- * of row r is h at S + rows[r] * ld and c right after it (H each), both
- * updated in place.  scratch (2H) is workspace.
+ * replacing it; the state of row r is h at S + rows[r] * ld and c right
+ * after it (H each), both updated in place.  scratch (2H) is workspace.
  */
 void
 nn_lstm_rows_step(const nn_lstm_weights *w, const float *wcat, int32_t K, int32_t n,

@@ -357,9 +357,8 @@ void		nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c,
  * (n, K) each row's input then its h_{t-1}; wcat the matching columns of
  * [W_ih | W_hh] (4H, K) packed by nn_pack_cols; Z (n, 4H) gets the gate
  * pre-activations, added to its contents when accumulate, replacing them
- * otherwise; row r's h (H) at
- * S + rows[r] * ld with its c (H) right after, updated in place; scratch
- * (2H) workspace.
+ * otherwise; row r's h (H) at S + rows[r] * ld with its c (H) right after,
+ * updated in place; scratch (2H) workspace.
  */
 void		nn_lstm_rows_step(const nn_lstm_weights *w, const float *wcat, int32_t K, int32_t n,
 							  const float *A, const int32_t *rows, float *S, size_t ld,

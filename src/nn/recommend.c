@@ -72,10 +72,11 @@ nn_recommend_scores_floats(const nn_model *m, int32_t threads)
  * items each user has seen as CSR seen_ptr (B + 1) / seen (dense ids, never
  * recommended), item_out (N+1, D) from nn_item_output, item_gates (N+1, 4H)
  * from nn_item_gates or NULL.  Fills out (B users, out->k each) on threads
- * threads, OpenBLAS set to one; u (B, D) gets the embeddings, scores
- * (nn_recommend_scores_floats) each thread's scores of SCORE_CHUNK users at
- * a time (the chunk a thread takes); exclude has threads * (N+1) zero bytes and is zero again
- * afterwards; work has nn_batch_work_floats(m, B, T) floats.
+ * threads, OpenBLAS set to one, each thread taking SCORE_CHUNK users at a
+ * time; u (B, D) gets the embeddings, scores (nn_recommend_scores_floats)
+ * each thread's scores of its chunk; exclude has threads * (N+1) zero bytes
+ * and is zero again afterwards; work has nn_batch_work_floats(m, B, T)
+ * floats.
  */
 void
 nn_recommend_batch(const nn_model *m, const float *item_out, const float *item_gates,
