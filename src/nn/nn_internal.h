@@ -210,23 +210,28 @@ void		nn_parallel_chunks(int32_t threads, int32_t rows, int32_t chunk,
 /* columns of Z in one panel of packed weights */
 #define NN_PANEL 16
 
-/* floats of W (G, K) packed by nn_pack_cols */
+/* floats of W (G, K) packed by nn_pack_cols (panels padded to an even count) */
 size_t		nn_packed_floats(int32_t G, int32_t K);
 
 /*
  * Pack W (G, K), row g = [w1 + g * ld1 (K1 floats) | w2 + g * ld2 (K - K1
  * floats)], into Wp (nn_packed_floats(G, K)): panels of NN_PANEL rows of W,
- * column by column, zero past row G.
+ * column by column, zero past row G and in the padding panel.
  */
 void		nn_pack_cols(int32_t G, int32_t K, const float *w1, size_t ld1, int32_t K1,
 						 const float *w2, size_t ld2, float *Wp);
 
 /*
  * Z (n, G; rows ldz apart) = A (n, K; rows lda apart) W^T, or Z += A W^T
- * when accumulate, with W packed by nn_pack_cols into Wp.
+ * when accumulate, with W packed by nn_pack_cols into Wp, in vectors of
+ * nn_gemm_width() floats (16 with AVX-512, else 8); nn_gemm_packed_width
+ * uses the width given, whatever the CPU (for tests).
  */
 void		nn_gemm_packed(int32_t n, int32_t G, int32_t K, const float *A, size_t lda,
 						   const float *Wp, float *Z, size_t ldz, bool accumulate);
+int32_t		nn_gemm_width(void);
+void		nn_gemm_packed_width(int32_t width, int32_t n, int32_t G, int32_t K, const float *A,
+								 size_t lda, const float *Wp, float *Z, size_t ldz, bool accumulate);
 
 /* ---- batch inference (infer.c) ---- */
 

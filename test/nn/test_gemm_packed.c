@@ -1,10 +1,11 @@
 /*
  * test_gemm_packed.c — src/nn/gemm_packed.c: Z = A W^T and Z += A W^T with
  * W packed from two matrices side by side, against a double-precision sum
- * (within the error bound of a float32 sum of K terms),
- * over shapes that exercise every edge of the tiling (rows not a multiple
- * of the 6-row tile, columns not a multiple of a panel, one row, one
- * column, strides wider than the rows).
+ * (within the error bound of a float32 sum of K terms), with vectors of 8
+ * and of 16 floats whatever the CPU, over shapes that exercise every edge
+ * of the tiling (rows not a multiple of the 6-row tile, columns not a
+ * multiple of a panel or of two, one row, one column, strides wider than
+ * the rows).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ draw(nn_rng *r)
  * against double sums, and that Z's padding columns stay untouched.
  */
 static void
-check_shape(int32_t n, int32_t G, int32_t K, int32_t K1, size_t lda, size_t ldz)
+check_shape(int32_t width, int32_t n, int32_t G, int32_t K, int32_t K1, size_t lda, size_t ldz)
 {
 	size_t		ld1 = (size_t) K1 + 3,
 				ld2 = (size_t) (K - K1) + 5;
@@ -54,7 +55,7 @@ check_shape(int32_t n, int32_t G, int32_t K, int32_t K1, size_t lda, size_t ldz)
 	for (int accumulate = 0; accumulate <= 1; accumulate++)
 	{
 		memcpy(Z, Z0, sizeof(float) * n * ldz);
-		nn_gemm_packed(n, G, K, A, lda, Wp, Z, ldz, accumulate);
+		nn_gemm_packed_width(width, n, G, K, A, lda, Wp, Z, ldz, accumulate);
 		for (int32_t i = 0; i < n; i++)
 		{
 			for (int32_t g = 0; g < G; g++)
@@ -83,9 +84,9 @@ check_shape(int32_t n, int32_t G, int32_t K, int32_t K1, size_t lda, size_t ldz)
 		}
 	}
 	tap_ok(err_set <= 1.0 && err_add <= 1.0 && pad_ok,
-		   "n %d, G %d, K %d (%d + %d), lda %zu, ldz %zu: Z = A W^T and Z += A W^T within float32 summation's "
-		   "error bound (at most %.2g and %.2g of it), columns past G untouched",
-		   n, G, K, K1, K - K1, lda, ldz, err_set, err_add);
+		   "vectors of %d: n %d, G %d, K %d (%d + %d), lda %zu, ldz %zu: Z = A W^T and Z += A W^T within "
+		   "float32 summation's error bound (at most %.2g and %.2g of it), columns past G untouched",
+		   width, n, G, K, K1, K - K1, lda, ldz, err_set, err_add);
 	free(A);
 	free(W1);
 	free(W2);
@@ -94,14 +95,21 @@ check_shape(int32_t n, int32_t G, int32_t K, int32_t K1, size_t lda, size_t ldz)
 	free(Z);
 }
 
-/* the shapes */
+/* the shapes, with both vector widths whatever the CPU (the CPU's own in nn_gemm_width) */
 int
 main(void)
 {
-	check_shape(13, 40, 7, 3, 7, 40);		/* 2 full tiles + 1 row; a partial panel */
-	check_shape(6, 16, 1, 0, 1, 16);		/* one tile, one panel, K 1 from W2 only */
-	check_shape(1, 1, 5, 5, 9, 3);			/* one row, one column, W1 only, wide strides */
-	check_shape(50, 512, 129, 1, 131, 515);	/* a wave step of the default shapes, layer 0 with item gates */
-	check_shape(31, 512, 256, 128, 256, 512); /* layer 1 */
+	for (int32_t width = 8; width <= 16; width += 8)
+	{
+		check_shape(width, 13, 40, 7, 3, 7, 40);	/* 2 full tiles + 1 row; 3 panels, the last partial */
+		for (int32_t n = 1; n <= 5; n++)	/* every short tile */
+			check_shape(width, n, 24, 9, 4, 11, 25);
+		check_shape(width, 6, 16, 1, 0, 1, 16);	/* one tile, one panel, K 1 from W2 only */
+		check_shape(width, 1, 1, 5, 5, 9, 3);	/* one row, one column, W1 only, wide strides */
+		check_shape(width, 50, 512, 129, 1, 131, 515);	/* layer 0 with item gates, default shapes */
+		check_shape(width, 31, 512, 256, 128, 256, 512);	/* layer 1 */
+	}
+	tap_ok(nn_gemm_width() == 8 || nn_gemm_width() == 16, "nn_gemm_width() is %d floats on this CPU",
+		   nn_gemm_width());
 	return tap_done();
 }
