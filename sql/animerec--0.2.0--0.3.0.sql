@@ -434,9 +434,10 @@ COMMENT ON FUNCTION _recommendations_view(text) IS
 
 -- _refresh_progress(model, version, user_id, block_users): evaluated on every
 -- row refresh_recommendations inserts, counting users and reporting every
--- block_users of them (src/refresh_progress.c); always true.
+-- block_users of them (src/refresh_progress.c); always true.  Not STRICT: a
+-- NULL argument is an error, never a row silently left out of the INSERT.
 CREATE FUNCTION _refresh_progress(model text, version int, user_id bigint, block_users int) RETURNS boolean
-    LANGUAGE C VOLATILE STRICT
+    LANGUAGE C VOLATILE
     AS 'MODULE_PATHNAME', 'animerec_refresh_progress';
 COMMENT ON FUNCTION _refresh_progress(text, int, bigint, int) IS
     'internal: progress of refresh_recommendations, called on each row it inserts: every block_users users, application_name and a NOTICE (animerec.progress_notices)';

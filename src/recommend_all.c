@@ -13,8 +13,8 @@
  * closed cursor stops the work after the block in hand.  Over the whole
  * table the first block has FIRST_BLOCK users and each next one twice as
  * many, up to BATCH_USERS: a preview is quick and a whole run scores almost
- * every user in full blocks.  For given users (refresh_recommendations asks
- * for a thousand at a time) every block is full-sized from the start.
+ * every user in full blocks (refresh_recommendations reads one such scan).
+ * For given users every block is full-sized from the start.
  * SQL calls it through recommend_all, a SQL function whose body calls
  * _recommend_all_rows in a select list, so that the planner inlines it and
  * the rows stream (a set-returning function in FROM is always run to

@@ -42,15 +42,23 @@ PG_FUNCTION_INFO_V1(animerec_refresh_progress);
  *   -> boolean (always true)
  * Called on every row a refresh inserts, in the scan's order (ascending
  * users): each new user_id is counted, and every block_users users the
- * count is reported.
+ * count is reported.  It is the INSERT's filter, so a NULL argument is an
+ * error rather than a row left out.
  */
 Datum
 animerec_refresh_progress(PG_FUNCTION_ARGS)
 {
 	RefreshCount *c = fcinfo->flinfo->fn_extra;
-	int64		user = PG_GETARG_INT64(2);
-	int32		block = PG_GETARG_INT32(3);
+	int64		user;
+	int32		block;
 
+	for (int i = 0; i < 4; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the arguments of animerec._refresh_progress must not be null")));
+	user = PG_GETARG_INT64(2);
+	block = PG_GETARG_INT32(3);
 	if (c == NULL)
 	{
 		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RefreshCount));

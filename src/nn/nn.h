@@ -247,8 +247,8 @@ void		nn_infer_embedding(const nn_model *m, const float *state, float *u);
  * Embeddings of B left-padded histories at once (one GEMM per layer and step):
  * items/ratings (B, T), users/utag_* as in nn_batch (may be NULL); u_out (B, D).
  * work has nn_batch_work_floats(m, B, T) floats.  With more than one OpenBLAS
- * thread the histories are split between the threads (at least 16 each),
- * each slice running one-thread GEMMs.
+ * thread the threads take the histories in chunks of 32 in turn, each with
+ * its own step products (nn_gemm_packed) and one-thread GEMMs.
  */
 size_t		nn_batch_work_floats(const nn_model *m, int32_t B, int32_t T);
 void		nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
@@ -290,8 +290,9 @@ size_t		nn_recommend_scores_floats(const nn_model *m, int32_t threads);
  * nn_item_output, item_gates (N+1, 4H) from nn_item_gates or NULL (the
  * same results up to rounding, with a quarter fewer FLOPs at the default
  * shapes).  Runs on threads threads (this one and threads - 1 new
- * ones), each slice of users with one-thread GEMMs: OpenBLAS must be set to
- * one thread (nn_blas_set_threads) while it runs.  u (B, D) gets the
+ * ones), which take the users in chunks in turn, each with its own step
+ * products and one-thread GEMMs: OpenBLAS must be set to one thread
+ * (nn_blas_set_threads) while it runs.  u (B, D) gets the
  * embeddings; scores has nn_recommend_scores_floats(m, threads) floats;
  * exclude has threads * (N+1) zero bytes (zero again after); work has
  * nn_batch_work_floats(m, B, T) floats.  Calls nothing but the core and

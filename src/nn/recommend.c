@@ -1,19 +1,20 @@
 /*
  * recommend.c — the top k of many users at once (the batch path): their
- * embeddings (the wave of infer.c), then every item's score, the top k not
- * yet seen and the softmax's log-sum-exp, each slice of users on its own
- * thread with one-thread GEMMs.  Only the core's own threads run: the
- * OpenBLAS threads stay asleep, instead of spinning beside the slices
- * between two shared GEMMs.
+ * embeddings (the wave of infer.c, in chunks of users the threads take in
+ * turn), then, once every embedding is done, every item's score, the top k
+ * not yet seen and the softmax's log-sum-exp, again in chunks taken in turn,
+ * each thread with one-thread GEMMs.  Only the core's own threads run: the
+ * OpenBLAS threads stay asleep, instead of spinning beside them between two
+ * shared GEMMs.
  */
 #include "blas.h"
 
 #include "nn_internal.h"
 
-/* users scored per GEMM inside a slice: their scores stay in cache for the top k */
+/* users a thread scores at a time, one GEMM: their scores stay in cache for the top k */
 #define SCORE_CHUNK 16
 
-/* the arguments of one nn_recommend_batch, shared by its slices */
+/* the arguments of one nn_recommend_batch, shared by the threads */
 typedef struct recommend_job
 {
 	const nn_model *m;
@@ -26,7 +27,10 @@ typedef struct recommend_job
 	uint8_t    *exclude;		/* (slices, N+1) */
 } recommend_job;
 
-/* nn_rows_fn: scores, top k and log-sum-exp of users [b0, b1) */
+/*
+ * nn_rows_fn: scores (one GEMM), top k and log-sum-exp of users [b0, b1),
+ * a chunk of at most SCORE_CHUNK users, in the scratch of thread slice
+ */
 static void
 recommend_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
 {
@@ -36,26 +40,21 @@ recommend_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
 				k = j->out->k;
 	size_t		N1 = (size_t) N + 1;
 	uint8_t    *exclude = j->exclude + (size_t) slice * N1;
+	float	   *scores = j->scores + (size_t) slice * SCORE_CHUNK * N1;
 
-	for (int32_t c0 = b0; c0 < b1; c0 += SCORE_CHUNK)
+	nn_scores(j->m, j->item_out, j->u + (size_t) b0 * D, b1 - b0, scores);
+	for (int32_t b = b0; b < b1; b++, scores += N1)
 	{
-		int32_t		cn = b1 - c0 < SCORE_CHUNK ? b1 - c0 : SCORE_CHUNK;
-		float	   *scores = j->scores + (size_t) slice * SCORE_CHUNK * N1;
+		const int32_t *s0 = j->seen + j->seen_ptr[b],
+				   *s1 = j->seen + j->seen_ptr[b + 1];
 
-		nn_scores(j->m, j->item_out, j->u + (size_t) c0 * D, cn, scores);
-		for (int32_t b = c0; b < c0 + cn; b++, scores += N1)
-		{
-			const int32_t *s0 = j->seen + j->seen_ptr[b],
-					   *s1 = j->seen + j->seen_ptr[b + 1];
-
-			for (const int32_t *s = s0; s < s1; s++)
-				exclude[*s] = 1;
-			j->out->got[b] = nn_topk(scores, N, k, exclude, j->out->idx + (size_t) b * k,
-									 j->out->score + (size_t) b * k);
-			j->out->lse[b] = nn_logsumexp(scores, N);
-			for (const int32_t *s = s0; s < s1; s++)
-				exclude[*s] = 0;
-		}
+		for (const int32_t *s = s0; s < s1; s++)
+			exclude[*s] = 1;
+		j->out->got[b] = nn_topk(scores, N, k, exclude, j->out->idx + (size_t) b * k,
+								 j->out->score + (size_t) b * k);
+		j->out->lse[b] = nn_logsumexp(scores, N);
+		for (const int32_t *s = s0; s < s1; s++)
+			exclude[*s] = 0;
 	}
 }
 

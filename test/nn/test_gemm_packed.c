@@ -4,9 +4,11 @@
  * (within the error bound of a float32 sum of K terms), with vectors of 8
  * and of 16 floats whatever the CPU, over shapes that exercise every edge
  * of the tiling (rows not a multiple of the 6-row tile, columns not a
- * multiple of a panel or of two, one row, one column, strides wider than
- * the rows).
+ * multiple of a panel or of two, one row, no row, one column, strides
+ * wider than the rows); and nn_parallel_chunks's split of rows between
+ * threads.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -31,12 +33,13 @@ check_shape(int32_t width, int32_t n, int32_t G, int32_t K, int32_t K1, size_t l
 {
 	size_t		ld1 = (size_t) K1 + 3,
 				ld2 = (size_t) (K - K1) + 5;
-	float	   *A = malloc(sizeof(float) * n * lda),
+	size_t		rows = n > 0 ? (size_t) n : 1;	/* malloc(0) may be NULL */
+	float	   *A = malloc(sizeof(float) * rows * lda),
 			   *W1 = malloc(sizeof(float) * G * ld1),
 			   *W2 = malloc(sizeof(float) * G * ld2),
 			   *Wp = malloc(sizeof(float) * nn_packed_floats(G, K)),
-			   *Z0 = malloc(sizeof(float) * n * ldz),
-			   *Z = malloc(sizeof(float) * n * ldz);
+			   *Z0 = malloc(sizeof(float) * rows * ldz),
+			   *Z = malloc(sizeof(float) * rows * ldz);
 	double		err_set = 0.0,
 				err_add = 0.0;
 	int			pad_ok = 1;
@@ -49,12 +52,12 @@ check_shape(int32_t width, int32_t n, int32_t G, int32_t K, int32_t K1, size_t l
 		W1[i] = draw(&r);
 	for (size_t i = 0; i < (size_t) G * ld2; i++)
 		W2[i] = draw(&r);
-	for (size_t i = 0; i < (size_t) n * ldz; i++)
+	for (size_t i = 0; i < rows * ldz; i++)
 		Z0[i] = draw(&r);
 	nn_pack_cols(G, K, W1, ld1, K1, W2, ld2, Wp);
 	for (int accumulate = 0; accumulate <= 1; accumulate++)
 	{
-		memcpy(Z, Z0, sizeof(float) * n * ldz);
+		memcpy(Z, Z0, sizeof(float) * rows * ldz);
 		nn_gemm_packed_width(width, n, G, K, A, lda, Wp, Z, ldz, accumulate);
 		for (int32_t i = 0; i < n; i++)
 		{
@@ -82,6 +85,8 @@ check_shape(int32_t width, int32_t n, int32_t G, int32_t K, int32_t K1, size_t l
 			for (size_t g = (size_t) G; g < ldz; g++)
 				pad_ok &= Z[i * ldz + g] == Z0[i * ldz + g];
 		}
+		for (size_t g = 0; n == 0 && g < ldz; g++)
+			pad_ok &= Z[g] == Z0[g];	/* no row: Z untouched */
 	}
 	tap_ok(err_set <= 1.0 && err_add <= 1.0 && pad_ok,
 		   "vectors of %d: n %d, G %d, K %d (%d + %d), lda %zu, ldz %zu: Z = A W^T and Z += A W^T within "
@@ -93,6 +98,44 @@ check_shape(int32_t width, int32_t n, int32_t G, int32_t K, int32_t K1, size_t l
 	free(Wp);
 	free(Z0);
 	free(Z);
+}
+
+/* the rows of an nn_parallel_chunks run: how often each was visited, and by chunks no longer than asked */
+typedef struct chunk_visits
+{
+	atomic_int	visits[200];
+	atomic_int	too_long;
+	int32_t		chunk;
+} chunk_visits;
+
+/* nn_rows_fn: count the visit of rows [r0, r1) by slice */
+static void
+visit_rows(void *arg, int32_t slice, int32_t r0, int32_t r1)
+{
+	chunk_visits *v = arg;
+
+	if (r1 - r0 > v->chunk || r1 <= r0 || slice < 0 || slice >= NN_MAX_SLICES)
+		atomic_fetch_add(&v->too_long, 1);
+	for (int32_t r = r0; r < r1; r++)
+		atomic_fetch_add(&v->visits[r], 1);
+}
+
+/* nn_parallel_chunks visits every row once, in chunks of at most chunk rows, on any thread count */
+static void
+check_chunks(int32_t threads, int32_t rows, int32_t chunk)
+{
+	chunk_visits v = {.chunk = chunk};
+	int			once = 1;
+
+	for (int32_t r = 0; r < 200; r++)
+		atomic_init(&v.visits[r], 0);
+	atomic_init(&v.too_long, 0);
+	nn_parallel_chunks(threads, rows, chunk, visit_rows, &v);
+	for (int32_t r = 0; r < 200; r++)
+		once &= atomic_load(&v.visits[r]) == (r < rows ? 1 : 0);
+	tap_ok(once && atomic_load(&v.too_long) == 0,
+		   "nn_parallel_chunks on %d threads, %d rows, chunks of %d: every row once, no chunk longer",
+		   threads, rows, chunk);
 }
 
 /* the shapes, with both vector widths whatever the CPU (the CPU's own in nn_gemm_width) */
@@ -108,7 +151,13 @@ main(void)
 		check_shape(width, 1, 1, 5, 5, 9, 3);	/* one row, one column, W1 only, wide strides */
 		check_shape(width, 50, 512, 129, 1, 131, 515);	/* layer 0 with item gates, default shapes */
 		check_shape(width, 31, 512, 256, 128, 256, 512);	/* layer 1 */
+		check_shape(width, 0, 40, 7, 3, 7, 40);	/* no row: nothing written */
 	}
+	check_chunks(2, 0, 32);
+	check_chunks(2, 5, 32);
+	check_chunks(3, 100, 7);
+	check_chunks(16, 3, 1);
+	check_chunks(1, 199, 32);
 	tap_ok(nn_gemm_width() == 8 || nn_gemm_width() == 16, "nn_gemm_width() is %d floats on this CPU",
 		   nn_gemm_width());
 	return tap_done();

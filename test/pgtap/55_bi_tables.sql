@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS animerec;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(25);
+SELECT plan(26);
 
 DROP SCHEMA IF EXISTS tap_bi CASCADE;
 DROP ROLE IF EXISTS tap_bi_team, tap_bi_member, tap_bi_other, tap_bi_reader;
@@ -51,6 +51,9 @@ SELECT is((SELECT count(*) FROM unnest('{1,1,2,3,3,4,5}'::bigint[]) u WHERE anim
 SELECT is(current_setting('application_name'), 'animerec refresh x: 4 users',
           'and reports every block_users users (2 and 4 of 5 users, one row each or more)');
 ROLLBACK;
+SELECT throws_ok($$SELECT animerec._refresh_progress('x', 1, NULL, 2)$$, '22004',
+                 'the arguments of animerec._refresh_progress must not be null',
+                 'a NULL user is an error, not a row the refresh leaves out');
 
 -- the view beside the items table has the items' columns
 SELECT is((SELECT count(*) FROM tap_bi.tap_bi_recommendations v JOIN tap_bi.demo_items i USING (item_id)
