@@ -17,13 +17,20 @@
 /* rows of a register tile */
 #define TILE_ROWS 6
 
-/* floats of W (G, K) packed: ceil(G / NN_PANEL) panels of (K, NN_PANEL), padded to an even count */
-size_t
-nn_packed_floats(int32_t G, int32_t K)
+/* panels of W (G, K) packed: ceil(G / NN_PANEL), padded to an even count (a 16-float tile takes two) */
+static int32_t
+packed_panels(int32_t G)
 {
 	int32_t		panels = (G + NN_PANEL - 1) / NN_PANEL;
 
-	return (size_t) (panels + panels % 2) * NN_PANEL * (size_t) K;
+	return panels + panels % 2;
+}
+
+/* floats of W (G, K) packed: packed_panels(G) panels of (K, NN_PANEL) */
+size_t
+nn_packed_floats(int32_t G, int32_t K)
+{
+	return (size_t) packed_panels(G) * NN_PANEL * (size_t) K;
 }
 
 /*
@@ -37,7 +44,7 @@ void
 nn_pack_cols(int32_t G, int32_t K, const float *w1, size_t ld1, int32_t K1,
 			 const float *w2, size_t ld2, float *Wp)
 {
-	int32_t		panels = (int32_t) (nn_packed_floats(G, K) / ((size_t) NN_PANEL * (K > 0 ? K : 1)));
+	int32_t		panels = packed_panels(G);
 
 	for (int32_t p = 0; p < panels; p++)
 		for (int32_t k = 0; k < K; k++)
