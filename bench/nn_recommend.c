@@ -73,6 +73,7 @@ main(int argc, char **argv)
 			   *seen_ptr;
 	float	   *ratings,
 			   *out,
+			   *packed,
 			   *u,
 			   *scores,
 			   *work,
@@ -144,8 +145,10 @@ main(int argc, char **argv)
 		scores = calloc(nn_recommend_scores_floats(&m, threads), sizeof(float));
 		exclude = calloc((size_t) threads * N1, 1);
 		work = calloc(nn_batch_work_floats(&m, B, cfg.maxlen), sizeof(float));
+		packed = calloc(nn_packed_layers_floats(&m), sizeof(float));
 		rate = calloc((size_t) blocks, sizeof(double));
 		nn_item_output(&m, out);
+		nn_pack_layers(&m, packed);
 		if (with_gates)
 		{
 			float	   *gw = calloc(nn_item_gates_work_floats(&m), sizeof(float));
@@ -159,7 +162,7 @@ main(int argc, char **argv)
 		{
 			double		t0 = now();
 
-			nn_recommend_batch(&m, out, gates, B, cfg.maxlen, items, ratings, NULL, NULL, NULL,
+			nn_recommend_batch(&m, out, gates, packed, B, cfg.maxlen, items, ratings, NULL, NULL, NULL,
 							   seen_ptr, items, &top, threads, u, scores, exclude, work);
 			if (i >= 0)
 				rate[i] = B / (now() - t0);

@@ -86,6 +86,7 @@ eval_ranking(const nn_model *m, const TrainData *d, bool test, int32 k,
 	int32		T = m->cfg.maxlen;
 	int32		max_b = EVAL_BATCH(N);
 	float	   *item_out = palloc_extended(sizeof(float) * ((size_t) N + 1) * D, MCXT_ALLOC_HUGE);
+	float	   *packed = palloc(sizeof(float) * nn_packed_layers_floats(m));
 	float	   *u_out = palloc(sizeof(float) * max_b * D);
 	float	   *scores = palloc_extended(sizeof(float) * ((size_t) N + 1) * max_b,
 										 MCXT_ALLOC_HUGE);
@@ -110,6 +111,7 @@ eval_ranking(const nn_model *m, const TrainData *d, bool test, int32 k,
 	int32		u = 0;
 
 	nn_item_output(m, item_out);
+	nn_pack_layers(m, packed);
 	if (popularity)
 	{
 		int32		j;
@@ -169,7 +171,7 @@ eval_ranking(const nn_model *m, const TrainData *d, bool test, int32 k,
 			fill_history(d, d->user_off[batch_user[b]], test ? end + 1 : end, T,
 						 items + (size_t) b * T, ratings + (size_t) b * T);
 		}
-		nn_infer_batch(m, B, T, items, ratings, user_rows, utag_ptr, utag_idx, u_out, work);
+		nn_infer_batch(m, packed, B, T, items, ratings, user_rows, utag_ptr, utag_idx, u_out, work);
 		nn_scores(m, item_out, u_out, B, scores);
 		for (b = 0; b < B; b++)
 		{
@@ -212,6 +214,7 @@ eval_ranking(const nn_model *m, const TrainData *d, bool test, int32 k,
 		res->pop_mrr = pmrr / users;
 	}
 	pfree(item_out);
+	pfree(packed);
 	pfree(u_out);
 	pfree(scores);
 	pfree(work);

@@ -406,7 +406,7 @@ embed_history(const ServeModel *sm, const int32 *items, const float *ratings, in
 	}
 	animerec_set_blas_threads();
 	work = palloc(sizeof(float) * nn_batch_work_floats(m, 1, n));
-	nn_infer_batch(m, 1, n, items, ratings, user_row > 0 ? &user_row : NULL,
+	nn_infer_batch(m, sm->packed, 1, n, items, ratings, user_row > 0 ? &user_row : NULL,
 				   utags ? utag_ptr : NULL, utags, u, work);
 	pfree(work);
 }
@@ -816,7 +816,7 @@ block_score(UserBlock *b, const ServeModel *sm, const BlockScratch *s)
 {
 	if (b->B == 0)
 		return;
-	nn_recommend_batch(&sm->m, sm->item_out, s->item_gates, b->B, b->T, b->items, b->ratings,
+	nn_recommend_batch(&sm->m, sm->item_out, s->item_gates, sm->packed, b->B, b->T, b->items, b->ratings,
 					   b->user_rows, b->has_utags ? b->utag_ptr : NULL, b->utag_idx, b->seen_ptr, b->seen,
 					   &b->top, s->threads, s->u, s->scores, s->exclude, s->work);
 }

@@ -60,7 +60,7 @@ typedef struct SharedEntry
 	uint64		load_id;		/* unique per load (from the generation counter) */
 	dsa_pointer dp;				/* allocation: slack, blob, item output table */
 	Size		blob_len;
-	Size		out_rel;		/* offset of the item table from the aligned blob */
+	Size		out_rel;		/* offset of the derived tables from the aligned blob */
 	Size		alloc_bytes;	/* bytes charged against the cap */
 	TimestampTz loaded_at;
 	pg_atomic_uint64 calls;
@@ -313,17 +313,38 @@ fetch_and_validate(const char *name, RegistryModel *rm, nn_model *m)
 	return true;
 }
 
-/* bytes of the item output table of model m */
+/*
+ * bytes of the tables serving derives from model m's weights: the item
+ * output table (N+1, D), then every layer's weights packed for the
+ * inference products (nn_pack_layers)
+ */
 static Size
-item_out_bytes(const nn_model *m)
+derived_bytes(const nn_model *m)
 {
-	return (Size) (m->cfg.n_items + 1) * m->cfg.dim * sizeof(float);
+	return ((Size) (m->cfg.n_items + 1) * m->cfg.dim + nn_packed_layers_floats(m)) * sizeof(float);
+}
+
+/* Compute model m's derived tables (derived_bytes) into out. */
+static void
+derive_tables(const nn_model *m, float *out)
+{
+	animerec_set_blas_threads();
+	nn_item_output(m, out);
+	nn_pack_layers(m, out + (size_t) (m->cfg.n_items + 1) * m->cfg.dim);
+}
+
+/* Point sm's item_out and packed at its model's derived tables starting at out. */
+static void
+set_derived(ServeModel *sm, const float *out)
+{
+	sm->item_out = out;
+	sm->packed = out + (size_t) (sm->m.cfg.n_items + 1) * sm->m.cfg.dim;
 }
 
 /* Build slot i's view over a cached blob (validated again: once per backend and load). */
 static void
 build_view(int i, const char *name, int32 version, TimestampTz created_at, uint64 load_id,
-		   const void *blob, Size len, const float *item_out)
+		   const void *blob, Size len, const float *derived)
 {
 	ServeModel *sm = &local[i].sm;
 	nn_error	err;
@@ -333,7 +354,7 @@ build_view(int i, const char *name, int32 version, TimestampTz created_at, uint6
 	strlcpy(sm->name, name, NAMEDATALEN);
 	sm->version = version;
 	sm->created_at = created_at;
-	sm->item_out = item_out;
+	set_derived(sm, derived);
 	sm->slot = i;
 	sm->load_id = load_id;
 }
@@ -407,7 +428,7 @@ shared_load(const char *name)
 		return -1;
 	}
 	out_rel = TYPEALIGN(BLOB_ALIGN, rm.weights_len);
-	total = BLOB_ALIGN + out_rel + item_out_bytes(&m);
+	total = BLOB_ALIGN + out_rel + derived_bytes(&m);
 	cap = (Size) animerec_max_shared_memory * 1024 * 1024;
 
 	/* reserve the bytes against the cap */
@@ -436,8 +457,7 @@ shared_load(const char *name)
 	}
 	blob = (char *) TYPEALIGN(BLOB_ALIGN, dsa_get_address(area, dp));
 	memcpy(blob, rm.weights, rm.weights_len);
-	animerec_set_blas_threads();
-	nn_item_output(&m, (float *) (blob + out_rel));
+	derive_tables(&m, (float *) (blob + out_rel));
 
 	/* publish: retire the name's previous entry, or use a concurrent load of this version */
 	LWLockAcquire(ctl->lock, LW_EXCLUSIVE);
@@ -568,9 +588,8 @@ local_load(const char *name)
 	{
 		if (fetch_and_validate(name, &rm, &m))
 		{
-			out = MemoryContextAllocHuge(mcxt, item_out_bytes(&m));
-			animerec_set_blas_threads();
-			nn_item_output(&m, out);
+			out = MemoryContextAllocHuge(mcxt, derived_bytes(&m));
+			derive_tables(&m, out);
 		}
 		else
 			rm.weights = NULL;
@@ -600,7 +619,7 @@ local_load(const char *name)
 	local[slot].used = true;
 	local[slot].retired = false;
 	local[slot].mcxt = mcxt;
-	local[slot].bytes = rm.weights_len + item_out_bytes(&m);
+	local[slot].bytes = rm.weights_len + derived_bytes(&m);
 	local[slot].loaded_at = GetCurrentTimestamp();
 	local[slot].calls = 1;
 	local[slot].pins_held = 1;
@@ -608,7 +627,7 @@ local_load(const char *name)
 	strlcpy(local[slot].sm.name, name, NAMEDATALEN);
 	local[slot].sm.version = rm.version;
 	local[slot].sm.created_at = rm.created_at;
-	local[slot].sm.item_out = out;
+	set_derived(&local[slot].sm, out);
 	local[slot].sm.slot = slot;
 	local[slot].sm.load_id = ++local_generation;
 	return slot;

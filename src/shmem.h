@@ -20,6 +20,7 @@ typedef struct ServeModel
 	TimestampTz created_at;		/* of the registry row: identifies the weights */
 	nn_model	m;				/* read-only view into the cached weight blob */
 	const float *item_out;		/* (N+1, D) item output table, row 0 zero */
+	const float *packed;		/* the layers' weights from nn_pack_layers */
 	int			slot;			/* cache slot (private to src/shmem.c) */
 	uint64		load_id;		/* identity of the cached copy (private) */
 } ServeModel;

@@ -3,7 +3,8 @@
  * with W (G, K) packed once per batch into panels of NN_PANEL columns of
  * Z, so that the many small products of a wave (a few dozen rows each, one
  * per layer and step) do not pack the weights again every time as a BLAS
- * call does.  Register tiles of 6 rows by two vectors, written with GCC
+ * call does; a single history's steps (one row) run on the same panels.
+ * Register tiles of 6 rows by two vectors (one row by eight for one row), written with GCC
  * vector types (gemm_tile.h) for vectors of 8 floats (AVX2) and of 16
  * (AVX-512), each compiled for each x86-64 level (NN_SIMD_CLONES); the CPU's
  * feature bits choose the width.
@@ -16,6 +17,9 @@
 
 /* rows of a register tile */
 #define TILE_ROWS 6
+
+/* column groups of the tile of a one-row product */
+#define WIDE_GROUPS 4
 
 /* panels of W (G, K) packed: ceil(G / NN_PANEL), padded to an even count (a 16-float tile takes two) */
 static int32_t
@@ -89,12 +93,12 @@ typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
  */
 void
 nn_gemm_packed_width(int32_t width, int32_t n, int32_t G, int32_t K, const float *A, size_t lda,
-					 const float *Wp, float *Z, size_t ldz, bool accumulate)
+					 const float *Wp, size_t ldp, float *Z, size_t ldz, bool accumulate)
 {
 	if (width == 16)
-		panels_16(n, G, K, A, lda, Wp, Z, ldz, accumulate);
+		panels_16(n, G, K, A, lda, Wp, ldp, Z, ldz, accumulate);
 	else
-		panels_8(n, G, K, A, lda, Wp, Z, ldz, accumulate);
+		panels_8(n, G, K, A, lda, Wp, ldp, Z, ldz, accumulate);
 }
 
 static pthread_once_t width_once = PTHREAD_ONCE_INIT;
@@ -117,12 +121,14 @@ nn_gemm_width(void)
 
 /*
  * Z (n, G; rows ldz apart) = A (n, K; rows lda apart) W^T, or Z += A W^T
- * when accumulate, W packed by nn_pack_cols into Wp, with the CPU's vector
- * width (nn_gemm_width).
+ * when accumulate, W packed by nn_pack_cols into panels ldp floats apart
+ * starting at Wp, with the CPU's vector width (nn_gemm_width).  W may be K
+ * consecutive columns of a wider packed matrix: Wp then points k0 *
+ * NN_PANEL floats into it and ldp is its panels' stride.
  */
 void
 nn_gemm_packed(int32_t n, int32_t G, int32_t K, const float *A, size_t lda,
-			   const float *Wp, float *Z, size_t ldz, bool accumulate)
+			   const float *Wp, size_t ldp, float *Z, size_t ldz, bool accumulate)
 {
-	nn_gemm_packed_width(nn_gemm_width(), n, G, K, A, lda, Wp, Z, ldz, accumulate);
+	nn_gemm_packed_width(nn_gemm_width(), n, G, K, A, lda, Wp, ldp, Z, ldz, accumulate);
 }

@@ -5,48 +5,55 @@
  * floats, aligned and at any alignment), SPLAT(x) (the vector of VW copies
  * of x: a macro, since a function passing VEC by value would change its ABI
  * per clone), and TILE_FN and PANELS_FN (the names of the functions to
- * define); it undefines them at its end.  A tile is TILE_ROWS rows by 2 VW
- * columns: one panel of NN_PANEL columns at VW 8, two panels side by side
- * at VW 16 (the packing pads the panels to an even count, so the second one
- * is always there), twelve vector accumulators either way.
+ * define); it undefines them at its end.  A column group is 2 VW columns:
+ * one panel of NN_PANEL columns at VW 8, two panels side by side at VW 16
+ * (the packing pads the panels to an even count, so the second one is
+ * always there).  A tile is TILE_ROWS rows by one group (twelve vector
+ * accumulators), or for a product of one or two rows, that row by
+ * WIDE_GROUPS groups or those two by two groups (eight accumulators), so
+ * that enough independent sums are in flight to hide the latency of a
+ * multiply-add.
  */
 
 /*
- * The tile of rows r0 .. r0 + nr - 1 (nr a constant at each call, so that
- * the accumulators stay in registers) and column group g (columns g * 2 VW
- * ..., G at most) of Z = Z0 + A W^T, A rows lda apart, Z rows ldz apart.
+ * The tile of rows r0 .. r0 + nr - 1 and column groups g .. g + ng - 1
+ * (columns g * 2 VW ..., G at most; nr and ng constants at each call, so
+ * that the accumulators stay in registers) of Z = Z0 + A W^T, A rows lda
+ * apart, Z rows ldz apart, the panels of W ldp floats apart.
  */
 static inline __attribute__((always_inline)) void
-TILE_FN(int32_t nr, int32_t G, int32_t K, const float *A, size_t lda, int32_t r0, int32_t g,
-		const float *Wp, float *Z, size_t ldz, bool accumulate)
+TILE_FN(int32_t nr, int32_t ng, int32_t G, int32_t K, const float *A, size_t lda, int32_t r0,
+		int32_t g, const float *Wp, size_t ldp, float *Z, size_t ldz, bool accumulate)
 {
-	const float *w[2];
-	int32_t		col[2];
-	VEC			c[TILE_ROWS][2];
+	const float *w[2 * WIDE_GROUPS];
+	int32_t		col[2 * WIDE_GROUPS];
+	VEC			c[TILE_ROWS][2 * WIDE_GROUPS];
 	float		t[VW];
 
-	for (int j = 0; j < 2; j++)
+	for (int j = 0; j < 2 * ng; j++)
 	{
 		col[j] = g * 2 * VW + j * VW;
-		w[j] = Wp + (size_t) (col[j] / NN_PANEL) * K * NN_PANEL + col[j] % NN_PANEL;
+		w[j] = Wp + (size_t) (col[j] / NN_PANEL) * ldp + col[j] % NN_PANEL;
 	}
 	for (int32_t r = 0; r < nr; r++)
-		c[r][0] = c[r][1] = SPLAT(0.0f);
+		for (int j = 0; j < 2 * ng; j++)
+			c[r][j] = SPLAT(0.0f);
 	for (int32_t k = 0; k < K; k++)
 	{
-		VEC			w0 = *(const VEC_U *) (w[0] + (size_t) k * NN_PANEL),
-					w1 = *(const VEC_U *) (w[1] + (size_t) k * NN_PANEL);
+		VEC			wk[2 * WIDE_GROUPS];
 
+		for (int j = 0; j < 2 * ng; j++)
+			wk[j] = *(const VEC_U *) (w[j] + (size_t) k * NN_PANEL);
 		for (int32_t r = 0; r < nr; r++)
 		{
 			VEC			b = SPLAT(A[(size_t) (r0 + r) * lda + k]);
 
-			c[r][0] += b * w0;
-			c[r][1] += b * w1;
+			for (int j = 0; j < 2 * ng; j++)
+				c[r][j] += b * wk[j];
 		}
 	}
 	for (int32_t r = 0; r < nr; r++)
-		for (int j = 0; j < 2; j++)
+		for (int j = 0; j < 2 * ng; j++)
 		{
 			float	   *z = Z + (size_t) (r0 + r) * ldz + col[j];
 			int32_t		cols = G - col[j] < VW ? G - col[j] : VW;
@@ -70,39 +77,57 @@ TILE_FN(int32_t nr, int32_t G, int32_t K, const float *A, size_t lda, int32_t r0
 
 /*
  * Z (n, G) = A W^T, or Z += A W^T when accumulate, with tiles of this
- * width: column group by column group, so that the group's panels (2 VW K
- * floats) stay in the first-level cache while the rows of A go past them;
- * the last rows of a group in one tile of their count.  One clone per
- * x86-64 level.
+ * width.  One or two rows (a GEMV, as a single history's recurrent step):
+ * wide tiles along the columns.  More: column group by column group, so
+ * that the group's panels (2 VW K floats) stay in the first-level cache
+ * while the rows of A go past them, the last rows of a group in one tile
+ * of their count.  One clone per x86-64 level.
  */
 NN_SIMD_CLONES static void
 PANELS_FN(int32_t n, int32_t G, int32_t K, const float *A, size_t lda,
-		  const float *Wp, float *Z, size_t ldz, bool accumulate)
+		  const float *Wp, size_t ldp, float *Z, size_t ldz, bool accumulate)
 {
 	int32_t		groups = (G + 2 * VW - 1) / (2 * VW);
+	int32_t		g = 0;
 
-	for (int32_t g = 0; g < groups; g++)
+	if (n == 1)
+	{
+		for (; g + WIDE_GROUPS <= groups; g += WIDE_GROUPS)
+			TILE_FN(1, WIDE_GROUPS, G, K, A, lda, 0, g, Wp, ldp, Z, ldz, accumulate);
+		for (; g < groups; g++)
+			TILE_FN(1, 1, G, K, A, lda, 0, g, Wp, ldp, Z, ldz, accumulate);
+		return;
+	}
+	if (n == 2)
+	{
+		for (; g + 2 <= groups; g += 2)
+			TILE_FN(2, 2, G, K, A, lda, 0, g, Wp, ldp, Z, ldz, accumulate);
+		for (; g < groups; g++)
+			TILE_FN(2, 1, G, K, A, lda, 0, g, Wp, ldp, Z, ldz, accumulate);
+		return;
+	}
+	for (; g < groups; g++)
 	{
 		int32_t		r = 0;
 
 		for (; r + TILE_ROWS <= n; r += TILE_ROWS)
-			TILE_FN(TILE_ROWS, G, K, A, lda, r, g, Wp, Z, ldz, accumulate);
+			TILE_FN(TILE_ROWS, 1, G, K, A, lda, r, g, Wp, ldp, Z, ldz, accumulate);
 		switch (n - r)
 		{
 			case 5:
-				TILE_FN(5, G, K, A, lda, r, g, Wp, Z, ldz, accumulate);
+				TILE_FN(5, 1, G, K, A, lda, r, g, Wp, ldp, Z, ldz, accumulate);
 				break;
 			case 4:
-				TILE_FN(4, G, K, A, lda, r, g, Wp, Z, ldz, accumulate);
+				TILE_FN(4, 1, G, K, A, lda, r, g, Wp, ldp, Z, ldz, accumulate);
 				break;
 			case 3:
-				TILE_FN(3, G, K, A, lda, r, g, Wp, Z, ldz, accumulate);
+				TILE_FN(3, 1, G, K, A, lda, r, g, Wp, ldp, Z, ldz, accumulate);
 				break;
 			case 2:
-				TILE_FN(2, G, K, A, lda, r, g, Wp, Z, ldz, accumulate);
+				TILE_FN(2, 1, G, K, A, lda, r, g, Wp, ldp, Z, ldz, accumulate);
 				break;
 			case 1:
-				TILE_FN(1, G, K, A, lda, r, g, Wp, Z, ldz, accumulate);
+				TILE_FN(1, 1, G, K, A, lda, r, g, Wp, ldp, Z, ldz, accumulate);
 				break;
 		}
 	}

@@ -92,9 +92,9 @@ wcat_cols(const nn_model *m, int32_t l, bool item_gates)
 	return in - (l == 0 && item_gates ? 2 * m->cfg.dim : 0) + m->cfg.hidden;
 }
 
-/* floats of every layer's packed [W_ih | W_hh] (all columns), at the start of a wave batch's workspace */
-static size_t
-wcats_floats(const nn_model *m)
+/* floats of every layer's [W_ih | W_hh] packed by nn_pack_layers */
+size_t
+nn_packed_layers_floats(const nn_model *m)
 {
 	size_t		n = 0;
 
@@ -132,13 +132,15 @@ wave_history_floats(const nn_model *m, int32_t T)
 		(size_t) T * m->in_dim + (size_t) m->cfg.layers * 2 * H + in_max + H + 6 * H + 1;
 }
 
-/* floats of workspace for nn_infer_batch: B histories of T steps */
+/*
+ * floats of workspace for nn_infer_batch: B histories of T steps, after
+ * room for the packed weights when the caller has none
+ */
 size_t
 nn_batch_work_floats(const nn_model *m, int32_t B, int32_t T)
 {
-	if (B < INFER_WAVE_MIN)
-		return (size_t) B * layered_history_floats(m, T);
-	return wcats_floats(m) + (size_t) B * wave_history_floats(m, T);
+	return nn_packed_layers_floats(m) + (size_t) B *
+		(B < INFER_WAVE_MIN ? layered_history_floats(m, T) : wave_history_floats(m, T));
 }
 
 /* live (T, B): 1 where the step of a history holds an item of the model */
@@ -156,7 +158,8 @@ mark_live(const nn_model *m, int32_t B, int32_t T, const int32_t *items, uint8_t
 
 /*
  * Embeddings of B left-padded histories, layer by layer (for a few
- * histories: GEMVs for one): items/ratings (B, T), users/utag_* as in
+ * histories: the steps of one are products of one row), on the packed
+ * weights of nn_pack_layers: items/ratings (B, T), users/utag_* as in
  * nn_batch (may be NULL); u_out (B, D).  work is laid out as user context
  * (B, ctx_dim), live flags (T, B), step inputs (T, B, in_0) and one layer's
  * activations (T, B, 7H); each layer reads the previous layer's hidden
@@ -164,7 +167,7 @@ mark_live(const nn_model *m, int32_t B, int32_t T, const int32_t *items, uint8_t
  * computed before the steps run).
  */
 static void
-infer_layered(const nn_model *m, int32_t B, int32_t T,
+infer_layered(const nn_model *m, const float *packed, int32_t B, int32_t T,
 			  const int32_t *items, const float *ratings,
 			  const int32_t *users, const int32_t *utag_ptr,
 			  const int32_t *utag_idx, float *u_out, float *work)
@@ -186,30 +189,29 @@ infer_layered(const nn_model *m, int32_t B, int32_t T,
 	for (int32_t l = 0; l < m->cfg.layers; l++)
 	{
 		nn_layer_weights(m, l, &w);
+		w.packed = packed;
 		nn_lstm_forward(&w, B, T, l == 0 ? X0 : a.Hs, live, &a);
+		packed += nn_packed_floats(4 * m->cfg.hidden, wcat_cols(m, l, false));
 	}
 	nn_project(m->proj, m->cfg.dim, m->cfg.hidden, B, a.Hs + (M - B) * H, u_out);
 }
 
 /*
- * Write every layer's [W_ih | W_hh] (4H, wcat_cols) packed by nn_pack_cols,
- * one after the other, into wcat (wcats_floats(m)); with item_gates, layer
- * 0 without the item embedding and tag mean columns (nn_item_gates holds
- * their product).
+ * Write every layer's [W_ih | W_hh] (4H, in + H) packed by nn_pack_cols,
+ * one after the other, into packed (nn_packed_layers_floats(m)): the
+ * weights of inference's products, packed once per model by a server.
  */
-static void
-build_wcats(const nn_model *m, bool item_gates, float *wcat)
+void
+nn_pack_layers(const nn_model *m, float *packed)
 {
 	int32_t		H = m->cfg.hidden;
 
 	for (int32_t l = 0; l < m->cfg.layers; l++)
 	{
-		int32_t		in = l == 0 ? m->in_dim : H,
-					K = wcat_cols(m, l, item_gates),
-					skip = in + H - K;
+		int32_t		in = l == 0 ? m->in_dim : H;
 
-		nn_pack_cols(4 * H, K, m->w_ih[l] + skip, in, in - skip, m->w_hh[l], H, wcat);
-		wcat += nn_packed_floats(4 * H, K);
+		nn_pack_cols(4 * H, in + H, m->w_ih[l], in, in, m->w_hh[l], H, packed);
+		packed += nn_packed_floats(4 * H, in + H);
 	}
 }
 
@@ -261,18 +263,18 @@ nn_item_gates(const nn_model *m, float *P, float *work)
  * Embeddings of B left-padded histories as a wave: step by step, every
  * layer of the step before the next step, each layer's step one GEMM over
  * only the histories with an item at that step (padding and unknown items
- * cost nothing) with input and recurrent weights together (wcat, from
- * build_wcats), the batch keeping nothing but each history's state.  With
- * item_gates (N+1, 4H, nn_item_gates; wcat built for it), layer 0's gates
- * start from the item's row and the GEMM covers only the rating, the user
- * context and h.  items/ratings (B, T), users/utag_* as in nn_batch (may
+ * cost nothing) with input and recurrent weights together (packed, from
+ * nn_pack_layers), the batch keeping nothing but each history's state.
+ * With item_gates (N+1, 4H, nn_item_gates), layer 0's gates start from the
+ * item's row and the GEMM covers only the packed columns of the rating,
+ * the user context and h.  items/ratings (B, T), users/utag_* as in nn_batch (may
  * be NULL); u_out (B, D); work has B * wave_history_floats(m, T) floats,
  * laid out as user context (B, ctx_dim), live flags (T, B), step inputs
  * (T, B, in_0), states (B, L, 2H), GEMM rows (B, max(in_0, H) + H), gates
  * (B, 4H), cell scratch (2H) and row indices (B).
  */
 static void
-infer_wave(const nn_model *m, const float *wcat, const float *item_gates, int32_t B, int32_t T,
+infer_wave(const nn_model *m, const float *packed, const float *item_gates, int32_t B, int32_t T,
 		   const int32_t *items, const float *ratings,
 		   const int32_t *users, const int32_t *utag_ptr,
 		   const int32_t *utag_idx, float *u_out, float *work)
@@ -297,7 +299,7 @@ infer_wave(const nn_model *m, const float *wcat, const float *item_gates, int32_
 	memset(S, 0, sizeof(float) * B * ld);
 	for (int32_t t = 0; t < T; t++)
 	{
-		const float *wl = wcat;
+		const float *wl = packed;
 		int32_t		n = 0;
 
 		for (int32_t b = 0; b < B; b++)
@@ -307,9 +309,10 @@ infer_wave(const nn_model *m, const float *wcat, const float *item_gates, int32_
 			continue;
 		for (int32_t l = 0; l < m->cfg.layers; l++)
 		{
-			size_t		K = (size_t) wcat_cols(m, l, item_gates != NULL),
+			size_t		K_all = (size_t) wcat_cols(m, l, false),
+						K = (size_t) wcat_cols(m, l, item_gates != NULL),
 						in = K - H,
-						skip = (l == 0 ? in0 : H) - in;
+						skip = K_all - K;
 			bool		gates = l == 0 && item_gates != NULL;
 
 			for (int32_t r = 0; r < n; r++)
@@ -324,9 +327,9 @@ infer_wave(const nn_model *m, const float *wcat, const float *item_gates, int32_
 						   sizeof(float) * G);
 			}
 			nn_layer_weights(m, l, &w);
-			nn_lstm_rows_step(&w, wl, (int32_t) K, n, A, rows, S + (size_t) l * 2 * H, ld, Z,
-							  gates, scratch);
-			wl += nn_packed_floats((int32_t) G, (int32_t) K);
+			nn_lstm_rows_step(&w, wl + skip * NN_PANEL, K_all * NN_PANEL, (int32_t) K, n, A, rows,
+							  S + (size_t) l * 2 * H, ld, Z, gates, scratch);
+			wl += nn_packed_floats((int32_t) G, (int32_t) K_all);
 		}
 	}
 	/* u = P h_top: the top layer's h of every history, with the state's stride */
@@ -346,7 +349,7 @@ typedef struct infer_job
 	const int32_t *utag_ptr;
 	const int32_t *utag_idx;
 	float	   *u_out;
-	const float *wcat;			/* build_wcats's weights */
+	const float *packed;		/* nn_pack_layers's weights */
 	const float *item_gates;	/* nn_item_gates's table or NULL */
 	float	   *work;			/* the histories' part of the workspace */
 } infer_job;
@@ -358,7 +361,7 @@ infer_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
 	const infer_job *j = arg;
 	size_t		T = (size_t) j->T;
 
-	infer_wave(j->m, j->wcat, j->item_gates, b1 - b0, j->T, j->items + b0 * T, j->ratings + b0 * T,
+	infer_wave(j->m, j->packed, j->item_gates, b1 - b0, j->T, j->items + b0 * T, j->ratings + b0 * T,
 			   j->users ? j->users + b0 : NULL,
 			   j->utag_ptr ? j->utag_ptr + b0 : NULL, j->utag_idx,
 			   j->u_out + (size_t) b0 * j->m->cfg.dim,
@@ -375,30 +378,36 @@ infer_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
 /*
  * Embeddings of B left-padded histories at once on threads threads:
  * items/ratings (B, T), users/utag_* as in nn_batch (may be NULL); u_out
- * (B, D).  Fewer than INFER_WAVE_MIN histories run layer by layer on the
- * calling thread; more run as a wave (infer_wave, with item_gates when not
- * NULL) in chunks of INFER_CHUNK histories that the threads take in turn,
- * each chunk's products on its own thread (a step's product is too small to
- * share between threads well): with more than one thread, OpenBLAS must be
- * set to one thread.  Histories do not interact, so neither choice changes
- * anything but the rounding of the products.
+ * (B, D); packed every layer's weights from nn_pack_layers, or NULL to
+ * pack them into the start of work.  Fewer than INFER_WAVE_MIN histories
+ * run layer by layer on the calling thread; more run as a wave
+ * (infer_wave, with item_gates when not NULL) in chunks of INFER_CHUNK
+ * histories that the threads take in turn, each chunk's products on its
+ * own thread (a step's product is too small to share between threads
+ * well): with more than one thread, OpenBLAS must be set to one thread.
+ * Histories do not interact, so neither choice changes anything but the
+ * rounding of the products.
  */
 void
-nn_infer_on(const nn_model *m, int32_t B, int32_t T,
+nn_infer_on(const nn_model *m, const float *packed, int32_t B, int32_t T,
 			const int32_t *items, const float *ratings,
 			const int32_t *users, const int32_t *utag_ptr,
 			const int32_t *utag_idx, const float *item_gates,
 			float *u_out, float *work, int32_t threads)
 {
-	infer_job	j = {m, T, items, ratings, users, utag_ptr, utag_idx, u_out, work, item_gates,
-	work + wcats_floats(m)};
+	float	   *rest = work + nn_packed_layers_floats(m);
+	infer_job	j = {m, T, items, ratings, users, utag_ptr, utag_idx, u_out, packed, item_gates, rest};
 
+	if (packed == NULL)
+	{
+		nn_pack_layers(m, work);
+		j.packed = work;
+	}
 	if (B < INFER_WAVE_MIN)
 	{
-		infer_layered(m, B, T, items, ratings, users, utag_ptr, utag_idx, u_out, work);
+		infer_layered(m, j.packed, B, T, items, ratings, users, utag_ptr, utag_idx, u_out, rest);
 		return;
 	}
-	build_wcats(m, item_gates != NULL, work);
 	nn_parallel_chunks(threads, B, INFER_CHUNK, infer_slice, &j);
 }
 
@@ -408,7 +417,7 @@ nn_infer_on(const nn_model *m, int32_t B, int32_t T,
  * run, and back afterwards.
  */
 void
-nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
+nn_infer_batch(const nn_model *m, const float *packed, int32_t B, int32_t T,
 			   const int32_t *items, const float *ratings,
 			   const int32_t *users, const int32_t *utag_ptr,
 			   const int32_t *utag_idx, float *u_out, float *work)
@@ -417,10 +426,10 @@ nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
 
 	if (threads == 1 || B < INFER_WAVE_MIN)
 	{
-		nn_infer_on(m, B, T, items, ratings, users, utag_ptr, utag_idx, NULL, u_out, work, 1);
+		nn_infer_on(m, packed, B, T, items, ratings, users, utag_ptr, utag_idx, NULL, u_out, work, 1);
 		return;
 	}
 	nn_blas_set_threads(1);
-	nn_infer_on(m, B, T, items, ratings, users, utag_ptr, utag_idx, NULL, u_out, work, threads);
+	nn_infer_on(m, packed, B, T, items, ratings, users, utag_ptr, utag_idx, NULL, u_out, work, threads);
 	nn_blas_set_threads(threads);
 }

@@ -18,6 +18,7 @@ nn_layer_weights(const nn_model *m, int32_t l, nn_lstm_weights *w)
 	w->w_hh = m->w_hh[l];
 	w->b_ih = m->b_ih[l];
 	w->b_hh = m->b_hh[l];
+	w->packed = NULL;
 }
 
 /*
@@ -83,6 +84,8 @@ lstm_cell(int32_t H, float *z, const float *b_ih, const float *b_hh,
  * Run one layer over X (T, B, in) into a (Z, C, TC, Hs).  live (T, B) marks
  * real steps; at any other step the row carries its state over (h_t = h_{t-1},
  * c_t = c_{t-1}, gates zero), so left padding leaves the state at zero.
+ * With w->packed (inference) the products run on the packed weights, else
+ * on the BLAS.
  */
 void
 nn_lstm_forward(const nn_lstm_weights *w, int32_t B, int32_t T,
@@ -90,19 +93,27 @@ nn_lstm_forward(const nn_lstm_weights *w, int32_t B, int32_t T,
 {
 	int32_t		H = w->H,
 				G = 4 * w->H;
+	size_t		ldp = (size_t) (w->in + H) * NN_PANEL;
 	int32_t		t,
 				b;
 
 	/* input projection of every step at once: (T*B, in) x (in, 4H) */
-	nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T * B, G, w->in,
-			 1.0f, X, w->in, w->w_ih, w->in, 0.0f, a->Z, G);
+	if (w->packed)
+		nn_gemm_packed(T * B, G, w->in, X, w->in, w->packed, ldp, a->Z, G, false);
+	else
+		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T * B, G, w->in,
+				 1.0f, X, w->in, w->w_ih, w->in, 0.0f, a->Z, G);
 	for (t = 0; t < T; t++)
 	{
 		size_t		row = (size_t) t * B;
 		size_t		prev = row - B;
 
-		/* one history (inference): GEMV, which does not repack W_hh per step */
-		if (t > 0 && B == 1)
+		/* W_hh: the columns of the packed [W_ih | W_hh] after the input's */
+		if (t > 0 && w->packed)
+			nn_gemm_packed(B, G, H, a->Hs + prev * H, H, w->packed + (size_t) w->in * NN_PANEL, ldp,
+						   a->Z + row * G, G, true);
+		/* one history: GEMV, which does not repack W_hh per step */
+		else if (t > 0 && B == 1)
 			nn_sgemv(CblasRowMajor, CblasNoTrans, G, H, 1.0f, w->w_hh, H,
 					 a->Hs + prev * H, 1, 1.0f, a->Z + row * G, 1);
 		else if (t > 0)
@@ -296,22 +307,23 @@ nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c, float
 
 /*
  * One step of one layer for n rows of a batch kept as states only (batch
- * inference): A (n, K) holds each row's input and then its h_{t-1}, wcat
- * the matching columns of [W_ih | W_hh] (4H, K) packed by nn_pack_cols; Z
+ * inference): A (n, K) holds each row's input and then its h_{t-1}, Wp the
+ * matching K columns of [W_ih | W_hh] packed by nn_pack_cols, in panels ldp
+ * floats apart; Z
  * (n, 4H) gets the gate pre-activations, added to what it holds when
  * accumulate (a part of each row's input projection computed before) or
  * replacing it; the state of row r is h at S + rows[r] * ld and c right
  * after it (H each), both updated in place.  scratch (2H) is workspace.
  */
 void
-nn_lstm_rows_step(const nn_lstm_weights *w, const float *wcat, int32_t K, int32_t n,
+nn_lstm_rows_step(const nn_lstm_weights *w, const float *Wp, size_t ldp, int32_t K, int32_t n,
 				  const float *A, const int32_t *rows, float *S, size_t ld,
 				  float *Z, bool accumulate, float *scratch)
 {
 	int32_t		H = w->H,
 				G = 4 * w->H;
 
-	nn_gemm_packed(n, G, K, A, K, wcat, Z, G, accumulate);
+	nn_gemm_packed(n, G, K, A, K, Wp, ldp, Z, G, accumulate);
 	for (int32_t r = 0; r < n; r++)
 	{
 		float	   *h = S + (size_t) rows[r] * ld;

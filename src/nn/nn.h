@@ -244,14 +244,23 @@ void		nn_infer_step(const nn_model *m, float *state, int32_t item, float rating,
 void		nn_infer_embedding(const nn_model *m, const float *state, float *u);
 
 /*
- * Embeddings of B left-padded histories at once (one GEMM per layer and step):
- * items/ratings (B, T), users/utag_* as in nn_batch (may be NULL); u_out (B, D).
- * work has nn_batch_work_floats(m, B, T) floats.  With more than one OpenBLAS
- * thread the threads take the histories in chunks of 32 in turn, each with
- * its own step products (nn_gemm_packed) and one-thread GEMMs.
+ * Every layer's [W_ih | W_hh] packed for inference's products
+ * (nn_packed_layers_floats(m) floats): a server packs them once per model.
+ */
+size_t		nn_packed_layers_floats(const nn_model *m);
+void		nn_pack_layers(const nn_model *m, float *packed);
+
+/*
+ * Embeddings of B left-padded histories at once (one product per layer and
+ * step): items/ratings (B, T), users/utag_* as in nn_batch (may be NULL);
+ * u_out (B, D); packed from nn_pack_layers, or NULL to pack the weights on
+ * each call.  work has nn_batch_work_floats(m, B, T) floats.  With more
+ * than one OpenBLAS thread the threads take the histories in chunks of 32
+ * in turn, each with its own step products (nn_gemm_packed) and one-thread
+ * GEMMs.
  */
 size_t		nn_batch_work_floats(const nn_model *m, int32_t B, int32_t T);
-void		nn_infer_batch(const nn_model *m, int32_t B, int32_t T,
+void		nn_infer_batch(const nn_model *m, const float *packed, int32_t B, int32_t T,
 						   const int32_t *items, const float *ratings,
 						   const int32_t *users, const int32_t *utag_ptr,
 						   const int32_t *utag_idx, float *u_out, float *work);
@@ -289,7 +298,7 @@ size_t		nn_recommend_scores_floats(const nn_model *m, int32_t threads);
  * seen items as CSR seen_ptr (B + 1) / seen, item_out (N+1, D) from
  * nn_item_output, item_gates (N+1, 4H) from nn_item_gates or NULL (the
  * same results up to rounding, with a quarter fewer FLOPs at the default
- * shapes).  Runs on threads threads (this one and threads - 1 new
+ * shapes), packed from nn_pack_layers or NULL (packed into work).  Runs on threads threads (this one and threads - 1 new
  * ones), which take the users in chunks in turn, each with its own step
  * products and one-thread GEMMs: OpenBLAS must be set to one thread
  * (nn_blas_set_threads) while it runs.  u (B, D) gets the
@@ -299,7 +308,7 @@ size_t		nn_recommend_scores_floats(const nn_model *m, int32_t threads);
  * BLAS, so it may run on a thread of its own (nn_async_start).
  */
 void		nn_recommend_batch(const nn_model *m, const float *item_out,
-							   const float *item_gates, int32_t B, int32_t T,
+							   const float *item_gates, const float *packed, int32_t B, int32_t T,
 							   const int32_t *items, const float *ratings, const int32_t *users,
 							   const int32_t *utag_ptr, const int32_t *utag_idx,
 							   const int32_t *seen_ptr, const int32_t *seen, nn_topk_batch *out,

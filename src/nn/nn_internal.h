@@ -223,15 +223,18 @@ void		nn_pack_cols(int32_t G, int32_t K, const float *w1, size_t ld1, int32_t K1
 
 /*
  * Z (n, G; rows ldz apart) = A (n, K; rows lda apart) W^T, or Z += A W^T
- * when accumulate, with W packed by nn_pack_cols into Wp, in vectors of
- * nn_gemm_width() floats (16 with AVX-512, else 8); nn_gemm_packed_width
- * uses the width given, whatever the CPU (for tests).
+ * when accumulate, with W packed by nn_pack_cols into panels ldp floats
+ * apart from Wp (K * NN_PANEL for a whole packed matrix; K consecutive
+ * columns of a wider one start k0 * NN_PANEL floats in, with its stride),
+ * in vectors of nn_gemm_width() floats (16 with AVX-512, else 8);
+ * nn_gemm_packed_width uses the width given, whatever the CPU (for tests).
  */
 void		nn_gemm_packed(int32_t n, int32_t G, int32_t K, const float *A, size_t lda,
-						   const float *Wp, float *Z, size_t ldz, bool accumulate);
+						   const float *Wp, size_t ldp, float *Z, size_t ldz, bool accumulate);
 int32_t		nn_gemm_width(void);
 void		nn_gemm_packed_width(int32_t width, int32_t n, int32_t G, int32_t K, const float *A,
-								 size_t lda, const float *Wp, float *Z, size_t ldz, bool accumulate);
+								 size_t lda, const float *Wp, size_t ldp, float *Z, size_t ldz,
+								 bool accumulate);
 
 /* ---- batch inference (infer.c) ---- */
 
@@ -241,7 +244,7 @@ void		nn_gemm_packed_width(int32_t width, int32_t n, int32_t G, int32_t K, const
  * nn_item_gates, or NULL, gives the first layer's item columns of every
  * item precomputed (used by batches of INFER_WAVE_MIN histories or more).
  */
-void		nn_infer_on(const nn_model *m, int32_t B, int32_t T,
+void		nn_infer_on(const nn_model *m, const float *packed, int32_t B, int32_t T,
 						const int32_t *items, const float *ratings,
 						const int32_t *users, const int32_t *utag_ptr,
 						const int32_t *utag_idx, const float *item_gates,
@@ -301,7 +304,11 @@ void		nn_input_backward(const nn_model *m, int32_t B, int32_t T, int32_t ld,
 
 /* ---- LSTM layer (lstm.c) ---- */
 
-/* one layer's weights: w_ih (4H, in), w_hh (4H, H), b_ih (4H), b_hh (4H) */
+/*
+ * one layer's weights: w_ih (4H, in), w_hh (4H, H), b_ih (4H), b_hh (4H);
+ * packed: [W_ih | W_hh] packed by nn_pack_cols (4H, in + H) for inference,
+ * or NULL
+ */
 typedef struct nn_lstm_weights
 {
 	int32_t		in;
@@ -310,6 +317,7 @@ typedef struct nn_lstm_weights
 	const float *w_hh;
 	const float *b_ih;
 	const float *b_hh;
+	const float *packed;
 } nn_lstm_weights;
 
 /* activations one layer keeps for its backward pass, each time-major */
@@ -324,7 +332,8 @@ typedef struct nn_lstm_acts
 /*
  * Run one layer over X (T, B, in).  live (T, B) marks real steps; at any
  * other step the row carries its state over (h_t = h_{t-1}, c_t = c_{t-1},
- * gates zero), so left padding leaves the state at zero.
+ * gates zero), so left padding leaves the state at zero.  Products on
+ * w->packed when set, else on the BLAS.
  */
 void		nn_lstm_forward(const nn_lstm_weights *w, int32_t B, int32_t T,
 							const float *X, const uint8_t *live, nn_lstm_acts *a);
@@ -347,7 +356,7 @@ void		nn_lstm_backward(const nn_lstm_weights *w, int32_t B, int32_t T,
 							 const nn_lstm_acts *a, float *dH, float *dX,
 							 nn_lstm_grads *dw, float *dZ, float *dh, float *dc);
 
-/* a model's layer l as nn_lstm_weights */
+/* a model's layer l as nn_lstm_weights (packed NULL) */
 void		nn_layer_weights(const nn_model *m, int32_t l, nn_lstm_weights *w);
 
 /*
@@ -359,13 +368,13 @@ void		nn_lstm_step(const nn_lstm_weights *w, const float *x, float *h, float *c,
 
 /*
  * One step of one layer for n rows of a batch kept as states only: A
- * (n, K) each row's input then its h_{t-1}; wcat the matching columns of
- * [W_ih | W_hh] (4H, K) packed by nn_pack_cols; Z (n, 4H) gets the gate
+ * (n, K) each row's input then its h_{t-1}; Wp the matching K columns of
+ * [W_ih | W_hh] packed by nn_pack_cols, panels ldp floats apart; Z (n, 4H) gets the gate
  * pre-activations, added to its contents when accumulate, replacing them
  * otherwise; row r's h (H) at S + rows[r] * ld with its c (H) right after,
  * updated in place; scratch (2H) workspace.
  */
-void		nn_lstm_rows_step(const nn_lstm_weights *w, const float *wcat, int32_t K, int32_t n,
+void		nn_lstm_rows_step(const nn_lstm_weights *w, const float *Wp, size_t ldp, int32_t K, int32_t n,
 							  const float *A, const int32_t *rows, float *S, size_t ld,
 							  float *Z, bool accumulate, float *scratch);
 

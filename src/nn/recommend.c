@@ -70,16 +70,16 @@ nn_recommend_scores_floats(const nn_model *m, int32_t threads)
  * (user rows users (B) and user tags utag_ptr/utag_idx may be NULL), the
  * items each user has seen as CSR seen_ptr (B + 1) / seen (dense ids, never
  * recommended), item_out (N+1, D) from nn_item_output, item_gates (N+1, 4H)
- * from nn_item_gates or NULL.  Fills out (B users, out->k each) on threads
- * threads, OpenBLAS set to one, each thread taking SCORE_CHUNK users at a
- * time; u (B, D) gets the embeddings, scores (nn_recommend_scores_floats)
+ * from nn_item_gates or NULL, packed from nn_pack_layers or NULL.  Fills
+ * out (B users, out->k each) on threads threads, OpenBLAS set to one, each
+ * thread taking SCORE_CHUNK users at a time; u (B, D) gets the embeddings, scores (nn_recommend_scores_floats)
  * each thread's scores of its chunk; exclude has threads * (N+1) zero bytes
  * and is zero again afterwards; work has nn_batch_work_floats(m, B, T)
  * floats.
  */
 void
 nn_recommend_batch(const nn_model *m, const float *item_out, const float *item_gates,
-				   int32_t B, int32_t T,
+				   const float *packed, int32_t B, int32_t T,
 				   const int32_t *items, const float *ratings, const int32_t *users,
 				   const int32_t *utag_ptr, const int32_t *utag_idx,
 				   const int32_t *seen_ptr, const int32_t *seen, nn_topk_batch *out,
@@ -87,6 +87,6 @@ nn_recommend_batch(const nn_model *m, const float *item_out, const float *item_g
 {
 	recommend_job j = {m, item_out, u, seen_ptr, seen, out, scores, exclude};
 
-	nn_infer_on(m, B, T, items, ratings, users, utag_ptr, utag_idx, item_gates, u, work, threads);
+	nn_infer_on(m, packed, B, T, items, ratings, users, utag_ptr, utag_idx, item_gates, u, work, threads);
 	nn_parallel_chunks(threads, B, SCORE_CHUNK, recommend_slice, &j);
 }

@@ -4,9 +4,10 @@
  * (within the error bound of a float32 sum of K terms), with vectors of 8
  * and of 16 floats whatever the CPU, over shapes that exercise every edge
  * of the tiling (rows not a multiple of the 6-row tile, columns not a
- * multiple of a panel or of two, one row, no row, one column, strides
- * wider than the rows); and nn_parallel_chunks's split of rows between
- * threads.
+ * multiple of a panel or of two, the wide tiles of one and two rows with
+ * and without a remainder, no row, one column, strides wider than the
+ * rows, a product with the last columns of a wider packed matrix); and
+ * nn_parallel_chunks's split of rows between threads.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,13 +24,16 @@ draw(nn_rng *r)
 }
 
 /*
- * One shape: n rows of A (K columns, lda apart), W = [W1 (G, K1) | W2 (G,
- * K - K1)] with row strides K1 + 3 and K - K1 + 5, Z (n, G; ldz apart)
- * starting from random values; checks the product and the accumulation
- * against double sums, and that Z's padding columns stay untouched.
+ * One shape: W = [W1 (G, K1) | W2 (G, K - K1)] with row strides K1 + 3 and
+ * K - K1 + 5, packed whole; n rows of A (K - k0 columns, lda apart) times
+ * W's columns k0 .. K - 1 (the packed matrix from column k0 on, with its
+ * panel stride), Z (n, G; ldz apart) starting from random values; checks
+ * the product and the accumulation against double sums, and that Z's
+ * padding columns stay untouched.
  */
 static void
-check_shape(int32_t width, int32_t n, int32_t G, int32_t K, int32_t K1, size_t lda, size_t ldz)
+check_shape(int32_t width, int32_t n, int32_t G, int32_t K, int32_t K1, int32_t k0, int32_t kn,
+			size_t lda, size_t ldz)
 {
 	size_t		ld1 = (size_t) K1 + 3,
 				ld2 = (size_t) (K - K1) + 5;
@@ -58,7 +62,8 @@ check_shape(int32_t width, int32_t n, int32_t G, int32_t K, int32_t K1, size_t l
 	for (int accumulate = 0; accumulate <= 1; accumulate++)
 	{
 		memcpy(Z, Z0, sizeof(float) * rows * ldz);
-		nn_gemm_packed_width(width, n, G, K, A, lda, Wp, Z, ldz, accumulate);
+		nn_gemm_packed_width(width, n, G, kn, A, lda, Wp + (size_t) k0 * NN_PANEL,
+							 (size_t) K * NN_PANEL, Z, ldz, accumulate);
 		for (int32_t i = 0; i < n; i++)
 		{
 			for (int32_t g = 0; g < G; g++)
@@ -67,16 +72,16 @@ check_shape(int32_t width, int32_t n, int32_t G, int32_t K, int32_t K1, size_t l
 							mag = fabs(want),
 							e;
 
-				for (int32_t k = 0; k < K; k++)
+				for (int32_t k = k0; k < k0 + kn; k++)
 				{
-					double		p = (double) A[i * lda + k] *
+					double		p = (double) A[i * lda + (k - k0)] *
 						(k < K1 ? W1[g * ld1 + k] : W2[g * ld2 + (k - K1)]);
 
 					want += p;
 					mag += fabs(p);
 				}
 				/* relative to float32 summation's bound (K + 1) u sum |terms| */
-				e = fabs(Z[i * ldz + g] - want) / ((K + 1) * 0x1p-24 * mag + 1e-30);
+				e = fabs(Z[i * ldz + g] - want) / ((kn + 1) * 0x1p-24 * mag + 1e-30);
 				if (accumulate)
 					err_add = e > err_add ? e : err_add;
 				else
@@ -89,9 +94,9 @@ check_shape(int32_t width, int32_t n, int32_t G, int32_t K, int32_t K1, size_t l
 			pad_ok &= Z[g] == Z0[g];	/* no row: Z untouched */
 	}
 	tap_ok(err_set <= 1.0 && err_add <= 1.0 && pad_ok,
-		   "vectors of %d: n %d, G %d, K %d (%d + %d), lda %zu, ldz %zu: Z = A W^T and Z += A W^T within "
-		   "float32 summation's error bound (at most %.2g and %.2g of it), columns past G untouched",
-		   width, n, G, K, K1, K - K1, lda, ldz, err_set, err_add);
+		   "vectors of %d: n %d, G %d, K %d (%d + %d), columns %d to %d, lda %zu, ldz %zu: Z = A W^T and "
+		   "Z += A W^T within float32 summation's error bound (at most %.2g and %.2g of it), columns "
+		   "past G untouched", width, n, G, K, K1, K - K1, k0, k0 + kn - 1, lda, ldz, err_set, err_add);
 	free(A);
 	free(W1);
 	free(W2);
@@ -144,14 +149,18 @@ main(void)
 {
 	for (int32_t width = 8; width <= 16; width += 8)
 	{
-		check_shape(width, 13, 40, 7, 3, 7, 40);	/* 2 full tiles + 1 row; 3 panels, the last partial */
+		check_shape(width, 13, 40, 7, 3, 0, 7, 7, 40);	/* 2 full tiles + 1 row; 3 panels, the last partial */
 		for (int32_t n = 1; n <= 5; n++)	/* every short tile */
-			check_shape(width, n, 24, 9, 4, 11, 25);
-		check_shape(width, 6, 16, 1, 0, 1, 16);	/* one tile, one panel, K 1 from W2 only */
-		check_shape(width, 1, 1, 5, 5, 9, 3);	/* one row, one column, W1 only, wide strides */
-		check_shape(width, 50, 512, 129, 1, 131, 515);	/* layer 0 with item gates, default shapes */
-		check_shape(width, 31, 512, 256, 128, 256, 512);	/* layer 1 */
-		check_shape(width, 0, 40, 7, 3, 7, 40);	/* no row: nothing written */
+			check_shape(width, n, 24, 9, 4, 0, 9, 11, 25);
+		check_shape(width, 6, 16, 1, 0, 0, 1, 1, 16);	/* one tile, one panel, K 1 from W2 only */
+		check_shape(width, 1, 1, 5, 5, 0, 5, 9, 3);	/* one row, one column, W1 only, wide strides */
+		check_shape(width, 1, 200, 11, 6, 0, 11, 11, 203);	/* one row: wide tiles and a remainder */
+		check_shape(width, 2, 200, 11, 6, 0, 11, 13, 200);	/* two rows: wide tiles and a remainder */
+		check_shape(width, 50, 512, 257, 129, 0, 129, 129, 512);	/* layer 0's input projection: W_ih */
+		check_shape(width, 1, 512, 257, 129, 129, 128, 128, 512);	/* its recurrent step: W_hh */
+		check_shape(width, 50, 512, 257, 129, 128, 129, 129, 515);	/* layer 0 with item gates: from 2D */
+		check_shape(width, 31, 512, 256, 128, 0, 256, 256, 512);	/* layer 1 in a wave */
+		check_shape(width, 0, 40, 7, 3, 0, 7, 7, 40);	/* no row: nothing written */
 	}
 	check_chunks(2, 0, 32);
 	check_chunks(2, 5, 32);

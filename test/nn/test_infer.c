@@ -150,7 +150,9 @@ test_lookup(void)
  * nb histories step by step against nn_infer_batch with `threads` OpenBLAS
  * threads (fewer than 8 histories run layer by layer, more as a wave split
  * between threads from 32 on), with padding, gaps and user context; D 64,
- * H 128, T 50, or D 16, H 32, T 20 at ANIMEREC_TEST_SCALE=small (valgrind)
+ * H 128, T 50, or D 16, H 32, T 20 at ANIMEREC_TEST_SCALE=small (valgrind);
+ * and weights packed once by nn_pack_layers (as a server keeps them) give
+ * the same embeddings, bit for bit, as weights packed on the call.
  */
 static void
 test_step_equals_batch(int32_t nb, int threads)
@@ -168,11 +170,13 @@ test_step_equals_batch(int32_t nb, int threads)
 				uptr[MAX_B + 1],
 				uidx[2 * MAX_B];
 	float		ratings[MAX_B * T_MAX];
-	float	   *u_batch = calloc(MAX_B * 64, sizeof(float));
+	float	   *u_batch = calloc(MAX_B * 64, sizeof(float)),
+			   *u_packed = calloc(MAX_B * 64, sizeof(float));
 	float		u_step[64];
 	float	   *work,
 			   *swork,
-			   *state;
+			   *state,
+			   *packed;
 	double		e = 0.0;
 	int32_t		b,
 				t,
@@ -198,7 +202,13 @@ test_step_equals_batch(int32_t nb, int threads)
 			uidx[t] = 1 + (int32_t) nn_rng_below(&r, 4);
 	}
 	nn_blas_set_threads(threads);
-	nn_infer_batch(&m, nb, T, items, ratings, users, uptr, uidx, u_batch, work);
+	nn_infer_batch(&m, NULL, nb, T, items, ratings, users, uptr, uidx, u_batch, work);
+	packed = calloc(nn_packed_layers_floats(&m), sizeof(float));
+	nn_pack_layers(&m, packed);
+	nn_infer_batch(&m, packed, nb, T, items, ratings, users, uptr, uidx, u_packed, work);
+	tap_ok(memcmp(u_batch, u_packed, sizeof(float) * nb * D) == 0,
+		   "nn_infer_batch of %d histories: weights packed once give the embeddings of weights packed "
+		   "on the call", nb);
 	for (b = 0; b < nb; b++)
 	{
 		nn_state_reset(&m, state);
@@ -213,6 +223,8 @@ test_step_equals_batch(int32_t nb, int threads)
 		   "%d OpenBLAS thread(s) (max diff %.2g)", D, H, T, nb, nn_blas_threads(), e);
 	nn_blas_set_threads(1);
 	free(u_batch);
+	free(u_packed);
+	free(packed);
 	free(work);
 	free(swork);
 	free(state);
@@ -253,7 +265,7 @@ batch_job(void *arg)
 {
 	batch_args *a = arg;
 
-	nn_recommend_batch(a->m, a->out, a->gates, NB, a->m->cfg.maxlen, a->items, a->ratings, NULL, a->uptr, a->uidx, a->seen_ptr,
+	nn_recommend_batch(a->m, a->out, a->gates, NULL, NB, a->m->cfg.maxlen, a->items, a->ratings, NULL, a->uptr, a->uidx, a->seen_ptr,
 					   a->seen, a->top, a->threads, a->u, a->scores, a->exclude, a->work);
 }
 
@@ -348,7 +360,7 @@ test_recommend_batch(int threads, bool async, bool gates)
 	{
 		int32_t		got;
 
-		nn_infer_batch(&m, 1, T, items + b * T, ratings + b * T, NULL, uptr + b, uidx, u1, work);
+		nn_infer_batch(&m, NULL, 1, T, items + b * T, ratings + b * T, NULL, uptr + b, uidx, u1, work);
 		nn_scores(&m, out, u1, 1, s1);
 		for (int32_t s = seen_ptr[b]; s < seen_ptr[b + 1]; s++)
 			ex1[seen[s]] = 1;
@@ -433,9 +445,9 @@ test_item_gates(void)
 
 		for (int32_t i = 0; i < B * T; i++)
 			items[i] = 1 + i % N_ITEMS;
-		nn_infer_on(&m, B, T, items, ratings, NULL, NULL, NULL, P, u[0], bw, 1);
+		nn_infer_on(&m, NULL, B, T, items, ratings, NULL, NULL, NULL, P, u[0], bw, 1);
 		memset(P, 0, sizeof(float) * nn_item_gates_floats(&m));
-		nn_infer_on(&m, B, T, items, ratings, NULL, NULL, NULL, P, u[1], bw, 1);
+		nn_infer_on(&m, NULL, B, T, items, ratings, NULL, NULL, NULL, P, u[1], bw, 1);
 		for (int32_t i = 0; i < B * D; i++)
 			moved = fmax(moved, fabs(u[0][i] - u[1][i]));
 		tap_ok(moved > 1e-3, "a wave batch of %d histories reads the item gates (embeddings move "

@@ -187,7 +187,7 @@ main(void)
 		u = calloc((size_t) batch_B * cfg.dim, sizeof(float));
 		u_step = calloc((size_t) batch_B * cfg.dim, sizeof(float));
 		work = calloc(nn_batch_work_floats(&m, batch_B, batch_T), sizeof(float));
-		nn_infer_batch(&m, batch_B, batch_T, hist, hr, users, uptr, uidx, u, work);
+		nn_infer_batch(&m, NULL, batch_B, batch_T, hist, hr, users, uptr, uidx, u, work);
 		e = max_err(u, get("u_last")->v, batch_B * cfg.dim);
 		tap_ok(e <= 1e-5, "nn_infer_batch matches torch u = P h_T (max rel err %.2g)", e);
 
