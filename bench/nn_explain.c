@@ -42,8 +42,9 @@ main(int argc, char **argv)
 	uint64_t	seed = 1;
 	int32_t    *items;
 	float	   *ratings,
-			   *out,
+			   *tables,
 			   *work;
+	nn_serving	sv;
 	double	   *contrib,
 			   *times,
 			   *cpu,
@@ -84,19 +85,19 @@ main(int argc, char **argv)
 	contrib = calloc((size_t) cfg.maxlen, sizeof(double));
 	times = calloc((size_t) runs, sizeof(double));
 	cpu = calloc((size_t) runs, sizeof(double));
-	out = calloc(((size_t) cfg.n_items + 1) * cfg.dim, sizeof(float));
+	tables = calloc(nn_serving_floats(&m), sizeof(float));
 	work = calloc(nn_explain_work_floats(&m, cfg.maxlen), sizeof(float));
 	for (i = 0; i < cfg.maxlen; i++)
 	{
 		items[i] = 1 + (int32_t) nn_rng_below(&r, (uint32_t) cfg.n_items);
 		ratings[i] = 2.0f * nn_rng_uniform(&r) - 1.0f;
 	}
-	nn_item_output(&m, out);
+	nn_serving_build(&m, tables, &sv);
 	for (i = 0; i < runs; i++)
 	{
 		t0 = now(CLOCK_MONOTONIC);
 		c0 = now(CLOCK_THREAD_CPUTIME_ID);
-		nn_explain(&m, out, cfg.maxlen, items, ratings, 0, NULL, 0, 1 + i % cfg.n_items,
+		nn_explain(&m, &sv, cfg.maxlen, items, ratings, 0, NULL, 0, 1 + i % cfg.n_items,
 				   &logp, contrib, work);
 		cpu[i] = now(CLOCK_THREAD_CPUTIME_ID) - c0;
 		times[i] = now(CLOCK_MONOTONIC) - t0;
@@ -112,7 +113,7 @@ main(int argc, char **argv)
 	free(contrib);
 	free(times);
 	free(cpu);
-	free(out);
+	free(tables);
 	free(work);
 	nn_model_free(&m);
 	return 0;

@@ -72,8 +72,7 @@ main(int argc, char **argv)
 	int32_t    *items,
 			   *seen_ptr;
 	float	   *ratings,
-			   *out,
-			   *packed,
+			   *tables,
 			   *u,
 			   *scores,
 			   *work,
@@ -121,6 +120,7 @@ main(int argc, char **argv)
 	{
 		size_t		BT = (size_t) B * cfg.maxlen,
 					N1 = (size_t) cfg.n_items + 1;
+		nn_serving	sv;
 		int32_t		live = cfg.maxlen * fill / 100;
 
 		items = calloc(BT, sizeof(int32_t));
@@ -140,15 +140,13 @@ main(int argc, char **argv)
 		top.score = calloc((size_t) B * top.k, sizeof(float));
 		top.got = calloc((size_t) B, sizeof(int32_t));
 		top.lse = calloc((size_t) B, sizeof(float));
-		out = calloc(N1 * cfg.dim, sizeof(float));
+		tables = calloc(nn_serving_floats(&m), sizeof(float));
 		u = calloc((size_t) B * cfg.dim, sizeof(float));
 		scores = calloc(nn_recommend_scores_floats(&m, threads), sizeof(float));
 		exclude = calloc((size_t) threads * N1, 1);
 		work = calloc(nn_batch_work_floats(&m, B, cfg.maxlen), sizeof(float));
-		packed = calloc(nn_packed_layers_floats(&m), sizeof(float));
 		rate = calloc((size_t) blocks, sizeof(double));
-		nn_item_output(&m, out);
-		nn_pack_layers(&m, packed);
+		nn_serving_build(&m, tables, &sv);
 		if (with_gates)
 		{
 			float	   *gw = calloc(nn_item_gates_work_floats(&m), sizeof(float));
@@ -162,7 +160,7 @@ main(int argc, char **argv)
 		{
 			double		t0 = now();
 
-			nn_recommend_batch(&m, out, gates, packed, B, cfg.maxlen, items, ratings, NULL, NULL, NULL,
+			nn_recommend_batch(&m, &sv, gates, B, cfg.maxlen, items, ratings, NULL, NULL, NULL,
 							   seen_ptr, items, &top, threads, u, scores, exclude, work);
 			if (i >= 0)
 				rate[i] = B / (now() - t0);

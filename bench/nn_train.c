@@ -188,12 +188,11 @@ make_tags(const options *o, nn_rng *r, int32_t **ptr, int32_t **idx)
 static void
 bench_inference(const nn_model *m, nn_rng *r)
 {
-	int32_t		N = m->cfg.n_items,
-				D = m->cfg.dim;
+	int32_t		N = m->cfg.n_items;
 	int32_t		hist[50];
 	float		rat[50];
-	float	   *out = calloc((size_t) (N + 1) * D, sizeof(float));
-	float	   *packed = calloc(nn_packed_layers_floats(m), sizeof(float));
+	float	   *tables = calloc(nn_serving_floats(m), sizeof(float));
+	nn_serving	sv;
 	float	   *scores = calloc((size_t) N + 1, sizeof(float));
 	float	   *work = calloc(nn_batch_work_floats(m, 1, 50), sizeof(float));
 	float	   *state = calloc(nn_state_floats(m), sizeof(float));
@@ -216,14 +215,14 @@ bench_inference(const nn_model *m, nn_rng *r)
 		exclude[hist[i]] = 1;
 	}
 	t0 = now();
-	nn_item_output(m, out);
-	nn_pack_layers(m, packed);
-	printf("item_output_ms=%.3f (with the packed layers: once per loaded model)\n", (now() - t0) * 1e3);
+	nn_serving_build(m, tables, &sv);
+	printf("serving_tables_ms=%.3f (item output table, packed: once per loaded model)\n",
+		   (now() - t0) * 1e3);
 	for (k = 0; k < 200; k++)
 	{
 		t0 = now();
-		nn_infer_batch(m, packed, 1, 50, hist, rat, NULL, NULL, NULL, u, work);
-		nn_scores(m, out, u, 1, scores);
+		nn_infer_batch(m, sv.packed, 1, 50, hist, rat, NULL, NULL, NULL, u, work);
+		nn_scores(m, sv.score_table, u, 1, scores);
 		nn_topk(scores, N, 10, exclude, top_i, top_s);
 		times[k] = now() - t0;
 
@@ -232,7 +231,7 @@ bench_inference(const nn_model *m, nn_rng *r)
 		for (i = 0; i < 50; i++)
 			nn_infer_step(m, state, hist[i], rat[i], 0, NULL, 0, swork);
 		nn_infer_embedding(m, state, u);
-		nn_scores(m, out, u, 1, scores);
+		nn_scores(m, sv.score_table, u, 1, scores);
 		nn_topk(scores, N, 10, exclude, top_i, top_s);
 		stimes[k] = now() - t0;
 	}
@@ -242,8 +241,7 @@ bench_inference(const nn_model *m, nn_rng *r)
 		   times[100] * 1e3, times[180] * 1e3);
 	printf("infer_step_ms=%.3f (50 x nn_infer_step + nn_scores + nn_topk, median)\n",
 		   stimes[100] * 1e3);
-	free(out);
-	free(packed);
+	free(tables);
 	free(scores);
 	free(work);
 	free(state);

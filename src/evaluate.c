@@ -85,8 +85,8 @@ eval_ranking(const nn_model *m, const TrainData *d, bool test, int32 k,
 	int32		D = m->cfg.dim;
 	int32		T = m->cfg.maxlen;
 	int32		max_b = EVAL_BATCH(N);
-	float	   *item_out = palloc_extended(sizeof(float) * ((size_t) N + 1) * D, MCXT_ALLOC_HUGE);
-	float	   *packed = palloc(sizeof(float) * nn_packed_layers_floats(m));
+	float	   *tables = palloc_extended(sizeof(float) * nn_serving_floats(m), MCXT_ALLOC_HUGE);
+	nn_serving	sv;
 	float	   *u_out = palloc(sizeof(float) * max_b * D);
 	float	   *scores = palloc_extended(sizeof(float) * ((size_t) N + 1) * max_b,
 										 MCXT_ALLOC_HUGE);
@@ -110,8 +110,7 @@ eval_ranking(const nn_model *m, const TrainData *d, bool test, int32 k,
 	int64		users = 0;
 	int32		u = 0;
 
-	nn_item_output(m, item_out);
-	nn_pack_layers(m, packed);
+	nn_serving_build(m, tables, &sv);
 	if (popularity)
 	{
 		int32		j;
@@ -171,8 +170,8 @@ eval_ranking(const nn_model *m, const TrainData *d, bool test, int32 k,
 			fill_history(d, d->user_off[batch_user[b]], test ? end + 1 : end, T,
 						 items + (size_t) b * T, ratings + (size_t) b * T);
 		}
-		nn_infer_batch(m, packed, B, T, items, ratings, user_rows, utag_ptr, utag_idx, u_out, work);
-		nn_scores(m, item_out, u_out, B, scores);
+		nn_infer_batch(m, sv.packed, B, T, items, ratings, user_rows, utag_ptr, utag_idx, u_out, work);
+		nn_scores(m, sv.score_table, u_out, B, scores);
 		for (b = 0; b < B; b++)
 		{
 			int32		bu = batch_user[b];
@@ -213,8 +212,7 @@ eval_ranking(const nn_model *m, const TrainData *d, bool test, int32 k,
 		res->pop_ndcg = pndcg / users;
 		res->pop_mrr = pmrr / users;
 	}
-	pfree(item_out);
-	pfree(packed);
+	pfree(tables);
 	pfree(u_out);
 	pfree(scores);
 	pfree(work);

@@ -77,7 +77,7 @@ emit_explanation(ReturnSetInfo *rsinfo, const ServeModel *sm, const History *w,
 	work = MemoryContextAllocHuge(CurrentMemoryContext,
 								  sizeof(float) * nn_explain_work_floats(&sm->m, w->n_win));
 	animerec_set_blas_threads();
-	nn_explain(&sm->m, sm->item_out, w->n_win, w->win_items, w->win_ratings, w->user_row,
+	nn_explain(&sm->m, &sm->t, w->n_win, w->win_items, w->win_ratings, w->user_row,
 			   w->utags, w->n_utags, target, &logp, contrib, work);
 	/* selection of the n largest (n is small), ties to the newest item */
 	for (int32 r = 1; r <= n; r++)

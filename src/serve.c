@@ -6,7 +6,8 @@
  * Every function pins the active model version (src/shmem.c), reads what it
  * needs through SPI with the caller's privileges (a serving grantee's with
  * the model owner's, src/serving_acl.c), runs the LSTM over the history,
- * scores all items with one GEMV/GEMM (nn_scores) and selects the top k
+ * scores all items with one product on the loaded model's packed score
+ * table (nn_scores) and selects the top k
  * without a full sort (nn_topk).  Results are materialised in one call
  * (recommend_all's stream per block of users, src/recommend_all.c).
  *
@@ -20,7 +21,6 @@
  */
 #include "postgres.h"
 
-#include "nn/blas.h"
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -406,7 +406,7 @@ embed_history(const ServeModel *sm, const int32 *items, const float *ratings, in
 	}
 	animerec_set_blas_threads();
 	work = palloc(sizeof(float) * nn_batch_work_floats(m, 1, n));
-	nn_infer_batch(m, sm->packed, 1, n, items, ratings, user_row > 0 ? &user_row : NULL,
+	nn_infer_batch(m, sm->t.packed, 1, n, items, ratings, user_row > 0 ? &user_row : NULL,
 				   utags ? utag_ptr : NULL, utags, u, work);
 	pfree(work);
 }
@@ -491,8 +491,7 @@ recommend_from_embedding(ReturnSetInfo *rsinfo, const ServeModel *sm, const floa
 	float	   *scores = palloc(sizeof(float) * (sm->m.cfg.n_items + 1));
 	RowShape	shape = {COL_RANK, COL_PERSONALIZED, 0, personalized};
 
-	animerec_set_blas_threads();
-	nn_scores(&sm->m, sm->item_out, u, 1, scores);
+	nn_scores(&sm->m, sm->t.score_table, u, 1, scores);
 	emit_topk(rsinfo, sm, scores, exclude, k, &shape);
 	pfree(scores);
 }
@@ -635,10 +634,8 @@ animerec_similar_items(PG_FUNCTION_ARGS)
 	const ServeModel *sm;
 	int64		item_id;
 	RowShape	shape = {COL_RANK, COL_SCORE, 0, false};
-	int32		q, n, D;
+	int32		q, n;
 	float	   *scores;
-	const float *qv;
-	float		qnorm = 0.0f;
 	uint8	   *exclude;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -647,31 +644,15 @@ animerec_similar_items(PG_FUNCTION_ARGS)
 	item_id = PG_GETARG_INT64(0);
 	sm = get_model(fcinfo, 2, &acc);
 	n = sm->m.cfg.n_items;
-	D = sm->m.cfg.dim;
 	q = nn_item_index(&sm->m, item_id);
 	if (q == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("item " INT64_FORMAT " is not in the catalogue of model \"%s\"",
 						item_id, sm->name)));
-	qv = sm->item_out + (size_t) q * D;
-	for (int d = 0; d < D; d++)
-		qnorm += qv[d] * qv[d];
-	qnorm = sqrtf(qnorm);
 	scores = palloc(sizeof(float) * (n + 1));
-	animerec_set_blas_threads();
-	nn_sgemv(CblasRowMajor, CblasNoTrans, n + 1, D, 1.0f, sm->item_out, D, qv, 1,
-			 0.0f, scores, 1);
-	for (int32 j = 1; j <= n; j++)
-	{
-		const float *v = sm->item_out + (size_t) j * D;
-		float		norm = 0.0f;
-
-		for (int d = 0; d < D; d++)
-			norm += v[d] * v[d];
-		norm = sqrtf(norm) * qnorm;
-		scores[j] = norm > 0.0f ? scores[j] / norm : 0.0f;
-	}
+	nn_item_similarities(&sm->m, sm->t.score_table, q, scores,
+						 palloc(sizeof(float) * sm->m.cfg.dim));
 	exclude = palloc0(n + 1);
 	exclude[q] = 1;
 	emit_topk(rsinfo, sm, scores, exclude, k, &shape);
@@ -816,7 +797,7 @@ block_score(UserBlock *b, const ServeModel *sm, const BlockScratch *s)
 {
 	if (b->B == 0)
 		return;
-	nn_recommend_batch(&sm->m, sm->item_out, s->item_gates, sm->packed, b->B, b->T, b->items, b->ratings,
+	nn_recommend_batch(&sm->m, &sm->t, s->item_gates, b->B, b->T, b->items, b->ratings,
 					   b->user_rows, b->has_utags ? b->utag_ptr : NULL, b->utag_idx, b->seen_ptr, b->seen,
 					   &b->top, s->threads, s->u, s->scores, s->exclude, s->work);
 }

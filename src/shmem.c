@@ -313,32 +313,11 @@ fetch_and_validate(const char *name, RegistryModel *rm, nn_model *m)
 	return true;
 }
 
-/*
- * bytes of the tables serving derives from model m's weights: the item
- * output table (N+1, D), then every layer's weights packed for the
- * inference products (nn_pack_layers)
- */
+/* bytes of the tables serving derives from model m's weights (nn_serving_build) */
 static Size
 derived_bytes(const nn_model *m)
 {
-	return ((Size) (m->cfg.n_items + 1) * m->cfg.dim + nn_packed_layers_floats(m)) * sizeof(float);
-}
-
-/* Compute model m's derived tables (derived_bytes) into out. */
-static void
-derive_tables(const nn_model *m, float *out)
-{
-	animerec_set_blas_threads();
-	nn_item_output(m, out);
-	nn_pack_layers(m, out + (size_t) (m->cfg.n_items + 1) * m->cfg.dim);
-}
-
-/* Point sm's item_out and packed at its model's derived tables starting at out. */
-static void
-set_derived(ServeModel *sm, const float *out)
-{
-	sm->item_out = out;
-	sm->packed = out + (size_t) (sm->m.cfg.n_items + 1) * sm->m.cfg.dim;
+	return nn_serving_floats(m) * sizeof(float);
 }
 
 /* Build slot i's view over a cached blob (validated again: once per backend and load). */
@@ -354,7 +333,7 @@ build_view(int i, const char *name, int32 version, TimestampTz created_at, uint6
 	strlcpy(sm->name, name, NAMEDATALEN);
 	sm->version = version;
 	sm->created_at = created_at;
-	set_derived(sm, derived);
+	nn_serving_locate(&sm->m, derived, &sm->t);
 	sm->slot = i;
 	sm->load_id = load_id;
 }
@@ -415,6 +394,7 @@ shared_load(const char *name)
 	MemoryContext old = MemoryContextSwitchTo(tmp);
 	RegistryModel rm;
 	nn_model	m;
+	nn_serving	tables;
 	Size		out_rel, total, cap, used;
 	dsa_pointer dp;
 	char	   *blob;
@@ -457,7 +437,8 @@ shared_load(const char *name)
 	}
 	blob = (char *) TYPEALIGN(BLOB_ALIGN, dsa_get_address(area, dp));
 	memcpy(blob, rm.weights, rm.weights_len);
-	derive_tables(&m, (float *) (blob + out_rel));
+	animerec_set_blas_threads();
+	nn_serving_build(&m, (float *) (blob + out_rel), &tables);	/* each backend locates them in its view */
 
 	/* publish: retire the name's previous entry, or use a concurrent load of this version */
 	LWLockAcquire(ctl->lock, LW_EXCLUSIVE);
@@ -581,6 +562,7 @@ local_load(const char *name)
 	MemoryContext old = MemoryContextSwitchTo(mcxt);
 	RegistryModel rm;
 	nn_model	m;
+	nn_serving	tables;
 	float	   *out;
 	int			slot;
 
@@ -589,7 +571,8 @@ local_load(const char *name)
 		if (fetch_and_validate(name, &rm, &m))
 		{
 			out = MemoryContextAllocHuge(mcxt, derived_bytes(&m));
-			derive_tables(&m, out);
+			animerec_set_blas_threads();
+			nn_serving_build(&m, out, &tables);
 		}
 		else
 			rm.weights = NULL;
@@ -627,7 +610,7 @@ local_load(const char *name)
 	strlcpy(local[slot].sm.name, name, NAMEDATALEN);
 	local[slot].sm.version = rm.version;
 	local[slot].sm.created_at = rm.created_at;
-	set_derived(&local[slot].sm, out);
+	local[slot].sm.t = tables;
 	local[slot].sm.slot = slot;
 	local[slot].sm.load_id = ++local_generation;
 	return slot;

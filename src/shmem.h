@@ -19,8 +19,7 @@ typedef struct ServeModel
 	int32		version;
 	TimestampTz created_at;		/* of the registry row: identifies the weights */
 	nn_model	m;				/* read-only view into the cached weight blob */
-	const float *item_out;		/* (N+1, D) item output table, row 0 zero */
-	const float *packed;		/* the layers' weights from nn_pack_layers */
+	nn_serving	t;				/* the tables derived from the weights (nn_serving_build) */
 	int			slot;			/* cache slot (private to src/shmem.c) */
 	uint64		load_id;		/* identity of the cached copy (private) */
 } ServeModel;

@@ -11,8 +11,6 @@
  * their prefixes, so they run as one triangular batch (see nn_explain) and
  * one nn_scores.
  */
-#include "blas.h"
-
 #include "nn_internal.h"
 
 /* log sum_{j=1..n} exp(s[j]), in double */
@@ -53,7 +51,7 @@ nn_explain_work_floats(const nn_model *m, int32_t T)
  * Leave-one-out explanation of target (dense, 1..N) after the chronological
  * window items/ratings (T >= 1, dense items, ratings scaled) of a user with
  * user row user (0: none) and user tags utags (n_utags, may be NULL/0).
- * item_out (N+1, D) is nn_item_output's table.  Writes *logp = log p(target | window) and
+ * sv holds the model's tables (nn_serving_build).  Writes *logp = log p(target | window) and
  * contrib (T): contrib[t] = *logp - log p(target | window without item t).
  * work has nn_explain_work_floats(m, T) floats.
  *
@@ -65,7 +63,7 @@ nn_explain_work_floats(const nn_model *m, int32_t T)
  * input projection, the same for every row, once per step.
  */
 void
-nn_explain(const nn_model *m, const float *item_out, int32_t T,
+nn_explain(const nn_model *m, const nn_serving *sv, int32_t T,
 		   const int32_t *items, const float *ratings,
 		   int32_t user, const int32_t *utags, int32_t n_utags, int32_t target,
 		   double *logp, double *contrib, float *work)
@@ -96,9 +94,8 @@ nn_explain(const nn_model *m, const float *item_out, int32_t T,
 	nn_user_context(m, user, utags, n_utags, ctx);
 	for (s = 0; s < T; s++)
 		nn_step_input(m, items[s], ratings[s], ctx, X + (size_t) s * in0);
-	nn_layer_weights(m, 0, &w);
-	nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, G, in0, 1.0f, X, in0,
-				w.w_ih, in0, 0.0f, Zin, G);
+	nn_gemm_packed(T, G, in0, X, in0, nn_packed_layer(m, sv->packed, 0), (size_t) (in0 + H) * NN_PANEL,
+				   Zin, G, false);
 	memset(state, 0, sizeof(float) * (size_t) L * 4 * BH);
 	for (s = 0; s < T; s++)
 	{
@@ -111,16 +108,19 @@ nn_explain(const nn_model *m, const float *item_out, int32_t T,
 					   *Cp = Hp + 2 * BH,
 					   *Cn = Hn + 2 * BH;
 
+			const float *wp = nn_packed_layer(m, sv->packed, l);
+			size_t		ldp;
+
 			nn_layer_weights(m, l, &w);
+			ldp = (size_t) (w.in + H) * NN_PANEL;
 			if (l == 0)
 				for (r = 0; r < rows; r++)
 					memcpy(Z + (size_t) r * G, Zin + (size_t) s * G, sizeof(float) * G);
 			else
-				nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, G, H, 1.0f,
-							state + (size_t) (l - 1) * 4 * BH + (size_t) (1 - p) * BH, H,
-							w.w_ih, H, 0.0f, Z, G);
-			nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, G, H, 1.0f,
-						Hp, H, w.w_hh, H, 1.0f, Z, G);
+				nn_gemm_packed(rows, G, H, state + (size_t) (l - 1) * 4 * BH + (size_t) (1 - p) * BH, H,
+							   wp, ldp, Z, G, false);
+			/* W_hh: the packed columns after the input's */
+			nn_gemm_packed(rows, G, H, Hp, H, wp + (size_t) w.in * NN_PANEL, ldp, Z, G, true);
 			nn_lstm_cells(&w, rows, Z, Cp, Cn, TC, Hn);
 			/* row 1 + s leaves item s out: it keeps row 0's state from before the step */
 			memcpy(Hn + (size_t) (s + 1) * H, Hp, sizeof(float) * H);
@@ -129,7 +129,7 @@ nn_explain(const nn_model *m, const float *item_out, int32_t T,
 		p = 1 - p;
 	}
 	nn_project(m->proj, m->cfg.dim, H, B, state + (size_t) (L - 1) * 4 * BH + (size_t) p * BH, u);
-	nn_scores(m, item_out, u, B, scores);
+	nn_scores(m, sv->score_table, u, B, scores);
 	*logp = scores[target] - log_sum_exp(scores, N);
 	for (t = 0; t < T; t++)
 	{

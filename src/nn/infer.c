@@ -92,6 +92,15 @@ wcat_cols(const nn_model *m, int32_t l, bool item_gates)
 	return in - (l == 0 && item_gates ? 2 * m->cfg.dim : 0) + m->cfg.hidden;
 }
 
+/* layer l's [W_ih | W_hh] (4H, in_l + H) in packed, every layer's from nn_pack_layers */
+const float *
+nn_packed_layer(const nn_model *m, const float *packed, int32_t l)
+{
+	for (int32_t k = 0; k < l; k++)
+		packed += nn_packed_floats(4 * m->cfg.hidden, wcat_cols(m, k, false));
+	return packed;
+}
+
 /* floats of every layer's [W_ih | W_hh] packed by nn_pack_layers */
 size_t
 nn_packed_layers_floats(const nn_model *m)
@@ -189,9 +198,8 @@ infer_layered(const nn_model *m, const float *packed, int32_t B, int32_t T,
 	for (int32_t l = 0; l < m->cfg.layers; l++)
 	{
 		nn_layer_weights(m, l, &w);
-		w.packed = packed;
+		w.packed = nn_packed_layer(m, packed, l);
 		nn_lstm_forward(&w, B, T, l == 0 ? X0 : a.Hs, live, &a);
-		packed += nn_packed_floats(4 * m->cfg.hidden, wcat_cols(m, l, false));
 	}
 	nn_project(m->proj, m->cfg.dim, m->cfg.hidden, B, a.Hs + (M - B) * H, u_out);
 }

@@ -265,6 +265,24 @@ void		nn_infer_batch(const nn_model *m, const float *packed, int32_t B, int32_t 
 						   const int32_t *users, const int32_t *utag_ptr,
 						   const int32_t *utag_idx, float *u_out, float *work);
 
+/*
+ * The tables inference reads besides the weights, derived from them once
+ * per loaded model (serving.c), from one buffer of nn_serving_floats(m)
+ * floats: score_table from nn_pack_score_table (the item output table in
+ * the layout of the scores' product), packed from nn_pack_layers.
+ * nn_serving_build computes them; nn_serving_locate only says where they
+ * lie in a buffer built before (another process's view of shared memory).
+ */
+typedef struct nn_serving
+{
+	const float *score_table;
+	const float *packed;
+} nn_serving;
+
+size_t		nn_serving_floats(const nn_model *m);
+void		nn_serving_build(const nn_model *m, float *buf, nn_serving *s);
+void		nn_serving_locate(const nn_model *m, const float *buf, nn_serving *s);
+
 /* the top k of a batch of users (nn_recommend_batch) */
 typedef struct nn_topk_batch
 {
@@ -295,10 +313,10 @@ size_t		nn_recommend_scores_floats(const nn_model *m, int32_t threads);
  * The top k of B users not yet seen, with the log-sum-exp of their scores:
  * histories items/ratings (B, T), user rows users (B) and user tags utag_*
  * as in nn_infer_batch (each may be NULL),
- * seen items as CSR seen_ptr (B + 1) / seen, item_out (N+1, D) from
- * nn_item_output, item_gates (N+1, 4H) from nn_item_gates or NULL (the
+ * seen items as CSR seen_ptr (B + 1) / seen, s the model's tables
+ * (nn_serving_build), item_gates (N+1, 4H) from nn_item_gates or NULL (the
  * same results up to rounding, with a quarter fewer FLOPs at the default
- * shapes), packed from nn_pack_layers or NULL (packed into work).  Runs on threads threads (this one and threads - 1 new
+ * shapes).  Runs on threads threads (this one and threads - 1 new
  * ones), which take the users in chunks in turn, each with its own step
  * products and one-thread GEMMs: OpenBLAS must be set to one thread
  * (nn_blas_set_threads) while it runs.  u (B, D) gets the
@@ -307,8 +325,8 @@ size_t		nn_recommend_scores_floats(const nn_model *m, int32_t threads);
  * nn_batch_work_floats(m, B, T) floats.  Calls nothing but the core and
  * BLAS, so it may run on a thread of its own (nn_async_start).
  */
-void		nn_recommend_batch(const nn_model *m, const float *item_out,
-							   const float *item_gates, const float *packed, int32_t B, int32_t T,
+void		nn_recommend_batch(const nn_model *m, const nn_serving *s,
+							   const float *item_gates, int32_t B, int32_t T,
 							   const int32_t *items, const float *ratings, const int32_t *users,
 							   const int32_t *utag_ptr, const int32_t *utag_idx,
 							   const int32_t *seen_ptr, const int32_t *seen, nn_topk_batch *out,
@@ -335,9 +353,27 @@ void		nn_async_wait(nn_async *a);
 
 /* item output table (N+1, D): row j = E_item[j] + mean E_tag[tags(j)]; row 0 zero */
 void		nn_item_output(const nn_model *m, float *out);
-/* scores (B, N+1) = U (B, D) · out^T + item_bias; column 0 is -inf */
-void		nn_scores(const nn_model *m, const float *item_out, const float *u,
+/*
+ * The score table: the item output table's rows 1..N packed for
+ * nn_scores's product (nn_score_table_floats(m) floats; a server packs it
+ * once per model), each row computed in row (D floats of workspace).
+ */
+size_t		nn_score_table_floats(const nn_model *m);
+void		nn_pack_score_table(const nn_model *m, float *table, float *row);
+/*
+ * scores (B, N+1) = U (B, D) · out^T + item_bias, out the item output
+ * table, given as its score table; column 0 is -inf.  Calling thread only.
+ */
+void		nn_scores(const nn_model *m, const float *table, const float *u,
 					  int32_t B, float *scores);
+
+/*
+ * sims (N+1) = the cosine similarity of item q's row of the item output
+ * table with every item's, from the score table; sims[0] and any pair
+ * with a zero row 0.  work has D floats.
+ */
+void		nn_item_similarities(const nn_model *m, const float *table, int32_t q, float *sims,
+								 float *work);
 
 /*
  * Top k of scores[1..n] skipping j with exclude[j] != 0 (exclude may be NULL),
@@ -361,15 +397,15 @@ size_t		nn_explain_work_floats(const nn_model *m, int32_t T);
 /*
  * Leave-one-out explanation of target (dense, 1..N) after a chronological
  * window items/ratings (T >= 1, dense items, ratings scaled) of user row
- * user (0: none) with user tags utags (n_utags, may be NULL/0); item_out
- * (N+1, D) from nn_item_output.
+ * user (0: none) with user tags utags (n_utags, may be NULL/0); s the
+ * model's tables (nn_serving_build).
  * *logp = log p(target | window) under the full softmax over items 1..N;
  * contrib (T): contrib[t] = *logp - log p(target | window without item t),
  * exact (the state is carried over the left-out step).  The T + 1 windows
  * share prefixes and run as one triangular batch: about half the work of
  * T + 1 histories.  work has nn_explain_work_floats(m, T) floats.
  */
-void		nn_explain(const nn_model *m, const float *item_out, int32_t T,
+void		nn_explain(const nn_model *m, const nn_serving *s, int32_t T,
 					   const int32_t *items, const float *ratings,
 					   int32_t user, const int32_t *utags, int32_t n_utags, int32_t target,
 					   double *logp, double *contrib, float *work);

@@ -238,6 +238,9 @@ void		nn_gemm_packed_width(int32_t width, int32_t n, int32_t G, int32_t K, const
 
 /* ---- batch inference (infer.c) ---- */
 
+/* layer l's [W_ih | W_hh] (4H, in_l + H) within packed, every layer's weights from nn_pack_layers */
+const float *nn_packed_layer(const nn_model *m, const float *packed, int32_t l);
+
 /*
  * nn_infer_batch on threads threads: more than one only with OpenBLAS set
  * to one thread (the caller's duty).  item_gates (N+1, 4H) from

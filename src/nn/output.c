@@ -12,24 +12,26 @@
 
 #include "nn_internal.h"
 
+/* row (D) = item j's row of the item output table: E_item[j] + mean E_tag[tags(j)] */
+static void
+item_output_row(const nn_model *m, int32_t j, float *row)
+{
+	const float *e = m->item_emb + (size_t) j * m->cfg.dim;
+
+	nn_item_tag_mean(m, j, row);
+	for (int32_t d = 0; d < m->cfg.dim; d++)
+		row[d] += e[d];
+}
+
 /* item output table (N+1, D): row j = E_item[j] + mean E_tag[tags(j)]; row 0 zero */
 void
 nn_item_output(const nn_model *m, float *out)
 {
 	int32_t		D = m->cfg.dim;
-	int32_t		j,
-				d;
 
 	memset(out, 0, sizeof(float) * D);
-	for (j = 1; j <= m->cfg.n_items; j++)
-	{
-		float	   *o = out + (size_t) j * D;
-		const float *e = m->item_emb + (size_t) j * D;
-
-		nn_item_tag_mean(m, j, o);
-		for (d = 0; d < D; d++)
-			o[d] += e[d];
-	}
+	for (int32_t j = 1; j <= m->cfg.n_items; j++)
+		item_output_row(m, j, out + (size_t) j * D);
 }
 
 /*
@@ -70,15 +72,46 @@ nn_item_output_backward(const nn_model *m, const float *dout, nn_model *g,
 	}
 }
 
-/* scores (B, N+1) = U (B, D) · out^T + item_bias; column 0 is -inf */
+/* floats of the score table: item_out's rows 1..N packed by nn_pack_cols as W (N, D) */
+size_t
+nn_score_table_floats(const nn_model *m)
+{
+	return nn_packed_floats(m->cfg.n_items, m->cfg.dim);
+}
+
+/*
+ * table (nn_score_table_floats) = the item output table's rows 1..N packed
+ * as nn_pack_cols packs W (N, D), each row computed in row (D floats)
+ */
 void
-nn_scores(const nn_model *m, const float *item_out, const float *u, int32_t B,
-		  float *scores)
+nn_pack_score_table(const nn_model *m, float *table, float *row)
+{
+	int32_t		D = m->cfg.dim;
+
+	memset(table, 0, sizeof(float) * nn_score_table_floats(m));
+	for (int32_t j = 1; j <= m->cfg.n_items; j++)
+	{
+		float	   *col = table + (size_t) ((j - 1) / NN_PANEL) * D * NN_PANEL + (j - 1) % NN_PANEL;
+
+		item_output_row(m, j, row);
+		for (int32_t d = 0; d < D; d++)
+			col[(size_t) d * NN_PANEL] = row[d];
+	}
+}
+
+/*
+ * scores (B, N+1) = U (B, D) · out^T + item_bias, column 0 -inf, on the
+ * calling thread with the packed score table (nn_pack_score_table): one
+ * pass over the table for any B, with no packing per call as a BLAS GEMM
+ * does and no thread to wake as a BLAS GEMV does
+ */
+void
+nn_scores(const nn_model *m, const float *table, const float *u, int32_t B, float *scores)
 {
 	int32_t		N = m->cfg.n_items,
 				D = m->cfg.dim;
 
-	/* the biases first, the products added to them (beta 1: no pass zeroing the rows) */
+	/* the biases first, the products added to them */
 	for (int32_t b = 0; b < B; b++)
 	{
 		float	   *s = scores + (size_t) b * (N + 1);
@@ -86,12 +119,48 @@ nn_scores(const nn_model *m, const float *item_out, const float *u, int32_t B,
 		s[0] = -INFINITY;
 		memcpy(s + 1, m->item_bias + 1, sizeof(float) * N);
 	}
-	if (B == 1)					/* GEMV streams the table once, without packing */
-		nn_sgemv(CblasRowMajor, CblasNoTrans, N, D, 1.0f, item_out + D, D, u, 1,
-				 1.0f, scores + 1, 1);
-	else
-		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, D, 1.0f, u, D,
-				 item_out + D, D, 1.0f, scores + 1, N + 1);
+	nn_gemm_packed(B, N, D, u, D, table, (size_t) D * NN_PANEL, scores + 1, (size_t) N + 1, true);
+}
+
+/*
+ * sims (N+1): sims[j] = the cosine similarity of items q and j (1..N) in the
+ * item output table, 0 where either row is zero, sims[0] = 0; from the
+ * score table (nn_pack_score_table), with work (D floats) for item q's row.
+ */
+void
+nn_item_similarities(const nn_model *m, const float *table, int32_t q, float *sims, float *work)
+{
+	int32_t		N = m->cfg.n_items,
+				D = m->cfg.dim,
+				panels = (N + NN_PANEL - 1) / NN_PANEL;
+	size_t		ldp = (size_t) D * NN_PANEL;
+	const float *qp = table + (size_t) ((q - 1) / NN_PANEL) * ldp + (q - 1) % NN_PANEL;
+	float		qnorm = 0.0f;
+
+	for (int32_t d = 0; d < D; d++)
+	{
+		work[d] = qp[(size_t) d * NN_PANEL];
+		qnorm += work[d] * work[d];
+	}
+	qnorm = sqrtf(qnorm);
+	sims[0] = 0.0f;
+	nn_gemm_packed(1, N, D, work, D, table, ldp, sims + 1, N, false);
+	/* each item's norm from its column of a panel */
+	for (int32_t p = 0; p < panels; p++)
+	{
+		float		sq[NN_PANEL] = {0};
+
+		for (int32_t d = 0; d < D; d++)
+			for (int32_t j = 0; j < NN_PANEL; j++)
+				sq[j] += table[p * ldp + (size_t) d * NN_PANEL + j] * table[p * ldp + (size_t) d * NN_PANEL + j];
+		for (int32_t j = 0; j < NN_PANEL && p * NN_PANEL + j < N; j++)
+		{
+			float		norm = sqrtf(sq[j]) * qnorm;
+			float	   *s = sims + 1 + p * NN_PANEL + j;
+
+			*s = norm > 0.0f ? *s / norm : 0.0f;
+		}
+	}
 }
 
 /* U (P, D) = Hv (P, H) · proj^T, proj (D, H) */

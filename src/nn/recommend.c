@@ -18,7 +18,7 @@
 typedef struct recommend_job
 {
 	const nn_model *m;
-	const float *item_out;
+	const float *score_table;
 	const float *u;
 	const int32_t *seen_ptr;
 	const int32_t *seen;
@@ -42,7 +42,7 @@ recommend_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
 	uint8_t    *exclude = j->exclude + (size_t) slice * N1;
 	float	   *scores = j->scores + (size_t) slice * SCORE_CHUNK * N1;
 
-	nn_scores(j->m, j->item_out, j->u + (size_t) b0 * D, b1 - b0, scores);
+	nn_scores(j->m, j->score_table, j->u + (size_t) b0 * D, b1 - b0, scores);
 	for (int32_t b = b0; b < b1; b++, scores += N1)
 	{
 		const int32_t *s0 = j->seen + j->seen_ptr[b],
@@ -69,8 +69,8 @@ nn_recommend_scores_floats(const nn_model *m, int32_t threads)
  * The top k of B users: histories items/ratings (B, T) as in nn_infer_batch
  * (user rows users (B) and user tags utag_ptr/utag_idx may be NULL), the
  * items each user has seen as CSR seen_ptr (B + 1) / seen (dense ids, never
- * recommended), item_out (N+1, D) from nn_item_output, item_gates (N+1, 4H)
- * from nn_item_gates or NULL, packed from nn_pack_layers or NULL.  Fills
+ * recommended), s the model's tables (nn_serving_build), item_gates
+ * (N+1, 4H) from nn_item_gates or NULL.  Fills
  * out (B users, out->k each) on threads threads, OpenBLAS set to one, each
  * thread taking SCORE_CHUNK users at a time; u (B, D) gets the embeddings, scores (nn_recommend_scores_floats)
  * each thread's scores of its chunk; exclude has threads * (N+1) zero bytes
@@ -78,15 +78,15 @@ nn_recommend_scores_floats(const nn_model *m, int32_t threads)
  * floats.
  */
 void
-nn_recommend_batch(const nn_model *m, const float *item_out, const float *item_gates,
-				   const float *packed, int32_t B, int32_t T,
+nn_recommend_batch(const nn_model *m, const nn_serving *s, const float *item_gates,
+				   int32_t B, int32_t T,
 				   const int32_t *items, const float *ratings, const int32_t *users,
 				   const int32_t *utag_ptr, const int32_t *utag_idx,
 				   const int32_t *seen_ptr, const int32_t *seen, nn_topk_batch *out,
 				   int32_t threads, float *u, float *scores, uint8_t *exclude, float *work)
 {
-	recommend_job j = {m, item_out, u, seen_ptr, seen, out, scores, exclude};
+	recommend_job j = {m, s->score_table, u, seen_ptr, seen, out, scores, exclude};
 
-	nn_infer_on(m, packed, B, T, items, ratings, users, utag_ptr, utag_idx, item_gates, u, work, threads);
+	nn_infer_on(m, s->packed, B, T, items, ratings, users, utag_ptr, utag_idx, item_gates, u, work, threads);
 	nn_parallel_chunks(threads, B, SCORE_CHUNK, recommend_slice, &j);
 }

@@ -64,9 +64,11 @@ test_against_brute_force(int32_t T, int32_t UG, int32_t layers)
 			   *shorter = calloc((size_t) T, sizeof(int32_t));
 	float	   *ratings = calloc((size_t) T, sizeof(float)),
 			   *shorter_r = calloc((size_t) T, sizeof(float)),
+			   *tables,
 			   *item_out,
 			   *work,
 				u[16];
+	nn_serving	sv;
 	double	   *contrib = calloc((size_t) T, sizeof(double)),
 				logp,
 				want,
@@ -76,6 +78,8 @@ test_against_brute_force(int32_t T, int32_t UG, int32_t layers)
 				target;
 
 	make_model(&m, &cfg, 11, 0.3f);
+	tables = calloc(nn_serving_floats(&m), sizeof(float));
+	nn_serving_build(&m, tables, &sv);
 	item_out = calloc(((size_t) cfg.n_items + 1) * cfg.dim, sizeof(float));
 	nn_item_output(&m, item_out);
 	nn_rng_seed(&r, 17 + T);
@@ -86,7 +90,7 @@ test_against_brute_force(int32_t T, int32_t UG, int32_t layers)
 	}
 	target = 1 + (int32_t) nn_rng_below(&r, (uint32_t) cfg.n_items);
 	work = calloc(nn_explain_work_floats(&m, T), sizeof(float));
-	nn_explain(&m, item_out, T, items, ratings, 0, n_utags ? utags : NULL, n_utags, target,
+	nn_explain(&m, &sv, T, items, ratings, 0, n_utags ? utags : NULL, n_utags, target,
 			   &logp, contrib, work);
 
 	brute_embedding(&m, items, ratings, T, utags, n_utags, u);
@@ -117,6 +121,7 @@ test_against_brute_force(int32_t T, int32_t UG, int32_t layers)
 	free(shorter);
 	free(ratings);
 	free(shorter_r);
+	free(tables);
 	free(item_out);
 	free(work);
 	free(contrib);
@@ -133,21 +138,26 @@ test_single_item(void)
 {
 	nn_config	cfg = small_config(50, 0, 0, 0, 8, 8, 1, 10);
 	nn_model	m;
-	float	   *item_out,
+	float	   *tables,
+			   *item_out,
 			   *work,
 				u[8] = {0},
 				rating = 0.5f;
+	nn_serving	sv;
 	int32_t		item = 7;
 	double		contrib,
 				logp;
 
 	make_model(&m, &cfg, 3, 0.5f);
+	tables = calloc(nn_serving_floats(&m), sizeof(float));
+	nn_serving_build(&m, tables, &sv);
 	item_out = calloc(((size_t) cfg.n_items + 1) * cfg.dim, sizeof(float));
 	nn_item_output(&m, item_out);
 	work = calloc(nn_explain_work_floats(&m, 1), sizeof(float));
-	nn_explain(&m, item_out, 1, &item, &rating, 0, NULL, 0, 9, &logp, &contrib, work);
+	nn_explain(&m, &sv, 1, &item, &rating, 0, NULL, 0, 9, &logp, &contrib, work);
 	tap_near(logp - contrib, brute_logp(&m, item_out, u, 9), 1e-5,
 			 "a window of one item left out is the zero embedding (the cold-start scores)");
+	free(tables);
 	free(item_out);
 	free(work);
 	nn_model_free(&m);

@@ -243,7 +243,7 @@ test_step_equals_batch(int32_t nb, int threads)
 typedef struct batch_args
 {
 	const nn_model *m;
-	const float *out;
+	const nn_serving *sv;
 	const float *gates;
 	const int32_t *items,
 			   *uptr,
@@ -265,8 +265,8 @@ batch_job(void *arg)
 {
 	batch_args *a = arg;
 
-	nn_recommend_batch(a->m, a->out, a->gates, NULL, NB, a->m->cfg.maxlen, a->items, a->ratings, NULL, a->uptr, a->uidx, a->seen_ptr,
-					   a->seen, a->top, a->threads, a->u, a->scores, a->exclude, a->work);
+	nn_recommend_batch(a->m, a->sv, a->gates, NB, a->m->cfg.maxlen, a->items, a->ratings, NULL,
+					   a->uptr, a->uidx, a->seen_ptr, a->seen, a->top, a->threads, a->u, a->scores, a->exclude, a->work);
 }
 
 /*
@@ -296,7 +296,7 @@ test_recommend_batch(int threads, bool async, bool gates)
 	float		ratings[NB * T_MAX],
 				sc1[K],
 				u1[64];
-	float	   *out = calloc((N_ITEMS + 1) * D, sizeof(float)),
+	float	   *tables,
 			   *P = NULL,
 			   *u = calloc(NB * D, sizeof(float)),
 			   *s1 = calloc(N_ITEMS + 1, sizeof(float)),
@@ -305,6 +305,7 @@ test_recommend_batch(int threads, bool async, bool gates)
 	uint8_t    *exclude = calloc((size_t) threads * (N_ITEMS + 1), 1),
 			   *ex1 = calloc(N_ITEMS + 1, 1);
 	batch_args	args;
+	nn_serving	sv;
 	nn_async	job;
 	double		score_err = 0.0,
 				lse_err = 0.0;
@@ -312,7 +313,8 @@ test_recommend_batch(int threads, bool async, bool gates)
 				clean = 1;
 
 	make_model(&m, &cfg, 7, 0.0f);
-	nn_item_output(&m, out);
+	tables = calloc(nn_serving_floats(&m), sizeof(float));
+	nn_serving_build(&m, tables, &sv);
 	if (gates)
 	{
 		float	   *gw = calloc(nn_item_gates_work_floats(&m), sizeof(float));
@@ -347,7 +349,7 @@ test_recommend_batch(int threads, bool async, bool gates)
 	top.lse = calloc(NB, sizeof(float));
 	work = calloc(nn_batch_work_floats(&m, NB, T), sizeof(float));
 	scores = calloc(nn_recommend_scores_floats(&m, threads), sizeof(float));
-	args = (batch_args) {&m, out, P, items, uptr, uidx, seen_ptr, seen, ratings, &top, threads, u,
+	args = (batch_args) {&m, &sv, P, items, uptr, uidx, seen_ptr, seen, ratings, &top, threads, u,
 	scores, work, exclude};
 	nn_blas_set_threads(1);
 	if (async && nn_async_start(&job, batch_job, &args))
@@ -361,7 +363,7 @@ test_recommend_batch(int threads, bool async, bool gates)
 		int32_t		got;
 
 		nn_infer_batch(&m, NULL, 1, T, items + b * T, ratings + b * T, NULL, uptr + b, uidx, u1, work);
-		nn_scores(&m, out, u1, 1, s1);
+		nn_scores(&m, sv.score_table, u1, 1, s1);
 		for (int32_t s = seen_ptr[b]; s < seen_ptr[b + 1]; s++)
 			ex1[seen[s]] = 1;
 		got = nn_topk(s1, N_ITEMS, K, ex1, idx1, sc1);
@@ -384,7 +386,7 @@ test_recommend_batch(int threads, bool async, bool gates)
 	free(top.score);
 	free(top.got);
 	free(top.lse);
-	free(out);
+	free(tables);
 	free(P);
 	free(u);
 	free(s1);
@@ -465,12 +467,78 @@ test_item_gates(void)
 #undef K
 
 /* inference entry points */
+/*
+ * The packed score table against the item output table: nn_scores equals
+ * bias + u · row in double for every item, and nn_item_similarities the
+ * cosine of two rows, for an item count that leaves the last panel partly
+ * empty and a zero row (item 1: cosine 0 with every item).
+ */
+static void
+test_score_table(void)
+{
+	nn_config	cfg = small_config(37, 5, 0, 0, 12, 8, 1, 6);
+	nn_model	m;
+	nn_serving	sv;
+	int32_t		N = cfg.n_items,
+				D = cfg.dim,
+				q = 3;
+	float	   *out = calloc(((size_t) N + 1) * D, sizeof(float)),
+			   *tables,
+			   *scores = calloc((size_t) N + 1, sizeof(float)),
+			   *sims = calloc((size_t) N + 1, sizeof(float)),
+				u[12],
+				work[12];
+	double		e_score = 0.0,
+				e_sim = 0.0;
+
+	make_model(&m, &cfg, 13, 0.2f);
+	memset(m.item_emb + D, 0, sizeof(float) * D);	/* item 1 has no tags: a zero row */
+	tables = calloc(nn_serving_floats(&m), sizeof(float));
+	nn_serving_build(&m, tables, &sv);
+	nn_item_output(&m, out);
+	for (int32_t d = 0; d < D; d++)
+		u[d] = 0.1f * (float) (d - 5);
+	nn_scores(&m, sv.score_table, u, 1, scores);
+	nn_item_similarities(&m, sv.score_table, q, sims, work);
+	for (int32_t j = 1; j <= N; j++)
+	{
+		double		dot = m.item_bias[j],
+					qj = 0.0,
+					qq = 0.0,
+					jj = 0.0,
+					cos;
+
+		for (int32_t d = 0; d < D; d++)
+		{
+			dot += (double) u[d] * out[j * D + d];
+			qj += (double) out[q * D + d] * out[j * D + d];
+			qq += (double) out[q * D + d] * out[q * D + d];
+			jj += (double) out[j * D + d] * out[j * D + d];
+		}
+		cos = qq > 0 && jj > 0 ? qj / sqrt(qq * jj) : 0.0;
+		e_score = fmax(e_score, fabs(scores[j] - dot));
+		e_sim = fmax(e_sim, fabs(sims[j] - cos));
+	}
+	tap_ok(e_score < 1e-5 && isinf(scores[0]) && scores[0] < 0,
+		   "nn_scores on the packed score table: bias + u . row of every item (max diff %.2g), "
+		   "column 0 -inf", e_score);
+	tap_ok(e_sim < 1e-5 && sims[0] == 0.0f && sims[1] == 0.0f && fabs(sims[q] - 1.0) < 1e-5,
+		   "nn_item_similarities: the cosine of the rows (max diff %.2g), 0 for a zero row, 1 "
+		   "with itself", e_sim);
+	free(out);
+	free(tables);
+	free(scores);
+	free(sims);
+	nn_model_free(&m);
+}
+
 int
 main(void)
 {
 	test_topk();
 	test_logsumexp();
 	test_lookup();
+	test_score_table();
 	test_step_equals_batch(6, 1);
 	test_step_equals_batch(40, 1);
 	test_step_equals_batch(40, 2);

@@ -38,7 +38,8 @@ accuracy(const nn_model *m, nn_rng *r, int32_t n_seq)
 	int32_t		seq[T_STEPS + 1];
 	float	   *state = calloc(nn_state_floats(m), sizeof(float));
 	float	   *work = calloc(nn_step_work_floats(m), sizeof(float));
-	float	   *out = calloc((N_ITEMS + 1) * (size_t) m->cfg.dim, sizeof(float));
+	float	   *tables = calloc(nn_serving_floats(m), sizeof(float));
+	nn_serving	sv;
 	float		scores[N_ITEMS + 1],
 				u[64],
 				top_s;
@@ -48,7 +49,7 @@ accuracy(const nn_model *m, nn_rng *r, int32_t n_seq)
 				hits = 0,
 				total = 0;
 
-	nn_item_output(m, out);
+	nn_serving_build(m, tables, &sv);
 	for (s = 0; s < n_seq; s++)
 	{
 		planted(r, seq, T_STEPS + 1);
@@ -59,7 +60,7 @@ accuracy(const nn_model *m, nn_rng *r, int32_t n_seq)
 			if (t == 0)
 				continue;
 			nn_infer_embedding(m, state, u);
-			nn_scores(m, out, u, 1, scores);
+			nn_scores(m, sv.score_table, u, 1, scores);
 			nn_topk(scores, N_ITEMS, 1, NULL, &top, &top_s);
 			hits += top == seq[t + 1];
 			total++;
@@ -67,7 +68,7 @@ accuracy(const nn_model *m, nn_rng *r, int32_t n_seq)
 	}
 	free(state);
 	free(work);
-	free(out);
+	free(tables);
 	return (double) hits / total;
 }
 

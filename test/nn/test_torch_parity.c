@@ -140,12 +140,13 @@ main(void)
 			   *u_step,
 			   *work,
 			   *state,
-			   *out,
+			   *tables,
 			   *scores;
 	double		e,
 				e_step,
 				loss;
 	int64_t		npos;
+	nn_serving	sv;
 	int			i,
 				r,
 				t;
@@ -209,10 +210,10 @@ main(void)
 			e = fmax(e, fabs(u[i] - u_step[i]));
 		tap_ok(e <= 1e-6, "nn_infer_step equals nn_infer_batch (max abs diff %.2g)", e);
 
-		out = calloc((size_t) (cfg.n_items + 1) * cfg.dim, sizeof(float));
+		tables = calloc(nn_serving_floats(&m), sizeof(float));
 		scores = calloc(cfg.n_items + 1, sizeof(float));
-		nn_item_output(&m, out);
-		nn_scores(&m, out, u, 1, scores);
+		nn_serving_build(&m, tables, &sv);
+		nn_scores(&m, sv.score_table, u, 1, scores);
 		e = max_err(scores + 1, get("scores0")->v, cfg.n_items);
 		tap_ok(e <= 1e-5 && isinf(scores[0]) && scores[0] < 0,
 			   "nn_scores matches torch, column 0 is -inf (max rel err %.2g)", e);
@@ -249,7 +250,7 @@ main(void)
 	free(u_step);
 	free(work);
 	free(state);
-	free(out);
+	free(tables);
 	free(scores);
 	nn_model_free(&m);
 	return tap_done();
