@@ -67,7 +67,7 @@ for s in standby1 standby2; do
 	wait_until 60 "$s" "SELECT pg_last_wal_replay_lsn() >= '$lsn'" || echo "# $s did not catch up within 60 s"
 done
 echo "# ratings: $(pg primary -c "SELECT count(*) || ' rows, ' || round(pg_relation_size('demo_ratings')::numeric / count(*), 1) || ' B a rating in the table + ' || round(pg_indexes_size('demo_ratings')::numeric / count(*), 1) || ' B in its index on (user_id, rated_at)' FROM demo_ratings")"
-echo "# loaded model: $(pg primary -c "SELECT animerec.load_model('m')" -c "SELECT pg_size_pretty(bytes) || ' = ' || bytes || ' B in shared memory (weights + item table)' FROM animerec.loaded_models WHERE name = 'm'" | tail -1)"
+echo "# loaded model: $(pg primary -c "SELECT animerec.load_model('m')" -c "SELECT pg_size_pretty(bytes) || ' = ' || bytes || ' B in shared memory (weights + packed item table and layers)' FROM animerec.loaded_models WHERE name = 'm'" | tail -1)"
 echo "# model m: $(pg primary -c "SELECT 'dim ' || (hyperparams->>'dim') || ', hidden ' || (hyperparams->>'hidden') || ', ' || n_items || ' items, ' || pg_size_pretty(bytes) || ' of weights' FROM animerec.models WHERE name = 'm'")"
 
 # bench NAME SQL: latency (1 client) and throughput (CLIENTS clients) of SQL on cluster NAME

@@ -3,6 +3,9 @@
 #
 #   1. latency:  p50/p95 of SELECT * FROM animerec.recommend(:uid, 10), 1 client (pgbench -l)
 #   2. throughput: calls/s with 2 clients
+#      (1 and 2 also print the server's CPU time a call: every thread of the
+#      postmaster and its children, so that a thread spinning beside the
+#      backend counts)
 #   3. batch: users/s of animerec.recommend_all(10) over every user
 #   4. memory: private memory growth per backend (smaps_rollup) with 20 connections
 #      serving a >= 20 MB model, against 20 connections running SELECT 1
@@ -51,6 +54,22 @@ sgemm_now() {
 	S2=$(sed -n 's/^sgemm_2thread_gflops=//p' <<<"$out")
 	SGEMM="sgemm now $S1 GFLOP/s on 1 thread, $S2 on 2 ($(sed -n 's/.*blas_core=\([^ ]*\).*/\1/p' <<<"$out"))"
 }
+# CPU seconds the cluster's server has used so far: the postmaster with the children it has
+# reaped (/proc/PID/stat fields 14-17) and every live child (fields 14-15), all their threads;
+# after a second's wait, so that the backends of a pgbench run that just ended have exited and
+# been reaped (a backend on its way out is in neither sum)
+server_cpu() {
+	local pm
+	sleep 1
+	pm=$(head -1 "$CLUSTER_DIR/data/postmaster.pid")
+	{
+		awk '{print $14 + $15 + $16 + $17}' /proc/"$pm"/stat
+		for c in $(pgrep -P "$pm"); do awk '{print $14 + $15}' /proc/"$c"/stat 2>/dev/null; done
+	} | awk -v hz="$(getconf CLK_TCK)" '{s += $1} END {printf "%.3f", s / hz}'
+}
+# server CPU milliseconds a call: $1 $2 server_cpu before and after $3 calls
+cpu_ms() { echo "scale=3; 1000 * ($2 - $1) / $3" | bc; }
+
 # useful GFLOP/s of $1 users per second
 gflops() { echo "scale=1; $1 * $FLOP_PER_USER / 1000000000" | bc; }
 
@@ -73,7 +92,7 @@ echo "trained 'bench' (1 epoch) in $(( $(date +%s) - start )) s: $($PSQL -At -c 
 test/nn/bin/make_blob "$OUT/big.bin" 80000 40 64 128 2 50 3
 register "$OUT/big.bin" big 1 true
 $PSQL -c "SELECT animerec.load_model('bench'), animerec.load_model('big')" >/dev/null
-$PSQL -At -c "SELECT 'loaded ' || name || ' v' || version || ': ' || pg_size_pretty(bytes) || ' in shared memory (weights + item table)' FROM animerec.loaded_models ORDER BY name"
+$PSQL -At -c "SELECT 'loaded ' || name || ' v' || version || ': ' || pg_size_pretty(bytes) || ' in shared memory (weights + packed item table and layers)' FROM animerec.loaded_models ORDER BY name"
 
 cat >"$OUT/rec.sql" <<SQL
 \set uid random(1, $USERS)
@@ -82,16 +101,24 @@ SQL
 
 # 1. latency, one client, per-transaction log
 sgemm_now
+c0=$(server_cpu)
 (cd "$OUT" && pgbench -n -c1 -j1 -T"$SECS" -l --log-prefix=lat -f rec.sql >pgbench1.out 2>&1)
+c1=$(server_cpu)
 p50=$(cat "$OUT"/lat.* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int(NR*0.5)+1]/1000}')
 p95=$(cat "$OUT"/lat.* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int(NR*0.95)+1]/1000}')
 echo "recommend latency, 1 client: p50 ${p50} ms, p95 ${p95} ms (target p50 <= 0.8 ms);" \
+	"server CPU $(cpu_ms "$c0" "$c1" "$(cat "$OUT"/lat.* | wc -l)") ms a call;" \
 	"$(gflops "1000 / $p50") GFLOP/s at p50; $SGEMM"
 
 # 2. throughput, 2 clients
 sgemm_now
-tps=$(pgbench -n -c2 -j2 -T"$SECS" -f "$OUT/rec.sql" 2>&1 | awk '/^tps/ {printf "%.0f", $3}')
-echo "recommend throughput, 2 clients: ${tps} calls/s (target >= 1500); $(gflops "$tps") GFLOP/s; $SGEMM"
+c0=$(server_cpu)
+pgbench -n -c2 -j2 -T"$SECS" -f "$OUT/rec.sql" >"$OUT/pgbench2.out" 2>&1
+c1=$(server_cpu)
+tps=$(awk '/^tps/ {printf "%.0f", $3}' "$OUT/pgbench2.out")
+calls=$(awk '/actually processed/ {print $NF}' "$OUT/pgbench2.out")
+echo "recommend throughput, 2 clients: ${tps} calls/s (target >= 1500);" \
+	"server CPU $(cpu_ms "$c0" "$c1" "$calls") ms a call; $(gflops "$tps") GFLOP/s; $SGEMM"
 
 # 3. batch path, with 1 and 2 BLAS threads
 for threads in 1 2; do
