@@ -94,8 +94,8 @@ nn_explain(const nn_model *m, const nn_serving *sv, int32_t T,
 	nn_user_context(m, user, utags, n_utags, ctx);
 	for (s = 0; s < T; s++)
 		nn_step_input(m, items[s], ratings[s], ctx, X + (size_t) s * in0);
-	nn_gemm_packed(T, G, in0, X, in0, nn_packed_layer(m, sv->packed, 0), (size_t) (in0 + H) * NN_PANEL,
-				   Zin, G, false);
+	nn_packed_layer_weights(m, sv->packed, 0, &w);
+	nn_gemm_packed(T, G, in0, X, in0, nn_lstm_packed_cols(&w, 0), nn_lstm_packed_ldp(&w), Zin, G, false);
 	memset(state, 0, sizeof(float) * (size_t) L * 4 * BH);
 	for (s = 0; s < T; s++)
 	{
@@ -108,19 +108,15 @@ nn_explain(const nn_model *m, const nn_serving *sv, int32_t T,
 					   *Cp = Hp + 2 * BH,
 					   *Cn = Hn + 2 * BH;
 
-			const float *wp = nn_packed_layer(m, sv->packed, l);
-			size_t		ldp;
-
-			nn_layer_weights(m, l, &w);
-			ldp = (size_t) (w.in + H) * NN_PANEL;
+			nn_packed_layer_weights(m, sv->packed, l, &w);
 			if (l == 0)
 				for (r = 0; r < rows; r++)
 					memcpy(Z + (size_t) r * G, Zin + (size_t) s * G, sizeof(float) * G);
 			else
 				nn_gemm_packed(rows, G, H, state + (size_t) (l - 1) * 4 * BH + (size_t) (1 - p) * BH, H,
-							   wp, ldp, Z, G, false);
-			/* W_hh: the packed columns after the input's */
-			nn_gemm_packed(rows, G, H, Hp, H, wp + (size_t) w.in * NN_PANEL, ldp, Z, G, true);
+							   nn_lstm_packed_cols(&w, 0), nn_lstm_packed_ldp(&w), Z, G, false);
+			nn_gemm_packed(rows, G, H, Hp, H, nn_lstm_packed_cols(&w, w.in), nn_lstm_packed_ldp(&w),
+						   Z, G, true);
 			nn_lstm_cells(&w, rows, Z, Cp, Cn, TC, Hn);
 			/* row 1 + s leaves item s out: it keeps row 0's state from before the step */
 			memcpy(Hn + (size_t) (s + 1) * H, Hp, sizeof(float) * H);

@@ -80,16 +80,11 @@ live_floats(size_t M)
 /* histories below which a batch runs layer by layer (too few rows for a GEMM per step) */
 #define INFER_WAVE_MIN 8
 
-/*
- * columns of layer l's [W_ih | W_hh] in a wave batch: in_l + H, less the
- * item embedding and tag mean columns (2D) in layer 0 with item gates
- */
+/* columns of layer l's [W_ih | W_hh]: in_l + H */
 static int32_t
-wcat_cols(const nn_model *m, int32_t l, bool item_gates)
+wcat_cols(const nn_model *m, int32_t l)
 {
-	int32_t		in = l == 0 ? m->in_dim : m->cfg.hidden;
-
-	return in - (l == 0 && item_gates ? 2 * m->cfg.dim : 0) + m->cfg.hidden;
+	return (l == 0 ? m->in_dim : m->cfg.hidden) + m->cfg.hidden;
 }
 
 /* layer l's [W_ih | W_hh] (4H, in_l + H) in packed, every layer's from nn_pack_layers */
@@ -97,7 +92,7 @@ const float *
 nn_packed_layer(const nn_model *m, const float *packed, int32_t l)
 {
 	for (int32_t k = 0; k < l; k++)
-		packed += nn_packed_floats(4 * m->cfg.hidden, wcat_cols(m, k, false));
+		packed += nn_packed_floats(4 * m->cfg.hidden, wcat_cols(m, k));
 	return packed;
 }
 
@@ -108,7 +103,7 @@ nn_packed_layers_floats(const nn_model *m)
 	size_t		n = 0;
 
 	for (int32_t l = 0; l < m->cfg.layers; l++)
-		n += nn_packed_floats(4 * m->cfg.hidden, wcat_cols(m, l, false));
+		n += nn_packed_floats(4 * m->cfg.hidden, wcat_cols(m, l));
 	return n;
 }
 
@@ -197,8 +192,7 @@ infer_layered(const nn_model *m, const float *packed, int32_t B, int32_t T,
 	nn_input_forward(m, B, T, T, items, ratings, users, utag_ptr, utag_idx, ctx, X0);
 	for (int32_t l = 0; l < m->cfg.layers; l++)
 	{
-		nn_layer_weights(m, l, &w);
-		w.packed = nn_packed_layer(m, packed, l);
+		nn_packed_layer_weights(m, packed, l, &w);
 		nn_lstm_forward(&w, B, T, l == 0 ? X0 : a.Hs, live, &a);
 	}
 	nn_project(m->proj, m->cfg.dim, m->cfg.hidden, B, a.Hs + (M - B) * H, u_out);
@@ -307,7 +301,6 @@ infer_wave(const nn_model *m, const float *packed, const float *item_gates, int3
 	memset(S, 0, sizeof(float) * B * ld);
 	for (int32_t t = 0; t < T; t++)
 	{
-		const float *wl = packed;
 		int32_t		n = 0;
 
 		for (int32_t b = 0; b < B; b++)
@@ -317,11 +310,14 @@ infer_wave(const nn_model *m, const float *packed, const float *item_gates, int3
 			continue;
 		for (int32_t l = 0; l < m->cfg.layers; l++)
 		{
-			size_t		K_all = (size_t) wcat_cols(m, l, false),
-						K = (size_t) wcat_cols(m, l, item_gates != NULL),
-						in = K - H,
-						skip = K_all - K;
 			bool		gates = l == 0 && item_gates != NULL;
+			size_t		skip = gates ? 2 * (size_t) m->cfg.dim : 0,
+						in,
+						K;
+
+			nn_packed_layer_weights(m, packed, l, &w);
+			in = (size_t) w.in - skip;
+			K = in + H;
 
 			for (int32_t r = 0; r < n; r++)
 			{
@@ -334,10 +330,8 @@ infer_wave(const nn_model *m, const float *packed, const float *item_gates, int3
 					memcpy(Z + r * G, item_gates + (size_t) items[(size_t) rows[r] * T + t] * G,
 						   sizeof(float) * G);
 			}
-			nn_layer_weights(m, l, &w);
-			nn_lstm_rows_step(&w, wl + skip * NN_PANEL, K_all * NN_PANEL, (int32_t) K, n, A, rows,
-							  S + (size_t) l * 2 * H, ld, Z, gates, scratch);
-			wl += nn_packed_floats((int32_t) G, (int32_t) K_all);
+			nn_lstm_rows_step(&w, nn_lstm_packed_cols(&w, (int32_t) skip), nn_lstm_packed_ldp(&w),
+							  (int32_t) K, n, A, rows, S + (size_t) l * 2 * H, ld, Z, gates, scratch);
 		}
 	}
 	/* u = P h_top: the top layer's h of every history, with the state's stride */

@@ -22,6 +22,34 @@ nn_layer_weights(const nn_model *m, int32_t l, nn_lstm_weights *w)
 }
 
 /*
+ * Layer l's weights as nn_layer_weights, with packed pointing at the layer's
+ * [W_ih | W_hh] within packed (every layer's weights from nn_pack_layers).
+ */
+void
+nn_packed_layer_weights(const nn_model *m, const float *packed, int32_t l, nn_lstm_weights *w)
+{
+	nn_layer_weights(m, l, w);
+	w->packed = nn_packed_layer(m, packed, l);
+}
+
+/* floats between the panels of w's packed [W_ih | W_hh] (in + H columns each) */
+size_t
+nn_lstm_packed_ldp(const nn_lstm_weights *w)
+{
+	return (size_t) (w->in + w->H) * NN_PANEL;
+}
+
+/*
+ * w's packed [W_ih | W_hh] from its column k0 on (0: the input's first,
+ * w->in: W_hh's first), for nn_gemm_packed with nn_lstm_packed_ldp(w)
+ */
+const float *
+nn_lstm_packed_cols(const nn_lstm_weights *w, int32_t k0)
+{
+	return w->packed + (size_t) k0 * NN_PANEL;
+}
+
+/*
  * The cell's loop over the H units of one row, with the previous cell state
  * read only when has_prev (a constant at each call, so that each copy is a
  * straight loop the compiler vectorises); no two arrays overlap.
@@ -93,13 +121,12 @@ nn_lstm_forward(const nn_lstm_weights *w, int32_t B, int32_t T,
 {
 	int32_t		H = w->H,
 				G = 4 * w->H;
-	size_t		ldp = (size_t) (w->in + H) * NN_PANEL;
 	int32_t		t,
 				b;
 
 	/* input projection of every step at once: (T*B, in) x (in, 4H) */
 	if (w->packed)
-		nn_gemm_packed(T * B, G, w->in, X, w->in, w->packed, ldp, a->Z, G, false);
+		nn_gemm_packed(T * B, G, w->in, X, w->in, w->packed, nn_lstm_packed_ldp(w), a->Z, G, false);
 	else
 		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T * B, G, w->in,
 				 1.0f, X, w->in, w->w_ih, w->in, 0.0f, a->Z, G);
@@ -108,10 +135,9 @@ nn_lstm_forward(const nn_lstm_weights *w, int32_t B, int32_t T,
 		size_t		row = (size_t) t * B;
 		size_t		prev = row - B;
 
-		/* W_hh: the columns of the packed [W_ih | W_hh] after the input's */
 		if (t > 0 && w->packed)
-			nn_gemm_packed(B, G, H, a->Hs + prev * H, H, w->packed + (size_t) w->in * NN_PANEL, ldp,
-						   a->Z + row * G, G, true);
+			nn_gemm_packed(B, G, H, a->Hs + prev * H, H, nn_lstm_packed_cols(w, w->in),
+						   nn_lstm_packed_ldp(w), a->Z + row * G, G, true);
 		/* one history: GEMV, which does not repack W_hh per step */
 		else if (t > 0 && B == 1)
 			nn_sgemv(CblasRowMajor, CblasNoTrans, G, H, 1.0f, w->w_hh, H,

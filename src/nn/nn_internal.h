@@ -363,6 +363,22 @@ void		nn_lstm_backward(const nn_lstm_weights *w, int32_t B, int32_t T,
 void		nn_layer_weights(const nn_model *m, int32_t l, nn_lstm_weights *w);
 
 /*
+ * a model's layer l as nn_lstm_weights, packed pointing at its [W_ih | W_hh]
+ * within packed (every layer's weights from nn_pack_layers)
+ */
+void		nn_packed_layer_weights(const nn_model *m, const float *packed, int32_t l,
+									nn_lstm_weights *w);
+
+/* floats between the panels of w's packed [W_ih | W_hh] (in + H columns each) */
+size_t		nn_lstm_packed_ldp(const nn_lstm_weights *w);
+
+/*
+ * w's packed [W_ih | W_hh] from its column k0 on (0: the input's first,
+ * w->in: W_hh's first), for nn_gemm_packed with nn_lstm_packed_ldp(w)
+ */
+const float *nn_lstm_packed_cols(const nn_lstm_weights *w, int32_t k0);
+
+/*
  * One step of one layer for a single sequence: h, c (H) updated in place
  * from x (in); work (6H) is workspace.
  */
