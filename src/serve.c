@@ -651,7 +651,7 @@ animerec_similar_items(PG_FUNCTION_ARGS)
 				 errmsg("item " INT64_FORMAT " is not in the catalogue of model \"%s\"",
 						item_id, sm->name)));
 	scores = palloc(sizeof(float) * (n + 1));
-	nn_item_similarities(&sm->m, sm->t.score_table, q, scores,
+	nn_item_similarities(&sm->m, &sm->t, q, scores,
 						 palloc(sizeof(float) * sm->m.cfg.dim));
 	exclude = palloc0(n + 1);
 	exclude[q] = 1;

@@ -269,7 +269,8 @@ void		nn_infer_batch(const nn_model *m, const float *packed, int32_t B, int32_t 
  * The tables inference reads besides the weights, derived from them once
  * per loaded model (serving.c), from one buffer of nn_serving_floats(m)
  * floats: score_table from nn_pack_score_table (the item output table in
- * the layout of the scores' product), packed from nn_pack_layers.
+ * the layout of the scores' product), packed from nn_pack_layers, and
+ * item_norms (N) the length of items 1..N's rows of the item output table.
  * nn_serving_build computes them; nn_serving_locate only says where they
  * lie in a buffer built before (another process's view of shared memory).
  */
@@ -277,6 +278,7 @@ typedef struct nn_serving
 {
 	const float *score_table;
 	const float *packed;
+	const float *item_norms;
 } nn_serving;
 
 size_t		nn_serving_floats(const nn_model *m);
@@ -360,6 +362,8 @@ void		nn_item_output(const nn_model *m, float *out);
  */
 size_t		nn_score_table_floats(const nn_model *m);
 void		nn_pack_score_table(const nn_model *m, float *table, float *row);
+/* norms (N): the length of items 1..N's rows of the item output table, from the score table */
+void		nn_item_norms(const nn_model *m, const float *table, float *norms);
 /*
  * scores (B, N+1) = U (B, D) · out^T + item_bias, out the item output
  * table, given as its score table; column 0 is -inf.  Calling thread only.
@@ -369,10 +373,11 @@ void		nn_scores(const nn_model *m, const float *table, const float *u,
 
 /*
  * sims (N+1) = the cosine similarity of item q's row of the item output
- * table with every item's, from the score table; sims[0] and any pair
- * with a zero row 0.  work has D floats.
+ * table with every item's, from the model's tables (nn_serving_build: the
+ * score table and the rows' lengths); sims[0] and any pair with a zero row
+ * 0.  work has D floats.
  */
-void		nn_item_similarities(const nn_model *m, const float *table, int32_t q, float *sims,
+void		nn_item_similarities(const nn_model *m, const nn_serving *s, int32_t q, float *sims,
 								 float *work);
 
 /*

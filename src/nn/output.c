@@ -123,43 +123,53 @@ nn_scores(const nn_model *m, const float *table, const float *u, int32_t B, floa
 }
 
 /*
- * sims (N+1): sims[j] = the cosine similarity of items q and j (1..N) in the
- * item output table, 0 where either row is zero, sims[0] = 0; from the
- * score table (nn_pack_score_table), with work (D floats) for item q's row.
+ * norms (N): the length of items 1..N's rows of the item output table, from
+ * the score table (nn_pack_score_table), one panel of rows at a time
  */
 void
-nn_item_similarities(const nn_model *m, const float *table, int32_t q, float *sims, float *work)
+nn_item_norms(const nn_model *m, const float *table, float *norms)
 {
 	int32_t		N = m->cfg.n_items,
 				D = m->cfg.dim,
 				panels = (N + NN_PANEL - 1) / NN_PANEL;
 	size_t		ldp = (size_t) D * NN_PANEL;
-	const float *qp = table + (size_t) ((q - 1) / NN_PANEL) * ldp + (q - 1) % NN_PANEL;
-	float		qnorm = 0.0f;
 
-	for (int32_t d = 0; d < D; d++)
-	{
-		work[d] = qp[(size_t) d * NN_PANEL];
-		qnorm += work[d] * work[d];
-	}
-	qnorm = sqrtf(qnorm);
-	sims[0] = 0.0f;
-	nn_gemm_packed(1, N, D, work, D, table, ldp, sims + 1, N, false);
-	/* each item's norm from its column of a panel */
 	for (int32_t p = 0; p < panels; p++)
 	{
+		const float *panel = table + p * ldp;
 		float		sq[NN_PANEL] = {0};
 
 		for (int32_t d = 0; d < D; d++)
 			for (int32_t j = 0; j < NN_PANEL; j++)
-				sq[j] += table[p * ldp + (size_t) d * NN_PANEL + j] * table[p * ldp + (size_t) d * NN_PANEL + j];
+				sq[j] += panel[(size_t) d * NN_PANEL + j] * panel[(size_t) d * NN_PANEL + j];
 		for (int32_t j = 0; j < NN_PANEL && p * NN_PANEL + j < N; j++)
-		{
-			float		norm = sqrtf(sq[j]) * qnorm;
-			float	   *s = sims + 1 + p * NN_PANEL + j;
+			norms[p * NN_PANEL + j] = sqrtf(sq[j]);
+	}
+}
 
-			*s = norm > 0.0f ? *s / norm : 0.0f;
-		}
+/*
+ * sims (N+1): sims[j] = the cosine similarity of items q and j (1..N) in the
+ * item output table, 0 where either row is zero, sims[0] = 0; from the
+ * model's score table and row lengths, with work (D floats) for item q's row.
+ */
+void
+nn_item_similarities(const nn_model *m, const nn_serving *s, int32_t q, float *sims, float *work)
+{
+	int32_t		N = m->cfg.n_items,
+				D = m->cfg.dim;
+	size_t		ldp = (size_t) D * NN_PANEL;
+	const float *qp = s->score_table + (size_t) ((q - 1) / NN_PANEL) * ldp + (q - 1) % NN_PANEL;
+	float		qnorm = s->item_norms[q - 1];
+
+	for (int32_t d = 0; d < D; d++)
+		work[d] = qp[(size_t) d * NN_PANEL];
+	sims[0] = 0.0f;
+	nn_gemm_packed(1, N, D, work, D, s->score_table, ldp, sims + 1, N, false);
+	for (int32_t j = 0; j < N; j++)
+	{
+		float		norm = s->item_norms[j] * qnorm;
+
+		sims[1 + j] = norm > 0.0f ? sims[1 + j] / norm : 0.0f;
 	}
 }
 

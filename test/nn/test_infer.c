@@ -489,7 +489,8 @@ test_score_table(void)
 				u[12],
 				work[12];
 	double		e_score = 0.0,
-				e_sim = 0.0;
+				e_sim = 0.0,
+				e_norm = 0.0;
 
 	make_model(&m, &cfg, 13, 0.2f);
 	memset(m.item_emb + D, 0, sizeof(float) * D);	/* item 1 has no tags: a zero row */
@@ -499,7 +500,7 @@ test_score_table(void)
 	for (int32_t d = 0; d < D; d++)
 		u[d] = 0.1f * (float) (d - 5);
 	nn_scores(&m, sv.score_table, u, 1, scores);
-	nn_item_similarities(&m, sv.score_table, q, sims, work);
+	nn_item_similarities(&m, &sv, q, sims, work);
 	for (int32_t j = 1; j <= N; j++)
 	{
 		double		dot = m.item_bias[j],
@@ -518,6 +519,7 @@ test_score_table(void)
 		cos = qq > 0 && jj > 0 ? qj / sqrt(qq * jj) : 0.0;
 		e_score = fmax(e_score, fabs(scores[j] - dot));
 		e_sim = fmax(e_sim, fabs(sims[j] - cos));
+		e_norm = fmax(e_norm, fabs(sv.item_norms[j - 1] - sqrt(jj)));
 	}
 	tap_ok(e_score < 1e-5 && isinf(scores[0]) && scores[0] < 0,
 		   "nn_scores on the packed score table: bias + u . row of every item (max diff %.2g), "
@@ -525,6 +527,8 @@ test_score_table(void)
 	tap_ok(e_sim < 1e-5 && sims[0] == 0.0f && sims[1] == 0.0f && fabs(sims[q] - 1.0) < 1e-5,
 		   "nn_item_similarities: the cosine of the rows (max diff %.2g), 0 for a zero row, 1 "
 		   "with itself", e_sim);
+	tap_ok(e_norm < 1e-5 && sv.item_norms[0] == 0.0f,
+		   "nn_serving_build: the length of every item's row (max diff %.2g), 0 for a zero row", e_norm);
 	free(out);
 	free(tables);
 	free(scores);
