@@ -1,7 +1,7 @@
 # scripts/lib.sh — shared set-up for scripts/test and scripts/demo (sourced, not run).
 #
 #   ensure_packages   install missing Debian packages as root, or say what to install
-#   build_install     make && make install (with sudo when not root; skipped when the
+#   build_install     make -j(vCPUs) && make install (with sudo when not root; skipped when the
 #                     installed files are the built ones)
 #   start_cluster     a throwaway PostgreSQL cluster with shared_preload_libraries=animerec
 #                     (CLUSTER_PRELOAD= start_cluster: without preloading);
@@ -50,7 +50,7 @@ installed_is_current() {
 # Build the extension and install it into $PG_CONFIG's installation, unless the
 # same files are installed already (servers of another run may be loading them).
 build_install() {
-	make -s PG_CONFIG="$PG_CONFIG" >/dev/null || { say "build failed"; exit 1; }
+	make -s -j"$(nproc)" PG_CONFIG="$PG_CONFIG" >/dev/null || { say "build failed"; exit 1; }
 	installed_is_current && return 0
 	if [ -w "$("$PG_CONFIG" --pkglibdir)" ]; then
 		make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
