@@ -207,13 +207,13 @@ void
 nn_pack_layers(const nn_model *m, float *packed)
 {
 	int32_t		H = m->cfg.hidden;
+	nn_lstm_weights w;
 
 	for (int32_t l = 0; l < m->cfg.layers; l++)
 	{
-		int32_t		in = l == 0 ? m->in_dim : H;
-
-		nn_pack_cols(4 * H, in + H, m->w_ih[l], in, in, m->w_hh[l], H, packed);
-		packed += nn_packed_floats(4 * H, in + H);
+		nn_layer_weights(m, l, &w);
+		nn_pack_cols(4 * H, w.in + H, w.w_ih, w.in, w.in, w.w_hh, H, packed);
+		packed += nn_packed_floats(4 * H, w.in + H);
 	}
 }
 

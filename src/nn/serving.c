@@ -10,8 +10,8 @@
 
 /*
  * floats of the tables of model m: the score table, the packed layers (both
- * whole panels, so the layers start 64 bytes into the buffer when it does),
- * then the items' row lengths (N)
+ * whole pairs of panels, so the layers start 64-byte aligned when the buffer
+ * is), then the items' row lengths (N)
  */
 size_t
 nn_serving_floats(const nn_model *m)
