@@ -2,11 +2,14 @@
  * recommend_all.c — the batch path: top k for every user of a model's ratings
  * table (or for given users), streamed block by block.
  *
- * One query reads every history (users in ascending order, newest rows
- * first) through an SPI cursor that stays open between calls; the rows of
- * users fill a block, which is scored with one GEMM per step (block_score,
- * src/serve.c) into a small tuplestore, and the rows leave from there one
- * per call (value-per-call).  The first block is scored at once, so the
+ * One query reads every history (users in ascending order, each user's rows
+ * oldest first, the reverse of recommend's order, which an index on (user,
+ * order column) gives with only ties left to sort) through an SPI cursor
+ * that stays open between calls; each user's newest maxlen known items,
+ * kept in a ring while its rows go by, fill the user's row of a block,
+ * which is scored with one GEMM per step (block_score, src/serve.c) into a
+ * small tuplestore, and the rows leave from there one per call
+ * (value-per-call).  The first block is scored at once, so the
  * first row comes after one block; from then on a full block is scored on
  * threads of its own while this backend reads the next block's rows and
  * returns the previous block's (a pipeline of two blocks), and a LIMIT or a
@@ -75,6 +78,9 @@ typedef struct Stream
 	int			next_row;		/* the first row not yet added to a block */
 	bool		have_user;		/* a user's rows are being read */
 	int64		cur_user;
+	int64		n_known;		/* known items of the current user so far */
+	int32	   *ring_items;		/* (T) its last T known items, item n at n % T */
+	float	   *ring_ratings;	/* (T) their scaled ratings */
 	bool		finished;		/* every user has been scored */
 	Tuplestorestate *out;		/* scored rows not yet returned */
 	ReturnSetInfo sink;			/* block_emit's view of out */
@@ -240,10 +246,27 @@ stream_shutdown(Datum arg)
 	stream_close((Stream *) DatumGetPointer(arg));
 }
 
-/* Close the block's current user; a full block is scored, and the next one is twice as large. */
+/*
+ * Close the block's current user: its newest T known items from the ring,
+ * oldest first and left-padded, become its window; a full block is scored,
+ * and the next one is twice as large.
+ */
 static void
 stream_end_user(Stream *st, const HistoryPlan *hp)
 {
+	UserBlock  *b = st->b;
+	int32		n = (int32) Min(st->n_known, (int64) b->T);
+	int64		first = st->n_known - n;	/* the oldest item kept */
+
+	for (int32 i = 0; i < n; i++)
+	{
+		size_t		at = (size_t) b->B * b->T + (b->T - n + i);
+
+		b->items[at] = st->ring_items[(first + i) % b->T];
+		b->ratings[at] = st->ring_ratings[(first + i) % b->T];
+	}
+	b->n_win[b->B] = n;
+	st->n_known = 0;
 	if (block_end_user(st->b))
 	{
 		int32		limit = Min(2 * st->b->limit, BATCH_USERS);
@@ -292,15 +315,10 @@ stream_add_row(Stream *st, const HistoryPlan *hp, const HistoryRow *row)
 	if (row->item == 0)
 		return;
 	block_add_seen(b, row->item);
-	if (b->n_win[b->B] < b->T)
-	{
-		/* rows come newest first: fill the row from its end */
-		size_t		at = (size_t) b->B * b->T + (b->T - 1 - b->n_win[b->B]);
-
-		b->items[at] = row->item;
-		b->ratings[at] = nn_scale_rating(&st->sm->m.cfg, row->rating);
-		b->n_win[b->B]++;
-	}
+	/* rows come oldest first: the ring keeps the last T */
+	st->ring_items[st->n_known % b->T] = row->item;
+	st->ring_ratings[st->n_known % b->T] = nn_scale_rating(&st->sm->m.cfg, row->rating);
+	st->n_known++;
 }
 
 /*
@@ -413,9 +431,11 @@ stream_begin(FunctionCallInfo fcinfo, TupleDesc tupdesc)
 	serving_fetch_active(&st->acc, &rm, false);
 	sql = history_sql(&rm, psprintf("%s::bigint, ", quote_identifier(rm.user_col)),
 					  st->wanted ? "= ANY($1)" : "IS NOT NULL",
-					  psprintf("%s, ", quote_identifier(rm.user_col)));
+					  psprintf("%s, ", quote_identifier(rm.user_col)), true);
 	block_init(&st->blocks[0], st->sm, st->k);
 	block_init(&st->blocks[1], st->sm, st->k);
+	st->ring_items = palloc(sizeof(int32) * st->blocks[0].T);
+	st->ring_ratings = palloc(sizeof(float) * st->blocks[0].T);
 	block_scratch_init(&st->scratch, st->sm, animerec_threads);
 	st->b = &st->blocks[0];
 	st->b->limit = st->wanted ? BATCH_USERS : FIRST_BLOCK;

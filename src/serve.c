@@ -191,17 +191,20 @@ check_history_index(const RegistryModel *rm)
 
 /*
  * SQL text reading rows (item bigint, rating real) of the model's ratings
- * table, newest first (order column descending, then item descending).
- * where is the condition on the user column, e.g. "= $1"; select_user and
- * order_user are prepended to the select list and the ORDER BY (for reading
- * many users: "user::bigint, " and "user, ").
+ * table, newest first (order column descending, then item descending; a
+ * NULL order value counts as the newest) or, when oldest_first, in exactly
+ * the reverse order (ascending, NULLs last).  where is the condition on the
+ * user column, e.g. "= $1"; select_user and order_user are prepended to the
+ * select list and the ORDER BY (for reading many users: "user::bigint, "
+ * and "user, ").
  */
 char *
 history_sql(const RegistryModel *rm, const char *select_user, const char *where,
-			const char *order_user)
+			const char *order_user, bool oldest_first)
 {
 	StringInfoData s;
 	const char *item = quote_identifier(rm->item_col);
+	const char *dir = oldest_first ? "" : " DESC";
 
 	initStringInfo(&s);
 	appendStringInfo(&s, "SELECT %s%s::bigint, %s::real FROM %s WHERE %s %s ORDER BY %s",
@@ -210,8 +213,8 @@ history_sql(const RegistryModel *rm, const char *select_user, const char *where,
 					 rm->ratings_table,
 					 quote_identifier(rm->user_col), where, order_user);
 	if (rm->order_col)
-		appendStringInfo(&s, "%s DESC, ", quote_identifier(rm->order_col));
-	appendStringInfo(&s, "%s DESC", item);
+		appendStringInfo(&s, "%s%s, ", quote_identifier(rm->order_col), dir);
+	appendStringInfo(&s, "%s%s", item, dir);
 	return s.data;
 }
 
@@ -274,7 +277,7 @@ get_history_plan(const ServeModel *sm, const ServingAccess *acc)
 		history_plans = hp;
 	}
 	history_plan_reset(hp);
-	hp->plan = prepare_kept(sm, history_sql(&rm, "", "= $1", ""), 1, argtypes);
+	hp->plan = prepare_kept(sm, history_sql(&rm, "", "= $1", "", false), 1, argtypes);
 	hp->rels[0] = serving_relation_oid(rm.ratings_table);
 	hp->n_rels = 1;
 	if (sm->m.cfg.n_user_tags > 0 && rm.user_tags_table != NULL && rm.user_tag_vocab != (Datum) 0)

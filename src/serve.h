@@ -38,11 +38,12 @@ extern int32 history_from_args(FunctionCallInfo fcinfo, int argno, const ServeMo
 
 /*
  * SQL text reading rows (item bigint, rating real) of the model's ratings
- * table, newest first; where is the condition on the user column ("= $1"),
- * select_user and order_user are prepended to the select list and ORDER BY.
+ * table, newest first or, when oldest_first, in the reverse order; where is
+ * the condition on the user column ("= $1"), select_user and order_user are
+ * prepended to the select list and ORDER BY.
  */
 extern char *history_sql(const RegistryModel *rm, const char *select_user, const char *where,
-						 const char *order_user);
+						 const char *order_user, bool oldest_first);
 
 /*
  * A user's history as dense items: win_items/win_ratings (n_win <= T) hold

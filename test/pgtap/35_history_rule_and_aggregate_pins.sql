@@ -1,7 +1,9 @@
 -- pgTAP: one history rule for the three serving paths, and the aggregate's model pins.
 -- recommend (the ratings table), recommend_for_history (an array) and recommend_all (the
 -- batch path) all feed the newest maxlen KNOWN items: items the model does not know take no
--- place in the window, wherever they are in the history.  The user_embedding aggregate pins
+-- place in the window, wherever they are in the history.  recommend reads a user's rows
+-- newest first and recommend_all oldest first (keeping the last maxlen): with ties and NULLs
+-- in the order column they still pick the same window in the same order.  The user_embedding aggregate pins
 -- each model it is given once per call site, however often the model argument changes
 -- between groups (animerec.loaded_models.calls counts the pins taken).
 -- Not wrapped in a transaction: the aggregate's pins are counted across statements.
@@ -10,7 +12,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS animerec;
-SELECT plan(8);
+SELECT plan(10);
 
 -- maxlen 6; items 10, 20, ..., 400 are known.  User 1: ten known items, then three unknown
 -- ones (the newest rows); user 2: the same ten known items only.
@@ -76,6 +78,24 @@ SELECT is((SELECT count(*) FROM tap_mixed m
             WHERE emb IS DISTINCT FROM (SELECT animerec.user_embedding(anime_id, rating, 'tap_agg_a' ORDER BY ts)
                                           FROM tap_hist_ratings r WHERE r.user_id = m.user_id)),
           0::bigint, 'and each group''s embedding is its model''s (the models have the same weights)');
+
+-- ties and NULLs in the order column: users 101..108, twelve rows each (maxlen 6), the
+-- order value shared by four rows at a time and NULL (the newest) on two of them
+INSERT INTO tap_hist_ratings
+SELECT u, 10 * (1 + (u * 3 + s * 7) % 40), 1 + (u + s) % 10, CASE WHEN s % 5 = 0 THEN NULL ELSE s / 4 END
+  FROM generate_series(101, 108) u, generate_series(1, 12) s;
+CREATE TEMP TABLE tap_ties AS
+SELECT u AS user_id, o.items AS one, o.scores AS one_scores, b.items AS batch, b.scores AS batch_scores
+  FROM generate_series(101, 108) u,
+       LATERAL (SELECT array_agg(item_id ORDER BY rank) AS items, array_agg(score ORDER BY rank) AS scores
+                  FROM animerec.recommend(u, 40, 'tap_hist')) o,
+       LATERAL (SELECT array_agg(item_id ORDER BY rank) AS items, array_agg(score ORDER BY rank) AS scores
+                  FROM animerec.recommend_all(40, 'tap_hist', (SELECT array_agg(v) FROM generate_series(101, 108) v))
+                 WHERE user_id = u) b;
+SELECT is((SELECT count(*) FROM tap_ties WHERE one IS DISTINCT FROM batch OR cardinality(one) < 28),
+          0::bigint, 'ties and NULLs in the order column: recommend_all ranks every user like recommend');
+SELECT cmp_ok((SELECT max(abs(x - y)) FROM tap_ties, unnest(one_scores, batch_scores) s(x, y)), '<', 1e-5::real,
+              'with the same scores (to float rounding of the batched GEMM)');
 
 SELECT * FROM finish();
 DELETE FROM animerec.models WHERE name IN ('tap_hist', 'tap_agg_a', 'tap_agg_b');
