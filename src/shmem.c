@@ -87,7 +87,7 @@ typedef struct LocalSlot
 	/* not preloaded: the slot is the cache entry itself */
 	bool		used;
 	bool		retired;
-	MemoryContext mcxt;			/* holds the blob and the item table */
+	MemoryContext mcxt;			/* holds the blob and the tables derived from it */
 	Size		bytes;
 	TimestampTz loaded_at;
 	uint64		calls;

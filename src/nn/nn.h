@@ -266,7 +266,7 @@ void		nn_infer_batch(const nn_model *m, const float *packed, int32_t B, int32_t 
 						   const int32_t *utag_idx, float *u_out, float *work);
 
 /*
- * The tables inference reads besides the weights, derived from them once
+ * The tables serving reads besides the weights, derived from them once
  * per loaded model (serving.c), from one buffer of nn_serving_floats(m)
  * floats: score_table from nn_pack_score_table (the item output table in
  * the layout of the scores' product), packed from nn_pack_layers, and
