@@ -5,6 +5,8 @@
 # from test/nn/bin/make_blob (serving cost does not depend on the weights'
 # values; its item ids are 10 * j, so the ratings are copied with item_id * 10).
 #
+#   0. reading every history in recommend_all's order (oldest first) and in
+#      recommend's (newest first): EXPLAIN ANALYZE of the query, median of 3
 #   1. batch path: SELECT * FROM animerec.recommend_all(10) LIMIT 10 (pgbench,
 #      1 client, p50), the first row through a cursor (DECLARE + FETCH 1,
 #      median of 5), and the whole run in users/s (median of RUNS) with
@@ -62,6 +64,19 @@ percentiles() {
 }
 # median of the numbers on stdin
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# 0. reading the histories: recommend_all's query over every user (src/serve.c history_sql) in
+# the order it reads them, each user's rows oldest first, and in recommend's order, newest first,
+# which the index on (user_id, rated_at) leaves PostgreSQL to sort (EXPLAIN ANALYZE, median of 3)
+history_read_ms() {
+	for i in 1 2 3; do
+		$PSQL -At -c "EXPLAIN (ANALYZE, TIMING OFF) SELECT user_id::bigint, item_id::bigint, rating::real
+		              FROM public.bench_ratings WHERE user_id IS NOT NULL ORDER BY user_id, rated_at$1, item_id$1" |
+			sed -n 's/^Execution Time: \([0-9.]*\) ms$/\1/p'
+	done | median
+}
+echo "reading every history (EXPLAIN ANALYZE, median of 3): oldest first (recommend_all) $(history_read_ms "") ms," \
+	"newest first $(history_read_ms " DESC") ms"
 
 # 1. batch path
 echo "SELECT * FROM animerec.recommend_all(10, 'bench') LIMIT 10;" >"$OUT/limit.sql"
