@@ -60,7 +60,7 @@ const nn_allocator animerec_palloc_allocator = {palloc_cb, pfree_cb, NULL};
 void
 animerec_set_blas_threads(void)
 {
-	recommend_all_wait_scoring();
+	recommend_all_wait_scoring(true);
 	if (nn_blas_threads() != animerec_threads)
 		nn_blas_set_threads(animerec_threads);
 }

@@ -42,10 +42,13 @@ extern void animerec_restore_search_path(int level);
 
 /*
  * Wait for every block being scored on threads of its own (recommend_all's
- * pipeline, src/recommend_all.c): before the models they read are unpinned,
- * and before this thread uses BLAS itself.
+ * pipeline, src/recommend_all.c): before this thread uses BLAS itself
+ * (finish: the scans go on, so this thread helps score their blocks), and
+ * before the models they read are unpinned at the end of the transaction
+ * or of the backend (!finish: the scans are over, and the users no thread
+ * has taken yet are left).
  */
-extern void recommend_all_wait_scoring(void);
+extern void recommend_all_wait_scoring(bool finish);
 
 /*
  * Shared memory of the model cache (src/shmem.c) and of the training progress

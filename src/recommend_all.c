@@ -11,9 +11,12 @@
  * small tuplestore, and the rows leave from there one per call
  * (value-per-call).  The first block is scored at once, so the
  * first row comes after one block; from then on a full block is scored on
- * threads of its own while this backend reads the next block's rows and
- * returns the previous block's (a pipeline of two blocks), and a LIMIT or a
- * closed cursor stops the work after the block in hand.  Over the whole
+ * threads of its own (animerec.threads - 1 of them, or one) while this
+ * backend reads the next block's rows and returns the previous block's (a
+ * pipeline of two blocks), and then, when the next block is full, helps
+ * score the one still being scored: at most animerec.threads threads score
+ * at once, and no core waits while users are left.  A LIMIT or a closed
+ * cursor stops the work after the chunks of users in hand.  Over the whole
  * table the first block has FIRST_BLOCK users and each next one twice as
  * many, up to BATCH_USERS: a preview is quick and a whole run scores almost
  * every user in full blocks (refresh_recommendations reads one such scan).
@@ -26,7 +29,9 @@
  * A block scored on other threads reads the pinned model and the scan's
  * memory: it is waited for before the scan's memory goes (a reset callback
  * on it), before the scan releases the model, and before a transaction's
- * end drops the pins (recommend_all_wait_scoring, called by src/shmem.c).
+ * end drops the pins (recommend_all_wait_scoring, called by src/shmem.c),
+ * the users no thread has taken yet left since the scan is over; and
+ * before the backend uses BLAS itself (helping, since the scan goes on).
  */
 #include "postgres.h"
 
@@ -91,21 +96,29 @@ typedef struct Stream
 #define MAX_SCORING 16
 static Stream *scoring_scans[MAX_SCORING];
 
-/* nn_async job: score the scan's block *scoring (OpenBLAS set to one thread) */
+/* nn_async job: score the scan's block *scoring, set up by block_score_begin (OpenBLAS set to one thread) */
 static void
 score_job(void *arg)
 {
 	Stream	   *st = arg;
 
-	block_score(st->scoring, st->sm, &st->scratch);
+	block_score_workers(&st->scratch);
 }
 
-/* Wait for the scan's block being scored on other threads, if any (it stays in *scoring). */
+/*
+ * Wait for the scan's block being scored on other threads, if any (it stays
+ * in *scoring): when its rows are wanted, help score it; else leave the
+ * users no thread has taken yet.
+ */
 static void
-stream_wait(Stream *st)
+stream_wait(Stream *st, bool want_rows)
 {
 	if (!st->job.running)
 		return;
+	if (want_rows)
+		block_score_help(&st->scratch);
+	else
+		block_score_stop(&st->scratch);
 	nn_async_wait(&st->job);
 	for (int i = 0; i < MAX_SCORING; i++)
 		if (scoring_scans[i] == st)
@@ -114,18 +127,18 @@ stream_wait(Stream *st)
 
 /* See animerec.h: every block being scored on other threads has ended. */
 void
-recommend_all_wait_scoring(void)
+recommend_all_wait_scoring(bool finish)
 {
 	for (int i = 0; i < MAX_SCORING; i++)
 		if (scoring_scans[i] != NULL)
-			stream_wait(scoring_scans[i]);
+			stream_wait(scoring_scans[i], finish);
 }
 
 /* MemoryContextCallback: the scan's memory goes (its end, an error): wait for its job first */
 static void
 stream_memory_reset(void *arg)
 {
-	stream_wait((Stream *) arg);
+	stream_wait((Stream *) arg, false);
 }
 
 /*
@@ -154,9 +167,9 @@ stream_item_gates(Stream *st)
 
 /*
  * The block being filled is full (or the last): emit the block being scored
- * (after waiting for it), then score the full one on threads of its own
- * while this backend goes on with the other block.  The first block, and
- * every block when no thread can be started, is scored here at once.
+ * (after helping to finish it), then score the full one on threads of its
+ * own while this backend goes on with the other block.  The first block,
+ * and every block when no thread can be started, is scored here at once.
  * Inside an SPI connection.
  */
 static void
@@ -166,7 +179,7 @@ stream_score_block(Stream *st, const HistoryPlan *hp)
 
 	if (st->scoring != NULL)
 	{
-		stream_wait(st);
+		stream_wait(st, true);
 		block_emit(st->scoring, &st->sink, st->sm);
 		st->scoring = NULL;
 	}
@@ -183,6 +196,8 @@ stream_score_block(Stream *st, const HistoryPlan *hp)
 			slot = i;
 	st->first_scored = true;
 	st->scoring = st->b;
+	if (slot >= 0)
+		block_score_begin(st->scoring, st->sm, &st->scratch);
 	if (slot >= 0 && nn_async_start(&st->job, score_job, st))
 		scoring_scans[slot] = st;
 	else
@@ -212,7 +227,7 @@ cmp_int64(const void *a, const void *b)
 static void
 stream_close(Stream *st)
 {
-	stream_wait(st);
+	stream_wait(st, false);
 	st->scoring = NULL;
 	if (st->out != NULL)
 	{

@@ -708,6 +708,7 @@ block_scratch_init(BlockScratch *s, const ServeModel *sm, int32 threads)
 	s->exclude = MemoryContextAllocZero(CurrentMemoryContext,
 										(size_t) threads * (m->cfg.n_items + 1));
 	s->item_gates = NULL;
+	s->job = palloc(nn_recommend_job_bytes());
 }
 
 /* Append a seen item of the block's current (last) user. */
@@ -791,18 +792,59 @@ block_read_user_tags(UserBlock *b, const HistoryPlan *hp)
 }
 
 /*
- * Score the block's users into b->top with nn_recommend_batch on s->threads
- * threads: no PostgreSQL call, so it may run on a thread of its own;
- * OpenBLAS must be set to one thread while it runs.
+ * Set up the scoring of the block's users into b->top (nn_recommend_begin)
+ * in s->job; no user is scored yet unless the block is too small for a
+ * wave.
  */
 void
-block_score(UserBlock *b, const ServeModel *sm, const BlockScratch *s)
+block_score_begin(UserBlock *b, const ServeModel *sm, BlockScratch *s)
+{
+	nn_recommend_begin(s->job, &sm->m, &sm->t, s->item_gates, b->B, b->T, b->items, b->ratings,
+					   b->user_rows, b->has_utags ? b->utag_ptr : NULL, b->utag_idx, b->seen_ptr, b->seen,
+					   &b->top, s->u, s->scores, s->exclude, s->work);
+}
+
+/*
+ * Score the users of the block set up by block_score_begin on s->threads - 1
+ * threads (one when s->threads is 1), slices 0 on: no PostgreSQL call, so
+ * it may run on a thread of its own; OpenBLAS must be set to one thread.
+ */
+void
+block_score_workers(BlockScratch *s)
+{
+	nn_recommend_run(s->job, s->threads > 1 ? s->threads - 1 : 1, 0);
+}
+
+/*
+ * Take the block's users no worker has taken yet on this backend, as the
+ * last slice, when s->threads > 1 (else the one worker scores them all).
+ */
+void
+block_score_help(BlockScratch *s)
+{
+	if (s->threads > 1)
+		nn_recommend_take(s->job, s->threads - 1);
+}
+
+/* Leave the block's users no thread has taken yet. */
+void
+block_score_stop(BlockScratch *s)
+{
+	nn_recommend_stop(s->job);
+}
+
+/*
+ * Score the block's users into b->top on s->threads threads, this one
+ * among them: no PostgreSQL call; OpenBLAS must be set to one thread while
+ * it runs.
+ */
+void
+block_score(UserBlock *b, const ServeModel *sm, BlockScratch *s)
 {
 	if (b->B == 0)
 		return;
-	nn_recommend_batch(&sm->m, &sm->t, s->item_gates, b->B, b->T, b->items, b->ratings,
-					   b->user_rows, b->has_utags ? b->utag_ptr : NULL, b->utag_idx, b->seen_ptr, b->seen,
-					   &b->top, s->threads, s->u, s->scores, s->exclude, s->work);
+	block_score_begin(b, sm, s);
+	nn_recommend_run(s->job, s->threads, 0);
 }
 
 /* Emit each scored user's top k as recommend_all rows, and empty the block. */

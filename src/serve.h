@@ -129,6 +129,7 @@ typedef struct BlockScratch
 	float	   *work;			/* nn_batch_work_floats(BATCH_USERS) */
 	uint8	   *exclude;		/* (threads, N+1), all zero between blocks */
 	float	   *item_gates;		/* nn_item_gates's table once the scan built it, else NULL */
+	nn_recommend_job *job;		/* the block being scored (nn_recommend_job_bytes) */
 } BlockScratch;
 
 /* Allocate a block for model sm and the top k of each user (in CurrentMemoryContext). */
@@ -148,7 +149,20 @@ extern void block_read_user_tags(UserBlock *b, const HistoryPlan *hp);
  * call), so it may run on a thread of its own; OpenBLAS must be set to one
  * thread while it runs.
  */
-extern void block_score(UserBlock *b, const ServeModel *sm, const BlockScratch *s);
+extern void block_score(UserBlock *b, const ServeModel *sm, BlockScratch *s);
+/*
+ * The same in parts, for a block scored on threads of its own while this
+ * backend goes on: block_score_begin sets the job up (here, before the
+ * threads start); block_score_workers scores on s->threads - 1 threads (one
+ * when s->threads is 1), the first the calling one; block_score_help joins
+ * them from this backend once it is free (with s->threads > 1, so that at
+ * most s->threads threads score at once), and block_score_stop leaves the
+ * users no thread has taken (the block is then not emitted).
+ */
+extern void block_score_begin(UserBlock *b, const ServeModel *sm, BlockScratch *s);
+extern void block_score_workers(BlockScratch *s);
+extern void block_score_help(BlockScratch *s);
+extern void block_score_stop(BlockScratch *s);
 /*
  * Put each scored user's top k (seen items excluded) as (user_id, rank,
  * item_id, score, probability, personalized, model_version) into

@@ -245,7 +245,8 @@ release_all_pins(void)
 
 /*
  * transaction callback: pins never outlive the transaction that took them
- * (after any block still being scored with them has ended)
+ * (after any block still being scored with them has ended: the scans of
+ * the transaction are over)
  */
 static void
 serve_xact_callback(XactEvent event, void *arg)
@@ -253,7 +254,7 @@ serve_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
 	{
-		recommend_all_wait_scoring();
+		recommend_all_wait_scoring(false);
 		release_all_pins();
 	}
 }
@@ -262,7 +263,7 @@ serve_xact_callback(XactEvent event, void *arg)
 static void
 serve_exit_callback(int code, Datum arg)
 {
-	recommend_all_wait_scoring();
+	recommend_all_wait_scoring(false);
 	if (ctl != NULL && area != NULL)
 		release_all_pins();
 }

@@ -14,9 +14,10 @@
 #   2. explain at T = 50 (users with at least 50 rows, a random item),
 #      animerec.threads = 1, pgbench 1 client, p50 / p95
 #   3. refresh_recommendations(k => 10), animerec.threads = 2, alone (right
-#      after another refresh, and again after VACUUM of the rows it replaced)
-#      and 3 times while 2 clients read the model's view in a loop, failing on
-#      any result that is empty, short or of more than one version or refresh
+#      after another refresh, median of RUNS, and again after VACUUM of the
+#      rows it replaced, median of RUNS each after its own VACUUM) and 3 times
+#      while 2 clients read the model's view in a loop, failing on any result
+#      that is empty, short or of more than one version or refresh
 # Environment: PG_CONFIG, USERS (5000), SECONDS_PER_RUN (10), RUNS (3),
 # ONLY=batch (part 1 only: it runs on versions without explain or refresh).
 set -u
@@ -125,11 +126,12 @@ refresh_rate() {	# users/s of one refresh with animerec.threads = 2
 	end=$(date +%s.%N)
 	echo "$USERS / ($end - $start)" | bc
 }
-echo "refresh_recommendations(k => 10), animerec.threads = 2, alone: $(refresh_rate) users/s (target >= 4000)"
+echo "refresh_recommendations(k => 10), animerec.threads = 2, alone:" \
+	"$(for r in $(seq "$RUNS"); do refresh_rate; done | median) users/s (median of $RUNS; target >= 4000)"
 # the same once VACUUM has removed the rows the last refresh replaced (as autovacuum does between
 # refreshes far apart): the primary key's inserts then meet no dead entries of the same keys
-$PSQL -c "VACUUM animerec.recommendations"
-echo "refresh_recommendations(k => 10), animerec.threads = 2, alone, after VACUUM of the replaced rows: $(refresh_rate) users/s"
+echo "refresh_recommendations(k => 10), animerec.threads = 2, alone, after VACUUM of the replaced rows:" \
+	"$(for r in $(seq "$RUNS"); do $PSQL -c "VACUUM animerec.recommendations"; refresh_rate; done | median) users/s (median of $RUNS)"
 # each reader fails (division by zero) on a result that is short, empty or of two versions or refreshes
 reader() {
 	local n=0 bad=0

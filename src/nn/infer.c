@@ -77,9 +77,6 @@ live_floats(size_t M)
 	return (M + sizeof(float) - 1) / sizeof(float);
 }
 
-/* histories below which a batch runs layer by layer (too few rows for a GEMM per step) */
-#define INFER_WAVE_MIN 8
-
 /* columns of layer l's [W_ih | W_hh]: in_l + H */
 static int32_t
 wcat_cols(const nn_model *m, int32_t l)
@@ -144,7 +141,7 @@ size_t
 nn_batch_work_floats(const nn_model *m, int32_t B, int32_t T)
 {
 	return nn_packed_layers_floats(m) + (size_t) B *
-		(B < INFER_WAVE_MIN ? layered_history_floats(m, T) : wave_history_floats(m, T));
+		(B < NN_INFER_WAVE_MIN ? layered_history_floats(m, T) : wave_history_floats(m, T));
 }
 
 /* live (T, B): 1 where the step of a history holds an item of the model */
@@ -340,29 +337,39 @@ infer_wave(const nn_model *m, const float *packed, const float *item_gates, int3
 			 0.0f, u_out, m->cfg.dim);
 }
 
-/* the arguments of one wave batch, shared by its slices */
-typedef struct infer_job
+/*
+ * Set j up for the embeddings of a batch of left-padded histories (the
+ * arguments of nn_infer_on) with nn_infer_rows: packed every layer's weights
+ * from nn_pack_layers, or NULL to pack them into the start of work.
+ */
+void
+nn_infer_job_init(nn_infer_job *j, const nn_model *m, const float *packed, int32_t T,
+				  const int32_t *items, const float *ratings,
+				  const int32_t *users, const int32_t *utag_ptr,
+				  const int32_t *utag_idx, const float *item_gates,
+				  float *u_out, float *work)
 {
-	const nn_model *m;
-	int32_t		T;
-	const int32_t *items;
-	const float *ratings;
-	const int32_t *users;
-	const int32_t *utag_ptr;
-	const int32_t *utag_idx;
-	float	   *u_out;
-	const float *packed;		/* nn_pack_layers's weights */
-	const float *item_gates;	/* nn_item_gates's table or NULL */
-	float	   *work;			/* the histories' part of the workspace */
-} infer_job;
+	if (packed == NULL)
+	{
+		nn_pack_layers(m, work);
+		packed = work;
+	}
+	*j = (nn_infer_job) {m, T, items, ratings, users, utag_ptr, utag_idx, u_out, packed, item_gates,
+	work + nn_packed_layers_floats(m)};
+}
 
-/* nn_rows_fn: the histories [b0, b1) of an infer_job, in their part of work (any split) */
-static void
-infer_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
+/*
+ * nn_rows_fn: the embeddings of histories [b0, b1) of the job arg
+ * (nn_infer_job) as a wave, in their part of its workspace: any split of
+ * a batch may run on any threads at once
+ */
+void
+nn_infer_rows(void *arg, int32_t slice, int32_t b0, int32_t b1)
 {
-	const infer_job *j = arg;
+	const nn_infer_job *j = arg;
 	size_t		T = (size_t) j->T;
 
+	(void) slice;
 	infer_wave(j->m, j->packed, j->item_gates, b1 - b0, j->T, j->items + b0 * T, j->ratings + b0 * T,
 			   j->users ? j->users + b0 : NULL,
 			   j->utag_ptr ? j->utag_ptr + b0 : NULL, j->utag_idx,
@@ -381,7 +388,7 @@ infer_slice(void *arg, int32_t slice, int32_t b0, int32_t b1)
  * Embeddings of B left-padded histories at once on threads threads:
  * items/ratings (B, T), users/utag_* as in nn_batch (may be NULL); u_out
  * (B, D); packed every layer's weights from nn_pack_layers, or NULL to
- * pack them into the start of work.  Fewer than INFER_WAVE_MIN histories
+ * pack them into the start of work.  Fewer than NN_INFER_WAVE_MIN histories
  * run layer by layer on the calling thread; more run as a wave
  * (infer_wave, with item_gates when not NULL) in chunks of INFER_CHUNK
  * histories that the threads take in turn, each chunk's products on its
@@ -397,20 +404,16 @@ nn_infer_on(const nn_model *m, const float *packed, int32_t B, int32_t T,
 			const int32_t *utag_idx, const float *item_gates,
 			float *u_out, float *work, int32_t threads)
 {
-	float	   *rest = work + nn_packed_layers_floats(m);
-	infer_job	j = {m, T, items, ratings, users, utag_ptr, utag_idx, u_out, packed, item_gates, rest};
+	nn_infer_job j;
 
-	if (packed == NULL)
+	nn_infer_job_init(&j, m, packed, T, items, ratings, users, utag_ptr, utag_idx, item_gates,
+					  u_out, work);
+	if (B < NN_INFER_WAVE_MIN)
 	{
-		nn_pack_layers(m, work);
-		j.packed = work;
-	}
-	if (B < INFER_WAVE_MIN)
-	{
-		infer_layered(m, j.packed, B, T, items, ratings, users, utag_ptr, utag_idx, u_out, rest);
+		infer_layered(m, j.packed, B, T, items, ratings, users, utag_ptr, utag_idx, u_out, j.work);
 		return;
 	}
-	nn_parallel_chunks(threads, B, INFER_CHUNK, infer_slice, &j);
+	nn_parallel_chunks(threads, B, INFER_CHUNK, nn_infer_rows, &j);
 }
 
 /*
@@ -426,7 +429,7 @@ nn_infer_batch(const nn_model *m, const float *packed, int32_t B, int32_t T,
 {
 	int32_t		threads = nn_blas_threads();
 
-	if (threads == 1 || B < INFER_WAVE_MIN)
+	if (threads == 1 || B < NN_INFER_WAVE_MIN)
 	{
 		nn_infer_on(m, packed, B, T, items, ratings, users, utag_ptr, utag_idx, NULL, u_out, work, 1);
 		return;

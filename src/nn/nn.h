@@ -335,6 +335,32 @@ void		nn_recommend_batch(const nn_model *m, const nn_serving *s,
 							   int32_t threads, float *u, float *scores, uint8_t *exclude,
 							   float *work);
 
+/*
+ * nn_recommend_batch as a job that threads join as they become free:
+ * nn_recommend_begin sets it up in mem (nn_recommend_job_bytes() bytes,
+ * the arguments of nn_recommend_batch, scores and exclude for as many
+ * slices as will take part); nn_recommend_run takes its chunks of users
+ * on threads threads as slices first_slice, first_slice + 1, ...;
+ * nn_recommend_take takes them on the calling thread as slice slice, at the
+ * same time; each returns when no chunk is left to take (one another
+ * thread took may still run).  nn_recommend_stop leaves the chunks not
+ * taken yet, their users unscored.  Every chunk is done once the threads
+ * of nn_recommend_run have returned and every nn_recommend_take has.
+ */
+typedef struct nn_recommend_job nn_recommend_job;
+
+size_t		nn_recommend_job_bytes(void);
+nn_recommend_job *nn_recommend_begin(void *mem, const nn_model *m, const nn_serving *s,
+									 const float *item_gates, int32_t B, int32_t T,
+									 const int32_t *items, const float *ratings,
+									 const int32_t *users, const int32_t *utag_ptr,
+									 const int32_t *utag_idx, const int32_t *seen_ptr,
+									 const int32_t *seen, nn_topk_batch *out, float *u,
+									 float *scores, uint8_t *exclude, float *work);
+void		nn_recommend_run(nn_recommend_job *j, int32_t threads, int32_t first_slice);
+void		nn_recommend_take(nn_recommend_job *j, int32_t slice);
+void		nn_recommend_stop(nn_recommend_job *j);
+
 /* a job running on a thread of its own while its starter goes on (parallel.c) */
 typedef struct nn_async
 {

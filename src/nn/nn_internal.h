@@ -9,6 +9,7 @@
 #define ANIMEREC_NN_INTERNAL_H
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "nn.h"
@@ -205,6 +206,28 @@ void		nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
 void		nn_parallel_chunks(int32_t threads, int32_t rows, int32_t chunk,
 							   nn_rows_fn fn, void *ctx);
 
+/*
+ * The chunks of one nn_parallel_chunks loop, for threads that join it as
+ * they become free: nn_chunks_init sets it up, nn_chunks_run takes chunks
+ * on threads of its own, nn_chunks_take on the calling thread (any number
+ * at once, each thread with its own slice), nn_chunks_stop leaves the
+ * chunks not taken yet.
+ */
+typedef struct nn_chunks
+{
+	nn_rows_fn	fn;
+	void	   *ctx;
+	int32_t		rows,
+				chunk,
+				first_slice;	/* nn_chunks_run's first thread's slice */
+	atomic_int	next;			/* the next chunk's first row */
+} nn_chunks;
+
+void		nn_chunks_init(nn_chunks *c, int32_t rows, int32_t chunk, nn_rows_fn fn, void *ctx);
+void		nn_chunks_take(nn_chunks *c, int32_t slice);
+void		nn_chunks_run(nn_chunks *c, int32_t threads, int32_t first_slice);
+void		nn_chunks_stop(nn_chunks *c);
+
 /* ---- the batch inference's matrix product (gemm_packed.c) ---- */
 
 /* columns of Z in one panel of packed weights */
@@ -241,11 +264,38 @@ void		nn_gemm_packed_width(int32_t width, int32_t n, int32_t G, int32_t K, const
 /* layer l's [W_ih | W_hh] (4H, in_l + H) within packed, every layer's weights from nn_pack_layers */
 const float *nn_packed_layer(const nn_model *m, const float *packed, int32_t l);
 
+/* histories below which a batch runs layer by layer (too few rows for a GEMM per step) */
+#define NN_INFER_WAVE_MIN 8
+
+/* the arguments of a wave batch's embeddings, shared by the threads computing them */
+typedef struct nn_infer_job
+{
+	const nn_model *m;
+	int32_t		T;
+	const int32_t *items;
+	const float *ratings;
+	const int32_t *users;
+	const int32_t *utag_ptr;
+	const int32_t *utag_idx;
+	float	   *u_out;
+	const float *packed;		/* nn_pack_layers's weights */
+	const float *item_gates;	/* nn_item_gates's table or NULL */
+	float	   *work;			/* the histories' part of the workspace */
+} nn_infer_job;
+
+void		nn_infer_job_init(nn_infer_job *j, const nn_model *m, const float *packed, int32_t T,
+							  const int32_t *items, const float *ratings,
+							  const int32_t *users, const int32_t *utag_ptr,
+							  const int32_t *utag_idx, const float *item_gates,
+							  float *u_out, float *work);
+/* nn_rows_fn: the embeddings of the job's histories [r0, r1) as a wave (any split, any threads) */
+void		nn_infer_rows(void *arg, int32_t slice, int32_t r0, int32_t r1);
+
 /*
  * nn_infer_batch on threads threads: more than one only with OpenBLAS set
  * to one thread (the caller's duty).  item_gates (N+1, 4H) from
  * nn_item_gates, or NULL, gives the first layer's item columns of every
- * item precomputed (used by batches of INFER_WAVE_MIN histories or more).
+ * item precomputed (used by batches of NN_INFER_WAVE_MIN histories or more).
  */
 void		nn_infer_on(const nn_model *m, const float *packed, int32_t B, int32_t T,
 						const int32_t *items, const float *ratings,

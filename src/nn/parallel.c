@@ -109,24 +109,29 @@ nn_parallel_rows(int32_t rows, int32_t min_rows, nn_rows_fn fn, void *ctx)
 	run_slices(slice_count(nn_blas_threads(), rows, min_rows), rows, fn, ctx);
 }
 
-/* the shared state of nn_parallel_chunks: the next chunk's first row */
-typedef struct chunks_job
+/*
+ * Set c up to hand out the chunks [r0, r1) of chunk rows covering [0, rows)
+ * to fn(ctx, slice, r0, r1), none taken yet.
+ */
+void
+nn_chunks_init(nn_chunks *c, int32_t rows, int32_t chunk, nn_rows_fn fn, void *ctx)
 {
-	nn_rows_fn	fn;
-	void	   *ctx;
-	int32_t		rows,
-				chunk;
-	atomic_int	next;
-} chunks_job;
+	c->fn = fn;
+	c->ctx = ctx;
+	c->rows = rows;
+	c->chunk = chunk < 1 ? 1 : chunk;
+	c->first_slice = 0;
+	atomic_init(&c->next, 0);
+}
 
-/* nn_rows_fn of nn_parallel_chunks's slice i: take chunks until none is left */
-static void
-take_chunks(void *arg, int32_t slice, int32_t r0, int32_t r1)
+/*
+ * Take c's next chunk and run it as thread slice slice, until none is left:
+ * any number of threads may take chunks of c at once, each with a slice of
+ * its own.
+ */
+void
+nn_chunks_take(nn_chunks *c, int32_t slice)
 {
-	chunks_job *c = arg;
-
-	(void) r0;
-	(void) r1;
 	for (;;)
 	{
 		int32_t		c0 = atomic_fetch_add(&c->next, c->chunk);
@@ -137,24 +142,59 @@ take_chunks(void *arg, int32_t slice, int32_t r0, int32_t r1)
 	}
 }
 
+/* nn_rows_fn of nn_chunks_run's thread i: take chunks as slice first_slice + i */
+static void
+take_chunks(void *arg, int32_t slice, int32_t r0, int32_t r1)
+{
+	nn_chunks  *c = arg;
+
+	(void) r0;
+	(void) r1;
+	nn_chunks_take(c, c->first_slice + slice);
+}
+
+/*
+ * Take c's chunks on threads threads (at most NN_MAX_SLICES, the first the
+ * calling one, no more than there are chunks) as slices first_slice,
+ * first_slice + 1, ..., each thread taking the next chunk when it is done
+ * with one: a thread slowed by another process on its core takes fewer
+ * chunks instead of holding the others up at the end.  Returns when every
+ * chunk has been taken and these threads' chunks are done (a chunk another
+ * thread took through nn_chunks_take may still run).
+ */
+void
+nn_chunks_run(nn_chunks *c, int32_t threads, int32_t first_slice)
+{
+	int32_t		chunks = (c->rows + c->chunk - 1) / c->chunk;
+
+	c->first_slice = first_slice;
+	run_slices(slice_count(threads, chunks, 1), c->rows, take_chunks, c);
+}
+
+/*
+ * Leave the chunks of c that no thread has taken yet: the threads taking
+ * them stop after the chunk in hand (whose results are then incomplete).
+ */
+void
+nn_chunks_stop(nn_chunks *c)
+{
+	atomic_store(&c->next, c->rows);
+}
+
 /*
  * Call fn(ctx, i, r0, r1) over chunks [r0, r1) of chunk rows covering
- * [0, rows) on threads threads (at most NN_MAX_SLICES, the first the calling
- * one, no more than there are chunks), each thread i taking the next chunk
- * when it is done with one: a thread slowed by another process on its core
- * takes fewer chunks instead of holding the others up at the end.  For
- * chunks that call BLAS while OpenBLAS is set to one thread (the caller's
- * duty).  fn must not depend on how the rows are split; i lets it use its
- * thread's own scratch.
+ * [0, rows) on threads threads (nn_chunks_run, slices from 0).  For chunks
+ * that call BLAS while OpenBLAS is set to one thread (the caller's duty).
+ * fn must not depend on how the rows are split; i lets it use its thread's
+ * own scratch.
  */
 void
 nn_parallel_chunks(int32_t threads, int32_t rows, int32_t chunk, nn_rows_fn fn, void *ctx)
 {
-	chunks_job	c = {.fn = fn, .ctx = ctx, .rows = rows, .chunk = chunk < 1 ? 1 : chunk};
-	int32_t		chunks = (rows + c.chunk - 1) / c.chunk;
+	nn_chunks	c;
 
-	atomic_init(&c.next, 0);
-	run_slices(slice_count(threads, chunks, 1), rows, take_chunks, &c);
+	nn_chunks_init(&c, rows, chunk, fn, ctx);
+	nn_chunks_run(&c, threads, 0);
 }
 
 /* pthread entry of an asynchronous job */

@@ -7,7 +7,8 @@
  * multiple of a panel or of two, the wide tiles of one and two rows with
  * and without a remainder, no row, one column, strides wider than the
  * rows, a product with the last columns of a wider packed matrix); and
- * nn_parallel_chunks's split of rows between threads.
+ * nn_parallel_chunks's split of rows between threads, and nn_chunks joined by a
+ * thread of their own or stopped.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -143,6 +144,55 @@ check_chunks(int32_t threads, int32_t rows, int32_t chunk)
 		   threads, rows, chunk);
 }
 
+/* the chunks of check_joined_chunks and the threads nn_chunks_run takes them on */
+typedef struct joined_chunks
+{
+	nn_chunks	c;
+	int32_t		threads;
+} joined_chunks;
+
+/* nn_async job: nn_chunks_run on j->threads threads, slices from 0 */
+static void
+run_chunks_job(void *arg)
+{
+	joined_chunks *j = arg;
+
+	nn_chunks_run(&j->c, j->threads, 0);
+}
+
+/*
+ * nn_chunks_run on threads threads as a job, this thread taking chunks as
+ * the next slice at the same time: every row once; when stopped first,
+ * none at all
+ */
+static void
+check_joined_chunks(int32_t threads, int32_t rows, int32_t chunk, bool stopped)
+{
+	chunk_visits v = {.chunk = chunk};
+	joined_chunks j = {.threads = threads};
+	nn_async	job;
+	int			once = 1;
+
+	for (int32_t r = 0; r < 200; r++)
+		atomic_init(&v.visits[r], 0);
+	atomic_init(&v.too_long, 0);
+	nn_chunks_init(&j.c, rows, chunk, visit_rows, &v);
+	if (stopped)
+		nn_chunks_stop(&j.c);
+	if (nn_async_start(&job, run_chunks_job, &j))
+	{
+		nn_chunks_take(&j.c, threads);
+		nn_async_wait(&job);
+	}
+	else
+		run_chunks_job(&j);
+	for (int32_t r = 0; r < 200; r++)
+		once &= atomic_load(&v.visits[r]) == (r < rows && !stopped ? 1 : 0);
+	tap_ok(once && atomic_load(&v.too_long) == 0,
+		   "nn_chunks_run on %d threads joined by nn_chunks_take, %d rows, chunks of %d%s",
+		   threads, rows, chunk, stopped ? ", stopped first: no row visited" : ": every row once, no chunk longer");
+}
+
 /* the shapes, with both vector widths whatever the CPU (the CPU's own in nn_gemm_width) */
 int
 main(void)
@@ -167,6 +217,9 @@ main(void)
 	check_chunks(3, 100, 7);
 	check_chunks(16, 3, 1);
 	check_chunks(1, 199, 32);
+	check_joined_chunks(1, 199, 3, false);
+	check_joined_chunks(2, 150, 1, false);
+	check_joined_chunks(1, 100, 7, true);
 	tap_ok(nn_gemm_width() == 8 || nn_gemm_width() == 16, "nn_gemm_width() is %d floats on this CPU",
 		   nn_gemm_width());
 	return tap_done();

@@ -239,6 +239,15 @@ test_step_equals_batch(int32_t nb, int threads)
 #define N_ITEMS 500
 #define K 10
 
+/* how test_recommend_batch runs the batch */
+typedef enum batch_mode
+{
+	BATCH_HERE,					/* nn_recommend_batch on this thread */
+	BATCH_ASYNC,				/* nn_recommend_batch as a job on a thread of its own */
+	BATCH_HELPED,				/* nn_recommend_run on threads - 1 threads as a job, this thread taking chunks too */
+	BATCH_STOPPED				/* nn_recommend_stop before nn_recommend_run: no user scored */
+} batch_mode;
+
 /* the arguments of one nn_recommend_batch, for a job on a thread of its own */
 typedef struct batch_args
 {
@@ -257,6 +266,7 @@ typedef struct batch_args
 			   *scores,
 			   *work;
 	uint8_t    *exclude;
+	nn_recommend_job *job;		/* set up by nn_recommend_begin (BATCH_HELPED, BATCH_STOPPED) */
 } batch_args;
 
 /* nn_async job: nn_recommend_batch over NB users */
@@ -269,17 +279,68 @@ batch_job(void *arg)
 					   a->uptr, a->uidx, a->seen_ptr, a->seen, a->top, a->threads, a->u, a->scores, a->exclude, a->work);
 }
 
+/* nn_async job: the chunks of a->job on a->threads - 1 threads (at least one) */
+static void
+workers_job(void *arg)
+{
+	batch_args *a = arg;
+
+	nn_recommend_run(a->job, a->threads > 1 ? a->threads - 1 : 1, 0);
+}
+
 /*
- * nn_recommend_batch over NB users (padding, an unknown item, seen items
- * excluded, user tags) on `threads` threads, called here or (async) as a
- * job on a thread of its own, with nn_item_gates's table when gates,
- * against each user alone: nn_infer_batch of one history, nn_scores,
- * nn_topk, nn_logsumexp.  D 64, H 128, T 50; D 16, H 32, T 20 at
- * ANIMEREC_TEST_SCALE=small (valgrind).
+ * Run the batch of a in mode: here, as a job, as a job of threads - 1
+ * threads that this thread helps (the last slice), or stopped before it runs.
  */
 static void
-test_recommend_batch(int threads, bool async, bool gates)
+run_batch(batch_args *a, batch_mode mode)
 {
+	nn_async	job;
+
+	if (mode == BATCH_HERE)
+	{
+		batch_job(a);
+		return;
+	}
+	if (mode == BATCH_ASYNC)
+	{
+		if (nn_async_start(&job, batch_job, a))
+			nn_async_wait(&job);
+		else
+			batch_job(a);
+		return;
+	}
+	a->job = nn_recommend_begin(malloc(nn_recommend_job_bytes()), a->m, a->sv, a->gates, NB,
+								a->m->cfg.maxlen, a->items, a->ratings, NULL, a->uptr, a->uidx,
+								a->seen_ptr, a->seen, a->top, a->u, a->scores, a->exclude, a->work);
+	if (mode == BATCH_STOPPED)
+	{
+		nn_recommend_stop(a->job);
+		workers_job(a);
+	}
+	else if (nn_async_start(&job, workers_job, a))
+	{
+		nn_recommend_take(a->job, a->threads - 1);
+		nn_async_wait(&job);
+	}
+	else
+		workers_job(a);
+	free(a->job);
+}
+
+/*
+ * nn_recommend_batch over NB users (padding, an unknown item, seen items
+ * excluded, user tags) on `threads` threads, run as mode says (run_batch),
+ * with nn_item_gates's table when gates, against each user alone:
+ * nn_infer_batch of one history, nn_scores, nn_topk, nn_logsumexp; when
+ * stopped, no user's result written.  D 64, H 128, T 50; D 16, H 32, T 20
+ * at ANIMEREC_TEST_SCALE=small (valgrind).
+ */
+static void
+test_recommend_batch(int threads, batch_mode mode, bool gates)
+{
+	static const char *const how[] = {"", ", as a job on its own thread,",
+	", as a job on one thread fewer that this one helps,", ""};
 	bool		small = test_scale_small();
 	int32_t		T = small ? 20 : T_MAX,
 				D = small ? 16 : 64;
@@ -306,7 +367,6 @@ test_recommend_batch(int threads, bool async, bool gates)
 			   *ex1 = calloc(N_ITEMS + 1, 1);
 	batch_args	args;
 	nn_serving	sv;
-	nn_async	job;
 	double		score_err = 0.0,
 				lse_err = 0.0;
 	int			same_items = 1,
@@ -345,20 +405,28 @@ test_recommend_batch(int threads, bool async, bool gates)
 	top.k = K;
 	top.idx = calloc(NB * K, sizeof(int32_t));
 	top.score = calloc(NB * K, sizeof(float));
-	top.got = calloc(NB, sizeof(int32_t));
+	top.got = malloc(NB * sizeof(int32_t));
+	for (int32_t b = 0; b < NB; b++)
+		top.got[b] = -1;		/* not written yet */
 	top.lse = calloc(NB, sizeof(float));
 	work = calloc(nn_batch_work_floats(&m, NB, T), sizeof(float));
 	scores = calloc(nn_recommend_scores_floats(&m, threads), sizeof(float));
 	args = (batch_args) {&m, &sv, P, items, uptr, uidx, seen_ptr, seen, ratings, &top, threads, u,
-	scores, work, exclude};
+	scores, work, exclude, NULL};
 	nn_blas_set_threads(1);
-	if (async && nn_async_start(&job, batch_job, &args))
-		nn_async_wait(&job);
-	else
-		batch_job(&args);
+	run_batch(&args, mode);
 	for (size_t i = 0; i < (size_t) threads * (N_ITEMS + 1); i++)
 		clean &= exclude[i] == 0;
-	for (int32_t b = 0; b < NB; b++)
+	if (mode == BATCH_STOPPED)
+	{
+		int			untouched = 1;
+
+		for (int32_t b = 0; b < NB; b++)
+			untouched &= top.got[b] == -1;
+		tap_ok(untouched && clean, "nn_recommend_stop before nn_recommend_run: no user of %d scored, "
+			   "the exclusion scratch zero", NB);
+	}
+	for (int32_t b = 0; mode != BATCH_STOPPED && b < NB; b++)
 	{
 		int32_t		got;
 
@@ -377,11 +445,14 @@ test_recommend_batch(int threads, bool async, bool gates)
 		}
 		lse_err = fmax(lse_err, fabs(nn_logsumexp(s1, N_ITEMS) - top.lse[b]));
 	}
-	tap_ok(same_items && score_err < 1e-4 && lse_err < 1e-4,
-		   "nn_recommend_batch on %d thread(s)%s%s gives each of %d users the top %d of that user alone "
-		   "(max score diff %.2g, log-sum-exp diff %.2g)", threads, async ? ", as a job on its own thread," : "",
-		   gates ? " with item gates" : "", NB, K, score_err, lse_err);
-	tap_ok(clean, "nn_recommend_batch leaves its exclusion scratch zero");
+	if (mode != BATCH_STOPPED)
+	{
+		tap_ok(same_items && score_err < 1e-4 && lse_err < 1e-4,
+			   "nn_recommend_batch on %d thread(s)%s%s gives each of %d users the top %d of that user alone "
+			   "(max score diff %.2g, log-sum-exp diff %.2g)", threads, how[mode],
+			   gates ? " with item gates" : "", NB, K, score_err, lse_err);
+		tap_ok(clean, "nn_recommend_batch leaves its exclusion scratch zero");
+	}
 	free(top.idx);
 	free(top.score);
 	free(top.got);
@@ -546,11 +617,14 @@ main(void)
 	test_step_equals_batch(6, 1);
 	test_step_equals_batch(40, 1);
 	test_step_equals_batch(40, 2);
-	test_recommend_batch(1, false, false);
-	test_recommend_batch(2, false, false);
-	test_recommend_batch(2, true, false);
+	test_recommend_batch(1, BATCH_HERE, false);
+	test_recommend_batch(2, BATCH_HERE, false);
+	test_recommend_batch(2, BATCH_ASYNC, false);
+	test_recommend_batch(2, BATCH_HELPED, false);
+	test_recommend_batch(3, BATCH_HELPED, true);
+	test_recommend_batch(2, BATCH_STOPPED, false);
 	test_item_gates();
-	test_recommend_batch(1, false, true);
-	test_recommend_batch(2, true, true);
+	test_recommend_batch(1, BATCH_HERE, true);
+	test_recommend_batch(2, BATCH_ASYNC, true);
 	return tap_done();
 }

@@ -63,12 +63,23 @@ FETCH 100 FROM tap_e;
 SAVEPOINT s;
 SELECT throws_ok('SELECT 1 / 0', '22012', NULL, 'an error while a block is being scored');
 ROLLBACK TO SAVEPOINT s;
--- the backend's own BLAS (recommend) waits for the block being scored, and the cursor goes on
-SELECT is((SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend(1, 4, 'tap_stream')),
+-- the backend's own BLAS (recommend) right after the cursor reached row 225,
+-- the first of the block of 64 users, when the block of the next 128 began
+-- to be scored: the backend helps finish that block, and the cursor goes on
+CREATE FUNCTION pg_temp.move_then_recommend() RETURNS bigint[]
+    LANGUAGE plpgsql AS $$
+DECLARE
+    c refcursor := 'tap_e';
+BEGIN
+    MOVE FORWARD 125 FROM c;
+    RETURN (SELECT array_agg(item_id ORDER BY rank) FROM animerec.recommend(1, 4, 'tap_stream'));
+END
+$$;
+SELECT is(pg_temp.move_then_recommend(),
           (SELECT array_agg(item_id ORDER BY rank) FROM tap_all WHERE user_id = 1),
           'recommend in the same transaction, while a block is being scored');
 SELECT results_eq($$FETCH 300 FROM tap_e$$,
-                  $$SELECT user_id, rank, item_id FROM tap_all WHERE n BETWEEN 101 AND 400 ORDER BY n$$,
+                  $$SELECT user_id, rank, item_id FROM tap_all WHERE n BETWEEN 226 AND 525 ORDER BY n$$,
                   'then the cursor''s next 300 rows, as without the pipeline');
 ROLLBACK;
 RESET animerec.threads;
