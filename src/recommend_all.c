@@ -7,11 +7,13 @@
  * order column) gives with only ties left to sort) through an SPI cursor
  * that stays open between calls; each user's newest maxlen known items,
  * kept in a ring while its rows go by, fill the user's row of a block,
- * which is scored with one GEMM per step (block_score, src/serve.c) into a
- * small tuplestore, and the rows leave from there one per call
+ * which is scored with one GEMM per step (block_score and its parts
+ * block_score_begin, _workers and _help, src/serve.c) into a small
+ * tuplestore, and the rows leave from there one per call
  * (value-per-call).  The first block is scored at once, so the
  * first row comes after one block; from then on a full block is scored on
- * threads of its own (animerec.threads - 1 of them, or one) while this
+ * threads of its own (animerec.threads - 1 of them, or one; no more than
+ * NN_MAX_SLICES nor than the block has chunks of 32 users) while this
  * backend reads the next block's rows and returns the previous block's (a
  * pipeline of two blocks), and then, when the next block is full, helps
  * score the one still being scored: at most animerec.threads threads score

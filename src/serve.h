@@ -145,9 +145,9 @@ extern bool block_end_user(UserBlock *b);
 /* Read the user tags of the block's users when the model has them.  Inside an SPI connection. */
 extern void block_read_user_tags(UserBlock *b, const HistoryPlan *hp);
 /*
- * Score the block's users into b->top: plain numeric work (no PostgreSQL
- * call), so it may run on a thread of its own; OpenBLAS must be set to one
- * thread while it runs.
+ * Score the block's users into b->top on s->threads threads, this one among
+ * them: plain numeric work (no PostgreSQL call); OpenBLAS must be set to
+ * one thread while it runs.
  */
 extern void block_score(UserBlock *b, const ServeModel *sm, BlockScratch *s);
 /*

@@ -173,7 +173,8 @@ nn_chunks_run(nn_chunks *c, int32_t threads, int32_t first_slice)
 
 /*
  * Leave the chunks of c that no thread has taken yet: the threads taking
- * them stop after the chunk in hand (whose results are then incomplete).
+ * them stop once the chunk in hand is done, and the rows of the chunks
+ * left are never visited.
  */
 void
 nn_chunks_stop(nn_chunks *c)

@@ -110,8 +110,10 @@ nn_recommend_begin(void *mem, const nn_model *m, const nn_serving *s, const floa
 {
 	nn_recommend_job *j = mem;
 
-	*j = (nn_recommend_job) {m, s->score_table, u, seen_ptr, seen, out, scores, exclude,
-	B < NN_INFER_WAVE_MIN};
+	*j = (nn_recommend_job) {
+		.m = m, .score_table = s->score_table, .u = u, .seen_ptr = seen_ptr, .seen = seen,
+		.out = out, .scores = scores, .exclude = exclude, .embedded = B < NN_INFER_WAVE_MIN
+	};
 	if (j->embedded)
 		nn_infer_on(m, s->packed, B, T, items, ratings, users, utag_ptr, utag_idx, item_gates, u, work, 1);
 	else

@@ -106,91 +106,140 @@ check_shape(int32_t width, int32_t n, int32_t G, int32_t K, int32_t K1, int32_t 
 	free(Z);
 }
 
-/* the rows of an nn_parallel_chunks run: how often each was visited, and by chunks no longer than asked */
+/*
+ * The rows of an nn_parallel_chunks or nn_chunks run: how often each was
+ * visited, and how many chunks were wrong (longer than asked, empty, of a
+ * slice outside 0 .. max_slice, or of a slice whose previous chunk was
+ * still running on another thread)
+ */
 typedef struct chunk_visits
 {
 	atomic_int	visits[200];
-	atomic_int	too_long;
-	int32_t		chunk;
+	atomic_int	wrong;
+	atomic_int	busy[NN_MAX_SLICES + 1];	/* 1 while a chunk of that slice runs */
+	int32_t		chunk,
+				max_slice,
+				stop_at;		/* the chunk starting at this row stops chunks; -1: none */
+	nn_chunks  *chunks;
 } chunk_visits;
 
-/* nn_rows_fn: count the visit of rows [r0, r1) by slice */
+/* nn_rows_fn: count the visit of rows [r0, r1) by slice, a little slowly so that chunks overlap */
 static void
 visit_rows(void *arg, int32_t slice, int32_t r0, int32_t r1)
 {
 	chunk_visits *v = arg;
+	volatile int spin = 0;
 
-	if (r1 - r0 > v->chunk || r1 <= r0 || slice < 0 || slice >= NN_MAX_SLICES)
-		atomic_fetch_add(&v->too_long, 1);
+	if (r1 - r0 > v->chunk || r1 <= r0 || slice < 0 || slice > v->max_slice ||
+		atomic_exchange(&v->busy[slice], 1) != 0)
+	{
+		atomic_fetch_add(&v->wrong, 1);
+		return;
+	}
+	if (r0 == v->stop_at)
+		nn_chunks_stop(v->chunks);
 	for (int32_t r = r0; r < r1; r++)
 		atomic_fetch_add(&v->visits[r], 1);
+	while (spin < 20000)
+		spin = spin + 1;
+	atomic_store(&v->busy[slice], 0);
+}
+
+/* set v up for rows counted by chunks of chunk rows on slices 0 .. max_slice */
+static void
+chunk_visits_init(chunk_visits *v, int32_t chunk, int32_t max_slice, int32_t stop_at, nn_chunks *chunks)
+{
+	for (int32_t r = 0; r < 200; r++)
+		atomic_init(&v->visits[r], 0);
+	for (int32_t s = 0; s <= NN_MAX_SLICES; s++)
+		atomic_init(&v->busy[s], 0);
+	atomic_init(&v->wrong, 0);
+	v->chunk = chunk;
+	v->max_slice = max_slice;
+	v->stop_at = stop_at;
+	v->chunks = chunks;
 }
 
 /* nn_parallel_chunks visits every row once, in chunks of at most chunk rows, on any thread count */
 static void
 check_chunks(int32_t threads, int32_t rows, int32_t chunk)
 {
-	chunk_visits v = {.chunk = chunk};
+	chunk_visits v;
 	int			once = 1;
 
-	for (int32_t r = 0; r < 200; r++)
-		atomic_init(&v.visits[r], 0);
-	atomic_init(&v.too_long, 0);
+	chunk_visits_init(&v, chunk, NN_MAX_SLICES - 1, -1, NULL);
 	nn_parallel_chunks(threads, rows, chunk, visit_rows, &v);
 	for (int32_t r = 0; r < 200; r++)
 		once &= atomic_load(&v.visits[r]) == (r < rows ? 1 : 0);
-	tap_ok(once && atomic_load(&v.too_long) == 0,
+	tap_ok(once && atomic_load(&v.wrong) == 0,
 		   "nn_parallel_chunks on %d threads, %d rows, chunks of %d: every row once, no chunk longer",
 		   threads, rows, chunk);
 }
 
-/* the chunks of check_joined_chunks and the threads nn_chunks_run takes them on */
+/* the chunks of check_joined_chunks, and the threads and first slice nn_chunks_run takes them on */
 typedef struct joined_chunks
 {
 	nn_chunks	c;
-	int32_t		threads;
+	int32_t		threads,
+				first_slice;
 } joined_chunks;
 
-/* nn_async job: nn_chunks_run on j->threads threads, slices from 0 */
+/* nn_async job: nn_chunks_run on j->threads threads, slices from j->first_slice */
 static void
 run_chunks_job(void *arg)
 {
 	joined_chunks *j = arg;
 
-	nn_chunks_run(&j->c, j->threads, 0);
+	nn_chunks_run(&j->c, j->threads, j->first_slice);
 }
 
 /*
- * nn_chunks_run on threads threads as a job, this thread taking chunks as
- * the next slice at the same time: every row once; when stopped first,
- * none at all
+ * nn_chunks_run on threads threads as a job (slices 1 .. threads; none
+ * when threads is 0), this thread taking chunks as slice 0 at the same
+ * time, no slice on two threads at once: without a stop (stop_at -1) every
+ * row once; stopped before the run (-2), no row; stopped by the chunk
+ * starting at row stop_at, every row up to the end of that chunk once and
+ * none twice (other threads may have taken chunks past it before the stop),
+ * and alone (threads 0) no row past it
  */
 static void
-check_joined_chunks(int32_t threads, int32_t rows, int32_t chunk, bool stopped)
+check_joined_chunks(int32_t threads, int32_t rows, int32_t chunk, int32_t stop_at)
 {
-	chunk_visits v = {.chunk = chunk};
+	chunk_visits v;
 	joined_chunks j = {.threads = threads};
 	nn_async	job;
-	int			once = 1;
+	int			ok = 1,
+				past = 0;
+	int32_t		end = stop_at == -1 ? rows : (stop_at == -2 ? 0 : stop_at + chunk);
 
-	for (int32_t r = 0; r < 200; r++)
-		atomic_init(&v.visits[r], 0);
-	atomic_init(&v.too_long, 0);
+	chunk_visits_init(&v, chunk, threads, stop_at, &j.c);
 	nn_chunks_init(&j.c, rows, chunk, visit_rows, &v);
-	if (stopped)
+	j.first_slice = 1;
+	if (stop_at == -2)
 		nn_chunks_stop(&j.c);
-	if (nn_async_start(&job, run_chunks_job, &j))
+	if (threads == 0)
+		nn_chunks_take(&j.c, 0);
+	else if (nn_async_start(&job, run_chunks_job, &j))
 	{
-		nn_chunks_take(&j.c, threads);
+		nn_chunks_take(&j.c, 0);
 		nn_async_wait(&job);
 	}
 	else
 		run_chunks_job(&j);
 	for (int32_t r = 0; r < 200; r++)
-		once &= atomic_load(&v.visits[r]) == (r < rows && !stopped ? 1 : 0);
-	tap_ok(once && atomic_load(&v.too_long) == 0,
-		   "nn_chunks_run on %d threads joined by nn_chunks_take, %d rows, chunks of %d%s",
-		   threads, rows, chunk, stopped ? ", stopped first: no row visited" : ": every row once, no chunk longer");
+	{
+		int			n = atomic_load(&v.visits[r]);
+
+		ok &= r < end ? n == 1 : n <= 1;
+		past += r >= end && n == 1;
+	}
+	tap_ok(ok && ((threads > 0 && stop_at != -2) || past == 0) && atomic_load(&v.wrong) == 0,
+		   "nn_chunks_run on %d threads (slices from 1) joined by nn_chunks_take (slice 0), %d rows, "
+		   "chunks of %d%s: %s, no slice on two threads at once", threads, rows, chunk,
+		   stop_at == -2 ? ", stopped first" : (stop_at >= 0 ? ", stopped by a chunk" : ""),
+		   stop_at == -1 ? "every row once" : (stop_at == -2 ? "no row visited"
+											   : (threads > 0 ? "the rows up to it once, none twice"
+											  : "the rows up to it once, none past it")));
 }
 
 /* the shapes, with both vector widths whatever the CPU (the CPU's own in nn_gemm_width) */
@@ -217,9 +266,12 @@ main(void)
 	check_chunks(3, 100, 7);
 	check_chunks(16, 3, 1);
 	check_chunks(1, 199, 32);
-	check_joined_chunks(1, 199, 3, false);
-	check_joined_chunks(2, 150, 1, false);
-	check_joined_chunks(1, 100, 7, true);
+	check_joined_chunks(1, 199, 3, -1);
+	check_joined_chunks(2, 150, 1, -1);
+	check_joined_chunks(3, 190, 2, -1);
+	check_joined_chunks(1, 100, 7, -2);
+	check_joined_chunks(2, 150, 1, 60);
+	check_joined_chunks(0, 120, 4, 40);
 	tap_ok(nn_gemm_width() == 8 || nn_gemm_width() == 16, "nn_gemm_width() is %d floats on this CPU",
 		   nn_gemm_width());
 	return tap_done();
