@@ -370,9 +370,9 @@ CREATE TABLE recommendations (
     probability real        NOT NULL,
     computed_at timestamptz NOT NULL,
     PRIMARY KEY (model, user_id, rank)
-);
+) WITH (fillfactor = 45);
 COMMENT ON TABLE recommendations IS
-    'top-k recommendations of every user of a model, written by refresh_recommendations: all rows of a model are of one version and one refresh (computed_at), replaced at once when the next refresh commits; probability as in recommend_all; row-level security shows a role only the models it manages or holds a serving grant on (grantees read, never write)';
+    'top-k recommendations of every user of a model, written by refresh_recommendations: all rows of a model are of one version and one refresh (computed_at, the time the refresh began), replaced at once when the next refresh commits; probability as in recommend_all; row-level security shows a role only the models it manages or holds a serving grant on (grantees read, never write)';
 
 -- read and written by the members of the model name's owner role, of
 -- animerec_admin, and by superusers (as the registry)
@@ -380,7 +380,7 @@ ALTER TABLE recommendations ENABLE ROW LEVEL SECURITY;
 CREATE POLICY recommendations_manager ON recommendations
     USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _manages(o.owner)))
     WITH CHECK (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _manages(o.owner)));
-GRANT SELECT, INSERT, DELETE ON recommendations TO PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON recommendations TO PUBLIC;
 
 -- _recommendations_view(model): create the view <model>_recommendations in
 -- the schema of the model's items table, unless it exists: the
@@ -433,20 +433,24 @@ COMMENT ON FUNCTION _recommendations_view(text) IS
     'internal: create the view <model>_recommendations beside the model''s items table unless it exists; returns it, or NULL when the model has no items table';
 
 -- _refresh_progress(model, version, user_id, block_users): evaluated on every
--- row refresh_recommendations inserts, counting users and reporting every
+-- row refresh_recommendations writes, counting users and reporting every
 -- block_users of them (src/refresh_progress.c); always true.  Not STRICT: a
--- NULL argument is an error, never a row silently left out of the INSERT.
+-- NULL argument is an error, never a row silently left out of the refresh.
 CREATE FUNCTION _refresh_progress(model text, version int, user_id bigint, block_users int) RETURNS boolean
     LANGUAGE C VOLATILE
     AS 'MODULE_PATHNAME', 'animerec_refresh_progress';
 COMMENT ON FUNCTION _refresh_progress(text, int, bigint, int) IS
-    'internal: progress of refresh_recommendations, called on each row it inserts: every block_users users, application_name and a NOTICE (animerec.progress_notices)';
+    'internal: progress of refresh_recommendations, called on each row it writes: every block_users users, application_name and a NOTICE (animerec.progress_notices)';
 
 -- refresh_recommendations(model, k, block_users): replace the model's rows of
 -- animerec.recommendations by the top k of every user of its ratings table,
--- from one recommend_all scan in one INSERT (its blocks of users scored on
--- threads while the rows of the previous block are written), with progress
--- every block_users users.  One transaction: readers see the old rows until
+-- from one recommend_all scan in one MERGE (its blocks of users scored on
+-- threads while the rows of the previous block are written) that updates each
+-- (user, rank) of the last refresh in place, a HOT update on the free space
+-- the table's fillfactor leaves, so that the primary key's index gets no new
+-- entry, and inserts the others; then the rows this refresh did not write
+-- (users without ratings any more, ranks beyond k) go.  Progress every
+-- block_users users.  One transaction: readers see the old rows until
 -- it commits and the new ones after, never a mix or an empty set; a cancel or
 -- error leaves the old rows.  Activation of the model waits until it ends
 -- (all rows are of one version).
@@ -458,6 +462,7 @@ DECLARE
     m animerec.models;
     n bigint;
     notices boolean := coalesce(pg_catalog.current_setting('animerec.progress_notices', true), 'on')::boolean;
+    stamp timestamptz := pg_catalog.clock_timestamp();   -- this refresh's computed_at
 BEGIN
     IF model IS NULL OR k IS NULL OR block_users IS NULL THEN
         RAISE EXCEPTION 'model, k and block_users must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -477,13 +482,24 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Activate a ready version with animerec.activate(name, version).';
     END IF;
-    DELETE FROM animerec.recommendations r WHERE r.model = refresh_recommendations.model;
-    -- progress, for this session (NOTICE) and for others (pg_stat_activity.application_name)
-    INSERT INTO animerec.recommendations (model, version, user_id, rank, item_id, score, probability, computed_at)
-    SELECT refresh_recommendations.model, m.version, a.user_id, a.rank, a.item_id, a.score, a.probability,
-           pg_catalog.now()
-      FROM animerec.recommend_all(k, refresh_recommendations.model) a
-     WHERE animerec._refresh_progress(refresh_recommendations.model, m.version, a.user_id, block_users);
+    -- each row of the last refresh is updated in place (no index entry: a HOT update on the
+    -- page's free space), a new (user, rank) inserted; progress, for this session (NOTICE) and
+    -- for others (pg_stat_activity.application_name)
+    MERGE INTO animerec.recommendations r
+    USING (SELECT a.user_id, a.rank, a.item_id, a.score, a.probability
+             FROM animerec.recommend_all(k, refresh_recommendations.model) a
+            WHERE animerec._refresh_progress(refresh_recommendations.model, m.version, a.user_id, block_users)) a
+       ON r.model = refresh_recommendations.model AND r.user_id = a.user_id AND r.rank = a.rank
+    WHEN MATCHED THEN
+        UPDATE SET version = m.version, item_id = a.item_id, score = a.score, probability = a.probability,
+                   computed_at = stamp
+    WHEN NOT MATCHED THEN
+        INSERT (model, version, user_id, rank, item_id, score, probability, computed_at)
+        VALUES (refresh_recommendations.model, m.version, a.user_id, a.rank, a.item_id, a.score,
+                a.probability, stamp);
+    -- the rows of users no longer there, or of ranks beyond k
+    DELETE FROM animerec.recommendations r
+     WHERE r.model = refresh_recommendations.model AND r.computed_at <> stamp;
     SELECT pg_catalog.count(*) INTO n FROM animerec.recommendations r
      WHERE r.model = refresh_recommendations.model AND r.rank = 1;
     PERFORM pg_catalog.set_config('application_name',
@@ -502,7 +518,7 @@ BEGIN
 END
 $$;
 COMMENT ON PROCEDURE refresh_recommendations(text, int, int) IS
-    'replace the rows of model in animerec.recommendations by the top k of every user of its ratings table (one recommend_all scan in one INSERT; progress every block_users users as NOTICEs and in application_name), all at once when the transaction commits; creates the view <model>_recommendations beside the items table on first use; managers of the model only';
+    'replace the rows of model in animerec.recommendations by the top k of every user of its ratings table (one recommend_all scan in one MERGE, rows updated in place; progress every block_users users as NOTICEs and in application_name), all at once when the transaction commits; creates the view <model>_recommendations beside the items table on first use; managers of the model only';
 
 -- ===========================================================================
 -- 0.3.0, BI dashboards part 1 (issue 11; docs/bi.md): serving privileges per

@@ -2,7 +2,7 @@
  * refresh_progress.c — progress of refresh_recommendations, which writes the
  * rows of one recommend_all scan over every user in a single INSERT (so that
  * the scan's pipeline of blocks never drains between calls): a function
- * evaluated on each row it inserts counts the users and reports every
+ * evaluated on each row it writes counts the users and reports every
  * block_users of them (the procedure reports the total at the end).
  */
 #include "postgres.h"

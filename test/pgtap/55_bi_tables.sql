@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS animerec;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(26);
+SELECT plan(30);
 
 DROP SCHEMA IF EXISTS tap_bi CASCADE;
 DROP ROLE IF EXISTS tap_bi_team, tap_bi_member, tap_bi_other, tap_bi_reader;
@@ -55,6 +55,32 @@ SELECT throws_ok($$SELECT animerec._refresh_progress('x', 1, NULL, 2)$$, '22004'
                  'the arguments of animerec._refresh_progress must not be null',
                  'a NULL user is an error, not a row the refresh leaves out');
 
+-- the rows are updated in place, each a HOT update (no new entry in the primary key's index); a
+-- smaller k leaves no rank beyond it, even after another refresh in the same transaction; a user
+-- without ratings any more loses their rows
+-- (this backend's counters not yet reported, before and after the refresh)
+BEGIN;
+SELECT n_tup_ins AS ins0, n_tup_upd AS upd0, n_tup_hot_upd AS hot0
+  FROM pg_stat_xact_user_tables WHERE relid = 'animerec.recommendations'::regclass \gset
+CALL animerec.refresh_recommendations('tap_bi', k => 4);
+SELECT ok(n_tup_upd - :upd0 = 4 * (SELECT count(DISTINCT user_id) FROM tap_bi.demo_ratings) AND n_tup_ins = :ins0
+          AND n_tup_hot_upd - :hot0 >= 0.9 * (n_tup_upd - :upd0),
+          format('a refresh updates every row in place, %s of %s without an index entry, and inserts none',
+                 n_tup_hot_upd - :hot0, n_tup_upd - :upd0))
+  FROM pg_stat_xact_user_tables WHERE relid = 'animerec.recommendations'::regclass;
+CALL animerec.refresh_recommendations('tap_bi', k => 2);
+SELECT is((SELECT array_agg(DISTINCT rank ORDER BY rank) || count(*) FROM animerec.recommendations WHERE model = 'tap_bi'),
+          ARRAY[1, 2, 2 * (SELECT count(DISTINCT user_id) FROM tap_bi.demo_ratings)]::bigint[],
+          'then with k 2 (in the same transaction) every user has ranks 1 and 2 only');
+ROLLBACK;
+BEGIN;
+SELECT min(user_id) AS gone FROM tap_bi.demo_ratings \gset
+DELETE FROM tap_bi.demo_ratings WHERE user_id = :gone;
+CALL animerec.refresh_recommendations('tap_bi', k => 4);
+SELECT is((SELECT count(*) FROM animerec.recommendations WHERE model = 'tap_bi' AND user_id = :gone), 0::bigint,
+          'a user whose ratings are gone loses their rows at the next refresh');
+ROLLBACK;
+
 -- the view beside the items table has the items' columns
 SELECT is((SELECT count(*) FROM tap_bi.tap_bi_recommendations v JOIN tap_bi.demo_items i USING (item_id)
            WHERE v.name = i.name), (SELECT count(*) FROM animerec.recommendations WHERE model = 'tap_bi'),
@@ -92,7 +118,7 @@ SELECT is((SELECT count(*) FROM tap_bi_seen WHERE n <> 4 * (SELECT count(DISTINC
 SELECT is((SELECT array_agg(DISTINCT version) FROM animerec.recommendations WHERE model = 'tap_bi'), '{2}'::int[],
           'after the refresh only version 2''s rows are left');
 
--- cancelled mid-way (after its DELETE, waiting for a lock on the ratings): the rows are as before
+-- cancelled mid-way (waiting for a lock on the ratings): the rows are as before
 SELECT computed_at AS before FROM animerec.recommendations WHERE model = 'tap_bi' LIMIT 1 \gset
 \o /dev/null
 SELECT dblink_exec('tap_bi_peer', 'SET statement_timeout = ''300ms''');
@@ -140,7 +166,10 @@ SELECT is((SELECT count(*) FROM tap_bi.tap_bi_recommendations),
           'all of them, through the view too');
 SELECT throws_ok($$CALL animerec.refresh_recommendations('tap_bi')$$, '42501', NULL, 'but may not refresh');
 DELETE FROM animerec.recommendations WHERE model = 'tap_bi';
+UPDATE animerec.recommendations SET item_id = 0 WHERE model = 'tap_bi';
 RESET ROLE;
+SELECT is((SELECT count(*) FROM animerec.recommendations WHERE model = 'tap_bi' AND item_id = 0), 0::bigint,
+          'nor update them');
 SELECT is((SELECT count(*) FROM animerec.recommendations WHERE model = 'tap_bi'),
           4 * (SELECT count(DISTINCT user_id) FROM tap_bi.demo_ratings), 'nor delete its rows');
 DELETE FROM animerec.recommendations WHERE model = 'tap_bi_hidden';
