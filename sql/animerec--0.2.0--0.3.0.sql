@@ -377,9 +377,13 @@ COMMENT ON TABLE recommendations IS
 -- read and written by the members of the model name's owner role, of
 -- animerec_admin, and by superusers (as the registry)
 ALTER TABLE recommendations ENABLE ROW LEVEL SECURITY;
+-- (each policy as "model IN (uncorrelated subquery)": the planner runs the
+-- subquery once a statement, as a hashed subplan, where an EXISTS correlated
+-- with the row called _manages or _may_serve on every row of a refresh or a
+-- dashboard's read)
 CREATE POLICY recommendations_manager ON recommendations
-    USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _manages(o.owner)))
-    WITH CHECK (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _manages(o.owner)));
+    USING (model IN (SELECT o.name FROM model_owners o WHERE _manages(o.owner)))
+    WITH CHECK (model IN (SELECT o.name FROM model_owners o WHERE _manages(o.owner)));
 GRANT SELECT, INSERT, UPDATE, DELETE ON recommendations TO PUBLIC;
 
 -- _recommendations_view(model): create the view <model>_recommendations in
@@ -818,7 +822,7 @@ COMMENT ON FUNCTION recommend_all(int, text, bigint[]) IS
 -- animerec.recommendations (sql/install/47_bi_tables.sql).
 -- ---------------------------------------------------------------------------
 CREATE POLICY recommendations_serving ON recommendations FOR SELECT
-    USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _may_serve(o.owner, o.name)));
+    USING (model IN (SELECT o.name FROM model_owners o WHERE _may_serve(o.owner, o.name)));
 -- ---- issue 16: build_info() reports the CPU level and the OpenBLAS kernel in use ----
 COMMENT ON FUNCTION build_info() IS
     'extension version, PostgreSQL version, the CPU''s x86-64 level (cpu), the BLAS library, its kernel in use (blas_core) and who chose it (blas_core_source), BLAS thread count, and whether animerec is in shared_preload_libraries';

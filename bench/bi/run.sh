@@ -18,6 +18,10 @@
 #      rows it replaced, median of RUNS each after its own VACUUM) and 3 times
 #      while 2 clients read the model's view in a loop, failing on any result
 #      that is empty, short or of more than one version or refresh
+#   4. least-privilege roles: the refresh by a manager that is not a superuser
+#      (the model's owner role; median of RUNS) and a read of the whole view by
+#      a role with nothing but a serving grant (count(*), median of 5), both
+#      under the table's row-level security, which a superuser bypasses
 # Environment: PG_CONFIG, USERS (5000), SECONDS_PER_RUN (10), RUNS (3),
 # ONLY=batch (part 1 only: it runs on versions without explain or refresh).
 set -u
@@ -152,5 +156,30 @@ read -r n1 bad1 <"$OUT/reader.1"
 read -r n2 bad2 <"$OUT/reader.2"
 echo "refresh_recommendations(k => 10), animerec.threads = 2, 3 runs under 2 readers of the view: ${rates}users/s"
 echo "readers of the view during those refreshes: $((n1 + n2)) queries, $((bad1 + bad2)) failed (short, empty or mixed)"
+
+# 4. least-privilege roles, under row-level security
+$PSQL >/dev/null <<SQL
+CREATE ROLE bench_manager LOGIN;
+CREATE ROLE bench_dashboard LOGIN;
+UPDATE animerec.model_owners SET owner = 'bench_manager' WHERE name = 'bench';
+GRANT SELECT ON public.bench_ratings, public.bench_items TO bench_manager;
+SELECT animerec.grant_serving('bench', 'bench_dashboard');
+GRANT SELECT ON public.bench_items, public.bench_recommendations TO bench_dashboard;
+SQL
+echo "refresh_recommendations(k => 10), animerec.threads = 2, by the model's owner role (no superuser):" \
+	"$(for r in $(seq "$RUNS"); do
+		start=$(date +%s.%N)
+		PGUSER=bench_manager PGOPTIONS="-c animerec.threads=2" $PSQL -c "SET animerec.progress_notices = off" \
+			-c "CALL animerec.refresh_recommendations('bench', k => 10)"
+		end=$(date +%s.%N)
+		echo "$USERS / ($end - $start)" | bc
+	done | median) users/s (median of $RUNS)"
+echo "the whole view read by a role with a serving grant only (count(*) of $((10 * USERS)) rows):" \
+	"$(for r in 1 2 3 4 5; do
+		PGUSER=bench_dashboard $PSQL <<'SQL' | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
+\timing on
+SELECT count(*) FROM public.bench_recommendations \g /dev/null
+SQL
+	done | median) ms (median of 5)"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "${KEEP_OUT:-}" ] || rm -rf "$OUT"

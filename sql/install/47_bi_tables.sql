@@ -47,13 +47,17 @@ COMMENT ON TABLE recommendations IS
 -- read and written by the members of the model name's owner role, of
 -- animerec_admin, and by superusers (as the registry)
 ALTER TABLE recommendations ENABLE ROW LEVEL SECURITY;
+-- (each policy as "model IN (uncorrelated subquery)": the planner runs the
+-- subquery once a statement, as a hashed subplan, where an EXISTS correlated
+-- with the row called _manages or _may_serve on every row of a refresh or a
+-- dashboard's read)
 CREATE POLICY recommendations_manager ON recommendations
-    USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _manages(o.owner)))
-    WITH CHECK (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _manages(o.owner)));
+    USING (model IN (SELECT o.name FROM model_owners o WHERE _manages(o.owner)))
+    WITH CHECK (model IN (SELECT o.name FROM model_owners o WHERE _manages(o.owner)));
 -- and read by the members of the roles granted the model's serving privilege
 -- (animerec.grant_serving, docs/bi.md)
 CREATE POLICY recommendations_serving ON recommendations FOR SELECT
-    USING (EXISTS (SELECT 1 FROM model_owners o WHERE o.name = recommendations.model AND _may_serve(o.owner, o.name)));
+    USING (model IN (SELECT o.name FROM model_owners o WHERE _may_serve(o.owner, o.name)));
 GRANT SELECT, INSERT, UPDATE, DELETE ON recommendations TO PUBLIC;
 
 -- _recommendations_view(model): create the view <model>_recommendations in
