@@ -7,8 +7,8 @@
  * order column) gives with only ties left to sort) through an SPI cursor
  * that stays open between calls; each user's newest maxlen known items,
  * kept in a ring while its rows go by, fill the user's row of a block,
- * which is scored with one GEMM per step (block_score and its parts
- * block_score_begin, _workers and _help, src/serve.c) into a small
+ * which is scored with one GEMM per step (block_score_begin, then
+ * block_score_all, or _workers and _help, src/serve.c) into a small
  * tuplestore, and the rows leave from there one per call
  * (value-per-call).  The first block is scored at once, so the
  * first row comes after one block; from then on a full block is scored on
@@ -198,13 +198,12 @@ stream_score_block(Stream *st, const HistoryPlan *hp)
 			slot = i;
 	st->first_scored = true;
 	st->scoring = st->b;
-	if (slot >= 0)
-		block_score_begin(st->scoring, st->sm, &st->scratch);
+	block_score_begin(st->scoring, st->sm, &st->scratch);
 	if (slot >= 0 && nn_async_start(&st->job, score_job, st))
 		scoring_scans[slot] = st;
 	else
 	{
-		block_score(st->scoring, st->sm, &st->scratch);
+		block_score_all(&st->scratch);
 		block_emit(st->scoring, &st->sink, st->sm);
 		st->scoring = NULL;
 	}

@@ -834,16 +834,13 @@ block_score_stop(BlockScratch *s)
 }
 
 /*
- * Score the block's users into b->top on s->threads threads, this one
- * among them: no PostgreSQL call; OpenBLAS must be set to one thread while
- * it runs.
+ * Score the users of the block set up by block_score_begin on s->threads
+ * threads, this one among them: no PostgreSQL call; OpenBLAS must be set to
+ * one thread while it runs.
  */
 void
-block_score(UserBlock *b, const ServeModel *sm, BlockScratch *s)
+block_score_all(BlockScratch *s)
 {
-	if (b->B == 0)
-		return;
-	block_score_begin(b, sm, s);
 	nn_recommend_run(s->job, s->threads, 0);
 }
 

@@ -145,21 +145,19 @@ extern bool block_end_user(UserBlock *b);
 /* Read the user tags of the block's users when the model has them.  Inside an SPI connection. */
 extern void block_read_user_tags(UserBlock *b, const HistoryPlan *hp);
 /*
- * Score the block's users into b->top on s->threads threads, this one among
- * them: plain numeric work (no PostgreSQL call); OpenBLAS must be set to
- * one thread while it runs.
- */
-extern void block_score(UserBlock *b, const ServeModel *sm, BlockScratch *s);
-/*
- * The same in parts, for a block scored on threads of its own while this
- * backend goes on: block_score_begin sets the job up (here, before the
- * threads start); block_score_workers scores on s->threads - 1 threads (one
- * when s->threads is 1), the first the calling one; block_score_help joins
- * them from this backend once it is free (with s->threads > 1, so that at
- * most s->threads threads score at once), and block_score_stop leaves the
- * users no thread has taken (the block is then not emitted).
+ * Score the block's users into b->top: plain numeric work (no PostgreSQL
+ * call), OpenBLAS set to one thread while it runs.  block_score_begin sets
+ * the job up (on this backend, before any thread starts); then either
+ * block_score_all scores it here on s->threads threads, this one among
+ * them, or, for a block scored on threads of its own while this backend
+ * goes on, block_score_workers scores on s->threads - 1 threads (one when
+ * s->threads is 1), the first the calling one; block_score_help joins them
+ * from this backend once it is free (with s->threads > 1, so that at most
+ * s->threads threads score at once), and block_score_stop leaves the users
+ * no thread has taken (the block is then not emitted).
  */
 extern void block_score_begin(UserBlock *b, const ServeModel *sm, BlockScratch *s);
+extern void block_score_all(BlockScratch *s);
 extern void block_score_workers(BlockScratch *s);
 extern void block_score_help(BlockScratch *s);
 extern void block_score_stop(BlockScratch *s);

@@ -122,10 +122,10 @@ echo "explain(user, item) at T = 50, 1 thread: $(percentiles explain) (target p5
 
 # 3. refresh_recommendations alone, then under 2 readers of the view
 $PSQL -c "SET animerec.progress_notices = off" -c "CALL animerec.refresh_recommendations('bench', k => 10)"
-refresh_rate() {	# users/s of one refresh with animerec.threads = 2
+refresh_rate() {	# users/s of one refresh with animerec.threads = 2, by role $1 (default: the superuser)
 	local start end
 	start=$(date +%s.%N)
-	PGOPTIONS="-c animerec.threads=2" $PSQL -c "SET animerec.progress_notices = off" \
+	PGUSER=${1:-$PGUSER} PGOPTIONS="-c animerec.threads=2" $PSQL -c "SET animerec.progress_notices = off" \
 		-c "CALL animerec.refresh_recommendations('bench', k => 10)"
 	end=$(date +%s.%N)
 	echo "$USERS / ($end - $start)" | bc
@@ -167,13 +167,7 @@ SELECT animerec.grant_serving('bench', 'bench_dashboard');
 GRANT SELECT ON public.bench_items, public.bench_recommendations TO bench_dashboard;
 SQL
 echo "refresh_recommendations(k => 10), animerec.threads = 2, by the model's owner role (no superuser):" \
-	"$(for r in $(seq "$RUNS"); do
-		start=$(date +%s.%N)
-		PGUSER=bench_manager PGOPTIONS="-c animerec.threads=2" $PSQL -c "SET animerec.progress_notices = off" \
-			-c "CALL animerec.refresh_recommendations('bench', k => 10)"
-		end=$(date +%s.%N)
-		echo "$USERS / ($end - $start)" | bc
-	done | median) users/s (median of $RUNS)"
+	"$(for r in $(seq "$RUNS"); do refresh_rate bench_manager; done | median) users/s (median of $RUNS)"
 echo "the whole view read by a role with a serving grant only (count(*) of $((10 * USERS)) rows):" \
 	"$(for r in 1 2 3 4 5; do
 		PGUSER=bench_dashboard $PSQL <<'SQL' | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
