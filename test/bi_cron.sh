@@ -8,7 +8,8 @@
 # animerec.recommendations within a deadline.  pg_cron 1.4 (Debian 12) has
 # no seconds schedules, so the job runs every minute and the test polls for
 # up to CRON_DEADLINE seconds (default 150); a pg_cron with '5 seconds'
-# schedules gets one.  TAP output.  Run from scripts/test (needs the
+# schedules gets one.  Last, the plan of a refresh's MERGE (auto_explain) is a
+# hash join even in a session that turned hash joins off.  TAP output.  Run from scripts/test (needs the
 # extension installed and postgresql-15-cron).
 set -u
 cd "$(dirname "$0")/.."
@@ -80,4 +81,26 @@ is "$($PSQL -At -c "SELECT d.status FROM cron.job_run_details d JOIN cron.job j 
                     WHERE j.jobname = 'animerec_refresh' ORDER BY d.start_time LIMIT 1")" succeeded \
 	"pg_cron records the run as succeeded"
 $PSQL -c "SELECT cron.unschedule('animerec_refresh')" >/dev/null
+
+# 3. the refresh's MERGE runs as a hash join whatever the session's planner settings and the
+# table's statistics (without the procedure's own settings, a session that turned hash joins
+# off gets a nested loop or a merge join): auto_explain shows the plans of the statements the
+# procedure runs as NOTICEs; merge_plan is the MERGE's (from its top node to the next NOTICE)
+plans=$($PSQL 2>&1 >/dev/null <<'SQL'
+LOAD 'auto_explain';
+SET auto_explain.log_min_duration = 0;
+SET auto_explain.log_nested_statements = on;
+SET auto_explain.log_level = notice;
+SET animerec.progress_notices = off;
+SET enable_hashjoin = off;
+CALL animerec.refresh_recommendations('cron_m', k => 4);
+SQL
+)
+merge_plan=$(echo "$plans" | awk '/^Query Text: *MERGE INTO animerec.recommendations/ {q = 1; next}
+	q && /^(NOTICE|Query Text)/ {exit} q && /^Merge on/ {p = 1} p')
+echo "$merge_plan" | sed 's/^/#   /' | head -12
+ok 'echo "$merge_plan" | grep -qE "Hash (Left|Right) Join"' "the refresh's MERGE joins by hashing, in a session with enable_hashjoin off"
+ok '! echo "$merge_plan" | grep -qE "Nested Loop|Merge( Left| Right| Full| Anti| Semi)? Join"' "and never by a nested loop or a merge join"
+is "$($PSQL -At -c "SELECT count(*) = 4 * (SELECT count(DISTINCT user_id) FROM demo_ratings) FROM animerec.recommendations WHERE model = 'cron_m'")" t \
+	"that refresh wrote k = 4 rows for every user"
 done_testing

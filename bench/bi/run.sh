@@ -22,13 +22,18 @@
 #      (the model's owner role; median of RUNS) and a read of the whole view by
 #      a role with nothing but a serving grant (count(*), median of 5), both
 #      under the table's row-level security, which a superuser bypasses
-# Environment: PG_CONFIG, USERS (5000), SECONDS_PER_RUN (10), RUNS (3),
+#   5. a second model of BIG_USERS users (default 50,000; 0 skips it, demo data
+#      of seed 2 with the same weights): recommend_all over it, its first
+#      refresh and a second one right after (the first writes 10 * BIG_USERS
+#      rows, the second updates them in place)
+# Environment: PG_CONFIG, USERS (5000), BIG_USERS (50000), SECONDS_PER_RUN (10), RUNS (3),
 # ONLY=batch (part 1 only: it runs on versions without explain or refresh).
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
 
 USERS=${USERS:-5000}
+BIG_USERS=${BIG_USERS:-50000}
 SECS=${SECONDS_PER_RUN:-10}
 RUNS=${RUNS:-3}
 OUT=$(mktemp -d /tmp/animerec-bench.XXXXXX)
@@ -175,5 +180,36 @@ echo "the whole view read by a role with a serving grant only (count(*) of $((10
 SELECT count(*) FROM public.bench_recommendations \g /dev/null
 SQL
 	done | median) ms (median of 5)"
+
+# 5. a larger model beside it: recommend_all over its BIG_USERS users, then its first refresh
+# (every row inserted) and a second one right after (every row updated in place; the MERGE's hash
+# of the model's rows is larger than work_mem and goes to disk in batches)
+if [ "$BIG_USERS" -gt 0 ]; then
+	$PSQL >/dev/null <<SQL
+CREATE TABLE big_ratings AS SELECT user_id, item_id * 10 AS item_id, rating, rated_at
+                              FROM animerec.demo_ratings($BIG_USERS, 2000, 2);
+CREATE INDEX ON big_ratings (user_id, rated_at);
+ANALYZE big_ratings;
+INSERT INTO animerec.models (name, version, status, active, ratings_table, user_col, item_col,
+                             rating_col, order_col, items_table, item_key, hyperparams, weights)
+SELECT 'big', 1, 'ready', true, 'public.big_ratings', 'user_id', 'item_id', 'rating', 'rated_at',
+       'public.bench_items', 'item_id', '{}', weights FROM animerec.models WHERE name = 'bench';
+SQL
+	# seconds of SQL $1 with animerec.threads = 2
+	big_secs() {
+		local start end
+		start=$(date +%s.%N)
+		PGOPTIONS="-c animerec.threads=2" $PSQL -c "SET animerec.progress_notices = off" -c "$1" >/dev/null
+		end=$(date +%s.%N)
+		echo "$end - $start" | bc
+	}
+	all=$(big_secs "SELECT count(*) FROM animerec.recommend_all(10, 'big')")
+	first=$(big_secs "CALL animerec.refresh_recommendations('big', k => 10)")
+	second=$(big_secs "CALL animerec.refresh_recommendations('big', k => 10)")
+	rows=$($PSQL -At -c "SELECT count(*) FROM animerec.recommendations WHERE model = 'big'")
+	printf "a second model of %d users (%d rows written), animerec.threads = 2: recommend_all %.0f users/s; first refresh %.0f users/s; second, right after, %.0f users/s\n" \
+		"$BIG_USERS" "$rows" "$(echo "$BIG_USERS / $all" | bc -l)" "$(echo "$BIG_USERS / $first" | bc -l)" \
+		"$(echo "$BIG_USERS / $second" | bc -l)"
+fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "${KEEP_OUT:-}" ] || rm -rf "$OUT"
