@@ -1,6 +1,6 @@
 /*
  * refresh_progress.c — progress of refresh_recommendations, which writes the
- * rows of one recommend_all scan over every user in a single INSERT (so that
+ * rows of one recommend_all scan over every user in a single MERGE (so that
  * the scan's pipeline of blocks never drains between calls): a function
  * evaluated on each row it writes counts the users and reports every
  * block_users of them (the procedure reports the total at the end).
@@ -13,7 +13,7 @@
 
 #include "animerec.h"
 
-/* the count of one INSERT's rows, kept in the call site's fn_extra */
+/* the count of one MERGE's rows, kept in the call site's fn_extra */
 typedef struct RefreshCount
 {
 	int64		users;			/* users seen so far */
@@ -40,10 +40,10 @@ PG_FUNCTION_INFO_V1(animerec_refresh_progress);
 /*
  * _refresh_progress(model text, version int, user_id bigint, block_users int)
  *   -> boolean (always true)
- * Called on every row a refresh inserts, in the scan's order (ascending
+ * Called on every row a refresh writes, in the scan's order (ascending
  * users): each new user_id is counted, and every block_users users the
- * count is reported.  It is the INSERT's filter, so a NULL argument is an
- * error rather than a row left out.
+ * count is reported.  It is the filter of the MERGE's source, so a NULL
+ * argument is an error rather than a row left out.
  */
 Datum
 animerec_refresh_progress(PG_FUNCTION_ARGS)
