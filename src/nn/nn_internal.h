@@ -475,11 +475,14 @@ void		nn_project_backward(const float *proj, int32_t D, int32_t H, int32_t P,
 void		nn_item_output_backward(const nn_model *m, const float *dout, nn_model *g,
 									nn_touched *touched);
 
+/* floats of nn_output_full's workspace for N items of D floats */
+size_t		nn_output_full_work_floats(int32_t N, int32_t D);
+
 /*
  * Full-softmax cross-entropy of P positions: U (P, D), targets (P) in 1..N,
  * out (N+1, D), bias (N+1).  Returns the summed loss; writes dU (P, D) and
  * adds into dout (N+1, D) and dbias (N+1) the gradients of scale * loss.
- * work has NN_OUTPUT_CHUNK * (N + D + 2) + N floats.
+ * work has nn_output_full_work_floats(N, D) floats.
  */
 double		nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 						   const int32_t *targets, const float *out, const float *bias,

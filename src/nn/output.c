@@ -313,10 +313,22 @@ max_row_norm(const float *x, int32_t rows, int32_t D)
 #define NN_TINY_SUM 1e-20f
 
 /*
+ * floats of nn_output_full's workspace for N items of D floats: a chunk's
+ * exponentials (NN_OUTPUT_CHUNK, N), its rows of U times w
+ * (NN_OUTPUT_CHUNK, D), w and z (NN_OUTPUT_CHUNK each), ones (N) and the
+ * transposed sum (D, N)
+ */
+size_t
+nn_output_full_work_floats(int32_t N, int32_t D)
+{
+	return (size_t) NN_OUTPUT_CHUNK * ((size_t) N + D + 2) + (size_t) N + (size_t) D * N;
+}
+
+/*
  * Full-softmax cross-entropy of P positions: U (P, D), targets (P) in 1..N,
  * out (N+1, D), bias (N+1).  Returns the summed loss; writes dU (P, D) and
  * adds into dout (N+1, D) and dbias (N+1) the gradients of scale * loss.
- * work has NN_OUTPUT_CHUNK * (N + D + 2) + N floats.  Column 0 (padding) is
+ * work has nn_output_full_work_floats(N, D) floats.  Column 0 (padding) is
  * left out.
  *
  * One pass over the logits: each row is exponentiated against a shift known
@@ -327,6 +339,11 @@ max_row_norm(const float *x, int32_t rows, int32_t D)
  * normalisation w_p = scale / z_p then goes into the small operands:
  *   dU = diag(w) E out - scale out[targets]
  *   dout += E^T diag(w) U - scale onehot^T U,  dbias += E^T w - scale onehot.
+ * The product E^T diag(w) U is summed over the chunks transposed, as
+ * (diag(w) U)^T E (D, N), and added into dout once at the end: with E as
+ * its second operand in its own layout, the BLAS packs it faster than as a
+ * transposed first one (1.6-1.7 times the GFLOP/s at chunks of 128 x 9,724
+ * items, D 64, OpenBLAS Zen).
  */
 double
 nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
@@ -338,6 +355,7 @@ nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 	float	   *w = Uw + (size_t) NN_OUTPUT_CHUNK * D;	/* (chunk) */
 	float	   *z = w + NN_OUTPUT_CHUNK;	/* (chunk) row sums */
 	float	   *ones = z + NN_OUTPUT_CHUNK; /* (N) */
+	float	   *doutT = ones + N;	/* (D, N): sum over the chunks of (diag(w) U)^T E */
 	float		out_norm = max_row_norm(out + D, N, D);
 	float		bias_max = -INFINITY,
 				shift,
@@ -357,6 +375,7 @@ nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 		bias_max = bias[j] > bias_max ? bias[j] : bias_max;
 		ones[j - 1] = 1.0f;
 	}
+	memset(doutT, 0, sizeof(float) * (size_t) D * N);
 	for (p0 = 0; p0 < P; p0 += NN_OUTPUT_CHUNK)
 	{
 		const float *Uc = U + (size_t) p0 * D;
@@ -393,8 +412,8 @@ nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 		}
 		nn_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, D, N, 1.0f, E, N,
 				 out + D, D, 0.0f, dUc, D);
-		nn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, c, 1.0f, E, N,
-				 Uw, D, 1.0f, dout + D, D);
+		nn_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, N, c, 1.0f, Uw, D,
+				 E, N, 1.0f, doutT, N);
 		nn_sgemv(CblasRowMajor, CblasTrans, c, N, 1.0f, E, N, w, 1, 1.0f, dbias + 1, 1);
 		for (r = 0; r < c; r++)
 		{
@@ -411,6 +430,9 @@ nn_output_full(int32_t N, int32_t D, int32_t P, const float *U,
 			dbias[t] -= scale;
 		}
 	}
+	for (j = 0; j < N; j++)
+		for (d = 0; d < D; d++)
+			dout[(size_t) (j + 1) * D + d] += doutT[(size_t) d * N + j];
 	return loss;
 }
 

@@ -141,7 +141,7 @@ carve(nn_trainer *t, nn_arena *a)
 	t->out = nn_arena_take(a, sizeof(float) * N1 * D);
 	t->dout = nn_arena_take(a, sizeof(float) * N1 * D);
 	t->logits = nn_arena_take(a, sizeof(float) * (sampled ? NN_OUTPUT_CHUNK * (K + 1) :
-												  NN_OUTPUT_CHUNK * (N1 + D + 1) + N1));
+												  nn_output_full_work_floats(cfg->n_items, cfg->dim)));
 	t->neg = sampled ? nn_arena_take(a, sizeof(int32_t) * K) : NULL;
 	t->nout = sampled ? nn_arena_take(a, sizeof(float) * K * D) : NULL;
 	t->dnout = sampled ? nn_arena_take(a, sizeof(float) * K * D) : NULL;

@@ -441,7 +441,7 @@ test_full_reference(void)
 				dU[40 * 3],
 				dout[10 * 3] = {0},
 				dbias[10] = {0};
-	float	   *work = malloc(sizeof(float) * (NN_OUTPUT_CHUNK * (N + D + 2) + N));
+	float	   *work = malloc(sizeof(float) * nn_output_full_work_floats(N, D));
 	double		rdU[40 * 3],
 				rdout[10 * 3] = {0},
 				rdbias[10] = {0},
@@ -533,7 +533,7 @@ test_output(void)
 	c.out = malloc(sizeof(float) * (c.N + 1) * c.D);
 	c.bias = malloc(sizeof(float) * (c.N + 1));
 	c.logq = malloc(sizeof(float) * (c.N + 1));
-	c.logits = malloc(sizeof(float) * (NN_OUTPUT_CHUNK * (c.N + c.D + 2) + c.N));
+	c.logits = malloc(sizeof(float) * nn_output_full_work_floats(c.N, c.D));
 	c.nout = malloc(sizeof(float) * c.K * c.D);
 	c.dnout = malloc(sizeof(float) * c.K * c.D);
 	c.targets = malloc(sizeof(int32_t) * c.P);
