@@ -7,7 +7,8 @@
 #   e.g. bench/ab.sh 7167447 HEAD 3 bench/bi/run.sh
 #
 # Checks A and B out into worktrees of their own, gives both this tree's
-# bench/ (so that the benchmark is the same and only the extension differs),
+# bench/ (so that the benchmark is the same and only the extension and the
+# numeric core differ; bench/bin is left out, so each side builds its own),
 # and runs COMMAND in each, A B A B ..., ROUNDS times, with PG_CONFIG and the
 # rest of the environment as given.  Every line of output is prefixed with the
 # round and the side (A or B with its commit).  The worktrees go at exit.
@@ -30,6 +31,9 @@ git worktree add -q --detach "$dir/B" "$b"
 for side in A B; do
 	rm -rf "${dir:?}/$side/bench"
 	cp -r bench "$dir/$side/bench"
+	# the benchmark programs are built from each side's own numeric core (copied, they
+	# would be this tree's, newer than the side's sources, and make would keep them)
+	rm -rf "${dir:?}/$side/bench/bin"
 done
 echo "A = $a ($(git log -1 --format=%s "$a" | cut -c1-60)), B = $b ($(git log -1 --format=%s "$b" | cut -c1-60))"
 for r in $(seq "$rounds"); do
