@@ -9,8 +9,8 @@
 # no seconds schedules, so the job runs every minute and the test polls for
 # up to CRON_DEADLINE seconds (default 150); a pg_cron with '5 seconds'
 # schedules gets one.  Last, the plan of a refresh's MERGE (auto_explain) is a
-# hash join even in a session that turned hash joins off.  TAP output.  Run from scripts/test (needs the
-# extension installed and postgresql-15-cron).
+# hash join even in a session that turned hash joins off.  TAP output.  Run
+# from scripts/test (needs the extension installed and postgresql-15-cron).
 set -u
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
