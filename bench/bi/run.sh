@@ -74,6 +74,15 @@ percentiles() {
 }
 # median of the numbers on stdin
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# seconds of SQL $2 with animerec.threads = $1 and progress NOTICEs off, by role $3 (default: the superuser)
+secs() {
+	local start end
+	start=$(date +%s.%N)
+	PGUSER=${3:-$PGUSER} PGOPTIONS="-c animerec.threads=$1" $PSQL -c "SET animerec.progress_notices = off" \
+		-c "$2" >/dev/null
+	end=$(date +%s.%N)
+	echo "$end - $start" | bc
+}
 
 # 0. reading the histories: recommend_all's query over every user (src/serve.c history_sql) in
 # the order it reads them, each user's rows oldest first, and in recommend's order, newest first,
@@ -104,10 +113,7 @@ SQL
 done | median | xargs printf "first row through a cursor (DECLARE; FETCH 1), 1 thread: %.1f ms (median of 5)\n"
 for threads in 1 2; do
 	for r in $(seq "$RUNS"); do
-		start=$(date +%s.%N)
-		PGOPTIONS="-c animerec.threads=$threads" $PSQL -At -c "SELECT count(*) FROM animerec.recommend_all(10, 'bench')" >/dev/null
-		end=$(date +%s.%N)
-		echo "$USERS / ($end - $start)" | bc
+		echo "$USERS / $(secs "$threads" "SELECT count(*) FROM animerec.recommend_all(10, 'bench')")" | bc
 	done | median | xargs printf "recommend_all(10) over all $USERS users, animerec.threads = $threads: %d users/s (median of $RUNS)\n"
 done
 if [ "${ONLY:-}" = batch ]; then
@@ -128,12 +134,7 @@ echo "explain(user, item) at T = 50, 1 thread: $(percentiles explain) (target p5
 # 3. refresh_recommendations alone, then under 2 readers of the view
 $PSQL -c "SET animerec.progress_notices = off" -c "CALL animerec.refresh_recommendations('bench', k => 10)"
 refresh_rate() {	# users/s of one refresh with animerec.threads = 2, by role $1 (default: the superuser)
-	local start end
-	start=$(date +%s.%N)
-	PGUSER=${1:-$PGUSER} PGOPTIONS="-c animerec.threads=2" $PSQL -c "SET animerec.progress_notices = off" \
-		-c "CALL animerec.refresh_recommendations('bench', k => 10)"
-	end=$(date +%s.%N)
-	echo "$USERS / ($end - $start)" | bc
+	echo "$USERS / $(secs 2 "CALL animerec.refresh_recommendations('bench', k => 10)" "${1:-}")" | bc
 }
 echo "refresh_recommendations(k => 10), animerec.threads = 2, alone:" \
 	"$(for r in $(seq "$RUNS"); do refresh_rate; done | median) users/s (median of $RUNS; target >= 4000)"
@@ -195,17 +196,9 @@ INSERT INTO animerec.models (name, version, status, active, ratings_table, user_
 SELECT 'big', 1, 'ready', true, 'public.big_ratings', 'user_id', 'item_id', 'rating', 'rated_at',
        'public.bench_items', 'item_id', '{}', weights FROM animerec.models WHERE name = 'bench';
 SQL
-	# seconds of SQL $1 with animerec.threads = 2
-	big_secs() {
-		local start end
-		start=$(date +%s.%N)
-		PGOPTIONS="-c animerec.threads=2" $PSQL -c "SET animerec.progress_notices = off" -c "$1" >/dev/null
-		end=$(date +%s.%N)
-		echo "$end - $start" | bc
-	}
-	all=$(big_secs "SELECT count(*) FROM animerec.recommend_all(10, 'big')")
-	first=$(big_secs "CALL animerec.refresh_recommendations('big', k => 10)")
-	second=$(big_secs "CALL animerec.refresh_recommendations('big', k => 10)")
+	all=$(secs 2 "SELECT count(*) FROM animerec.recommend_all(10, 'big')")
+	first=$(secs 2 "CALL animerec.refresh_recommendations('big', k => 10)")
+	second=$(secs 2 "CALL animerec.refresh_recommendations('big', k => 10)")
 	rows=$($PSQL -At -c "SELECT count(*) FROM animerec.recommendations WHERE model = 'big'")
 	printf "a second model of %d users (%d rows written), animerec.threads = 2: recommend_all %.0f users/s; first refresh %.0f users/s; second, right after, %.0f users/s\n" \
 		"$BIG_USERS" "$rows" "$(echo "$BIG_USERS / $all" | bc -l)" "$(echo "$BIG_USERS / $first" | bc -l)" \
