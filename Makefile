@@ -99,11 +99,11 @@ $(NN_BIN)/%: test/nn/%.c $(NN_OBJS) $(CORE_HDRS) test/nn/tap.h
 
 # The benchmark compiles the core exactly as the extension does (PGXS CFLAGS
 # plus NN_OPT_CFLAGS, no -march: src/nn/blas.c chooses the OpenBLAS kernel by CPU
-# at run time), so
-# the in-database speed is the benchmark's.
+# at run time), so the in-database speed is the benchmark's; NN_BENCH_CFLAGS adds
+# flags for a benchmark's variant (bench/simd_width.sh: -DNN_SIMD_NO_V4).
 bench/bin/%: bench/%.c $(NN_SRCS) $(wildcard src/nn/*.h bench/*.h)
 	@mkdir -p $(dir $@)
-	$(NN_CC) $(CFLAGS) $(NN_OPT_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(NN_SRCS) -lm
+	$(NN_CC) $(CFLAGS) $(NN_OPT_CFLAGS) $(NN_BENCH_CFLAGS) -Isrc $(BLAS_CFLAGS) -o $@ $< $(NN_SRCS) -lm
 
 .PHONY: unittest unittest-asan unittest-valgrind prove bench
 # the serving tests build their model blobs with test/nn/bin/make_blob

@@ -104,11 +104,18 @@ nn_gemm_packed_width(int32_t width, int32_t n, int32_t G, int32_t K, const float
 static pthread_once_t width_once = PTHREAD_ONCE_INIT;
 static int32_t width_chosen;
 
-/* pthread_once: 16-float vectors on an x86-64-v4 CPU (AVX-512 saved by the OS), else 8 */
+/*
+ * pthread_once: 16-float vectors on an x86-64-v4 CPU (AVX-512 saved by the
+ * OS), else 8 (always 8 in a benchmark's build with NN_SIMD_NO_V4)
+ */
 static void
 choose_width(void)
 {
+#ifdef NN_SIMD_NO_V4
+	width_chosen = 8;
+#else
 	width_chosen = strcmp(nn_cpu_level(nn_cpu_features()), "x86-64-v4") == 0 ? 16 : 8;
+#endif
 }
 
 /* the vector width nn_gemm_packed uses on this CPU: 16 floats with AVX-512, else 8 */

@@ -106,7 +106,10 @@ float		nn_rng_normal(nn_rng *r);
  * 4-float accumulators (nn_v4f) fix the order of every sum whichever clone
  * runs.
  */
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && defined(NN_SIMD_NO_V4)
+/* a benchmark's build without the AVX-512 code (bench/simd_width.sh) */
+#define NN_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#elif defined(__x86_64__) && defined(__GNUC__)
 #define NN_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define NN_SIMD_CLONES
