@@ -40,11 +40,13 @@
 #include "nn/blas.h"
 #include <math.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
@@ -80,6 +82,7 @@ typedef struct Stream
 	bool		first_scored;	/* the first block has been scored (on this thread) */
 	MemoryContextCallback on_reset; /* waits for the job before cxt goes */
 	char	   *portal;			/* name of the open cursor over the histories; NULL once closed */
+	bool		holdable;		/* that cursor is WITH HOLD, as the one reading this scan */
 	HistoryRow *rows;			/* (FETCH_ROWS) the last rows fetched */
 	int			n_rows;
 	int			next_row;		/* the first row not yet added to a block */
@@ -136,11 +139,23 @@ recommend_all_wait_scoring(bool finish)
 			stream_wait(scoring_scans[i], finish);
 }
 
-/* MemoryContextCallback: the scan's memory goes (its end, an error): wait for its job first */
+/*
+ * MemoryContextCallback: the scan's memory goes (its end, an error, its
+ * cursor closed): wait for its job first.  A holdable histories' cursor
+ * still open (the scan's own cursor closed before reading to its end) is
+ * closed too, outside an aborting (sub)transaction, which drops it itself:
+ * else COMMIT would read it to its end and keep it for the session.
+ */
 static void
 stream_memory_reset(void *arg)
 {
-	stream_wait((Stream *) arg, false);
+	Stream	   *st = (Stream *) arg;
+	Portal		portal;
+
+	stream_wait(st, false);
+	if (st->holdable && st->portal != NULL && IsTransactionState() &&
+		(portal = SPI_cursor_find(st->portal)) != NULL)
+		SPI_cursor_close(portal);
 }
 
 /*
@@ -382,7 +397,11 @@ stream_advance(Stream *st)
 	history_become_reader(hp, &st->acc, &su);
 	portal = SPI_cursor_find(st->portal);
 	if (portal == NULL)
-		elog(ERROR, "recommend_all's cursor \"%s\" is gone", st->portal);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_CURSOR_STATE),
+				 errmsg("recommend_all can no longer read the histories of this scan"),
+				 errdetail("Its reading began in a subtransaction that has since been rolled back (ROLLBACK TO SAVEPOINT, or an exception block)."),
+				 errhint("Run the query or declare the cursor again; fetch a recommend_all cursor's first rows outside the savepoint you may roll back.")));
 	spi = MemoryContextSwitchTo(st->cxt);
 	while (tuplestore_tuple_count(st->out) == 0)
 	{
@@ -468,9 +487,17 @@ stream_begin(FunctionCallInfo fcinfo, TupleDesc tupdesc)
 	SPI_connect();
 	hp = get_history_plan(st->sm, &st->acc);	/* says once when the ratings table lacks an index */
 	history_become_reader(hp, &st->acc, &su);
-	/* planned for the first rows (cursor_tuple_fraction): e.g. an index scan
-	 * and an incremental sort rather than sorting the whole table first */
-	plan = SPI_prepare_cursor(sql, st->wanted ? 1 : 0, argtypes, CURSOR_OPT_FAST_PLAN);
+	/*
+	 * Planned for the first rows (cursor_tuple_fraction): e.g. an index scan
+	 * and an incremental sort rather than sorting the whole table first.
+	 * Read through a WITH HOLD cursor, the histories' cursor is holdable too:
+	 * at COMMIT, PostgreSQL runs the held cursor to its end, and may take
+	 * the portals in any order, so ours must outlive that commit (it is
+	 * then kept, its rows read to the end, and we read on from them).
+	 */
+	st->holdable = ActivePortal != NULL && (ActivePortal->cursorOptions & CURSOR_OPT_HOLD);
+	plan = SPI_prepare_cursor(sql, st->wanted ? 1 : 0, argtypes,
+							  CURSOR_OPT_FAST_PLAN | (st->holdable ? CURSOR_OPT_HOLD : 0));
 	if (plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, values, NULL, true);

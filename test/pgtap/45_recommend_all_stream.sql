@@ -11,7 +11,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS animerec;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(15);
+SELECT plan(20);
 
 DROP SCHEMA IF EXISTS tap_stream CASCADE;
 CREATE SCHEMA tap_stream;
@@ -147,6 +147,61 @@ SELECT cmp_ok((:read_limit - :read_before)::bigint, '<', (SELECT count(*) / 4 FR
               'LIMIT 10 reads less than a quarter of the ratings');
 SELECT cmp_ok(pg_temp.rows_read() - :read_limit, '>=', (SELECT count(*) FROM tap_stream.demo_ratings),
               'while the whole answer reads them all (the counter counts)');
+
+-- WITH HOLD cursors (psqlODBC's declare/fetch): COMMIT runs them to their end and keeps
+-- their rows, whatever order it takes the portals in (it depends on the cursors' names)
+CREATE TEMP TABLE tap_hold_log (name text);
+CREATE FUNCTION pg_temp.held_rest_mismatches(name text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    c refcursor := name;
+    r record;
+    pos bigint := 10;
+    bad bigint := 0;
+BEGIN
+    LOOP
+        FETCH c INTO r;
+        EXIT WHEN NOT FOUND;
+        pos := pos + 1;
+        bad := bad + (SELECT count(*) FROM tap_all a WHERE a.n = pos
+                      AND (a.user_id, a.rank, a.item_id) IS DISTINCT FROM (r.user_id, r.rank, r.item_id));
+    END LOOP;
+    CLOSE c;
+    RETURN bad + abs(pos - (SELECT count(*) FROM tap_all));
+END $$;
+\o /dev/null
+SELECT s FROM unnest(ARRAY['h', 'c1', 'cur', 'recs', 'x', 'y', 'z', 'q']) AS c(name),
+     LATERAL unnest(ARRAY['BEGIN', format('INSERT INTO tap_hold_log VALUES (%L)', name),
+                          format('DECLARE %I CURSOR WITH HOLD FOR SELECT user_id, rank, item_id FROM animerec.recommend_all(4, %L)',
+                                 name, 'tap_stream'),
+                          format('FETCH 10 FROM %I', name), 'COMMIT']) AS s \gexec
+\o
+SELECT is((SELECT count(*) FROM tap_hold_log), 8::bigint,
+          'transactions that read a WITH HOLD recommend_all cursor commit (8 cursor names)');
+SELECT is((SELECT sum(pg_temp.held_rest_mismatches(name)) FROM tap_hold_log), 0::numeric,
+          'after the commit each held cursor goes on with the rest of the answer');
+BEGIN;
+DECLARE tap_h CURSOR WITH HOLD FOR SELECT * FROM animerec.recommend_all(4, 'tap_stream');
+\o /dev/null
+FETCH 10 FROM tap_h;
+\o
+CLOSE tap_h;
+COMMIT;
+SELECT is((SELECT count(*) FROM pg_backend_memory_contexts WHERE name = 'PortalHoldContext'), 0::bigint,
+          'no reading of the histories is left held after the cursors closed (one before its commit)');
+-- the first rows fetched in a savepoint that is rolled back: a clear error, not a crash
+BEGIN;
+DECLARE tap_s CURSOR FOR SELECT user_id, rank, item_id FROM animerec.recommend_all(4, 'tap_stream');
+SAVEPOINT before_fetch;
+\o /dev/null
+FETCH 40 FROM tap_s;
+\o
+ROLLBACK TO SAVEPOINT before_fetch;
+SELECT results_eq($$FETCH 1 FROM tap_s$$, $$SELECT user_id, rank, item_id FROM tap_all WHERE n = 41$$,
+                  'after ROLLBACK TO SAVEPOINT the cursor still gives the rows of the block in hand');
+SELECT throws_ok('MOVE ALL IN tap_s', '24000', 'recommend_all can no longer read the histories of this scan',
+                 'past the block in hand, a cursor whose reading began in a rolled-back savepoint fails with 24000');
+CLOSE tap_s;
+COMMIT;
 
 SELECT * FROM finish();
 \o /dev/null
