@@ -405,13 +405,28 @@ BEGIN
     IF m.items_table IS NULL THEN
         RETURN NULL;
     END IF;
-    items := m.items_table::regclass;
+    items := pg_catalog.to_regclass(m.items_table);
+    IF items IS NULL THEN
+        RAISE WARNING 'no view of model "%": its items table % does not exist', model, m.items_table
+            USING HINT = 'The recommendations are in animerec.recommendations; train a version with an existing items table for the view.';
+        RETURN NULL;
+    END IF;
+    IF pg_catalog.octet_length(_recommendations_view.model || '_recommendations') > 63 THEN
+        RAISE WARNING 'no view of model "%": its name "%_recommendations" is longer than 63 bytes', model, model
+            USING HINT = 'The recommendations are in animerec.recommendations; create a view over them yourself.';
+        RETURN NULL;
+    END IF;
     view_name := pg_catalog.format('%I.%I',
                                    (SELECT n.nspname FROM pg_catalog.pg_class c
                                       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                                      WHERE c.oid = items),
                                    _recommendations_view.model || '_recommendations');
     IF pg_catalog.to_regclass(view_name) IS NOT NULL THEN
+        IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(view_name)) <> 'v' THEN
+            RAISE WARNING 'no view of model "%": % exists and is not a view', model, view_name
+                USING HINT = 'Rename or drop that relation; the next refresh then creates the view.';
+            RETURN NULL;
+        END IF;
         RETURN view_name::regclass;
     END IF;
     SELECT pg_catalog.string_agg(pg_catalog.format('i.%I AS %I', a.attname,
@@ -475,6 +490,7 @@ DECLARE
     n bigint;
     notices boolean := coalesce(pg_catalog.current_setting('animerec.progress_notices', true), 'on')::boolean;
     stamp timestamptz := pg_catalog.clock_timestamp();   -- this refresh's computed_at
+    shown text;                                           -- model, as application_name shows it
 BEGIN
     IF model IS NULL OR k IS NULL OR block_users IS NULL THEN
         RAISE EXCEPTION 'model, k and block_users must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -514,13 +530,29 @@ BEGIN
      WHERE r.model = refresh_recommendations.model AND r.computed_at <> stamp;
     SELECT pg_catalog.count(*) INTO n FROM animerec.recommendations r
      WHERE r.model = refresh_recommendations.model AND r.rank = 1;
+    -- (application_name holds 63 bytes: a long name is cut short, not the count)
+    shown := model;
+    WHILE pg_catalog.octet_length(pg_catalog.format('animerec refresh %s: %s users, done', shown, n)) > 63 LOOP
+        shown := pg_catalog.left(shown, -1);
+    END LOOP;
     PERFORM pg_catalog.set_config('application_name',
-                                  pg_catalog.format('animerec refresh %s: %s users, done', model, n), true);
+                                  pg_catalog.format('animerec refresh %s: %s users, done', shown, n), true);
     IF notices THEN
         RAISE NOTICE 'refresh of "%" version %: % users, done', model, m.version, n;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM animerec.models x
                     WHERE x.name = refresh_recommendations.model AND x.active AND x.version = m.version) THEN
+        IF NOT EXISTS (SELECT 1 FROM animerec.models x WHERE x.name = refresh_recommendations.model) THEN
+            RAISE EXCEPTION 'model "%" was dropped during the refresh', model
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = pg_catalog.format('The refresh began with version %s; nothing was written.', m.version);
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM animerec.models x WHERE x.name = refresh_recommendations.model AND x.active) THEN
+            RAISE EXCEPTION 'model "%" was deactivated during the refresh', model
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = pg_catalog.format('The refresh began with version %s; nothing was written.', m.version),
+                      HINT = 'Activate a version with animerec.activate(name, version), then call refresh_recommendations again.';
+        END IF;
         RAISE EXCEPTION 'model "%" was activated during the refresh', model
             USING ERRCODE = 'serialization_failure',
                   DETAIL = pg_catalog.format('The refresh began with version %s.', m.version),
@@ -531,6 +563,59 @@ END
 $$;
 COMMENT ON PROCEDURE refresh_recommendations(text, int, int) IS
     'replace the rows of model in animerec.recommendations by the top k of every user of its ratings table (one recommend_all scan in one MERGE, rows updated in place; progress every block_users users as NOTICEs and in application_name), all at once when the transaction commits; creates the view <model>_recommendations beside the items table on first use; managers of the model only';
+
+-- drop_model(name, version): delete one version, or every version and the name
+-- (and then the name's rows of animerec.recommendations, sql/install/47_bi_tables.sql)
+CREATE OR REPLACE FUNCTION drop_model(name text, version int DEFAULT NULL) RETURNS int
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n int;
+BEGIN
+    IF drop_model.name IS NULL THEN
+        RAISE EXCEPTION 'name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM animerec._check_manager(drop_model.name);
+    -- not while the name trains: a training holds this key for its whole run (src/train_lock.c)
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('animerec.train'),
+                                                pg_catalog.hashtext(drop_model.name)) THEN
+        RAISE EXCEPTION 'model "%" is being trained by another session', drop_model.name
+            USING ERRCODE = 'lock_not_available',
+                  HINT = 'Wait for the training to finish, or stop it with pg_cancel_backend().';
+    END IF;
+    IF drop_model.version IS NULL THEN
+        -- a refresh of the name ends first; its rows in animerec.recommendations go with the
+        -- name (before it: the table's row-level security knows them by the name's owner)
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('animerec.refresh'),
+                                                 pg_catalog.hashtext(drop_model.name));
+        SELECT count(*) INTO n FROM animerec.models m WHERE m.name = drop_model.name;
+        DELETE FROM animerec.recommendations r WHERE r.model = drop_model.name;
+        DELETE FROM animerec.model_owners o WHERE o.name = drop_model.name;
+        RETURN n;
+    END IF;
+    PERFORM 1 FROM animerec.models m
+     WHERE m.name = drop_model.name AND m.version = drop_model.version AND m.active;
+    IF FOUND THEN
+        RAISE EXCEPTION 'version % of model "%" is active', drop_model.version, drop_model.name
+            USING ERRCODE = 'object_in_use',
+                  HINT = format('Activate another version first, or drop the whole model with animerec.drop_model(%L).',
+                                drop_model.name);
+    END IF;
+    DELETE FROM animerec.models m WHERE m.name = drop_model.name AND m.version = drop_model.version;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" has no version %', drop_model.name, drop_model.version
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM animerec.models m WHERE m.name = drop_model.name) THEN
+        DELETE FROM animerec.recommendations r WHERE r.model = drop_model.name;
+        DELETE FROM animerec.model_owners o WHERE o.name = drop_model.name;
+    END IF;
+    RETURN 1;
+END
+$$;
+COMMENT ON FUNCTION drop_model(text, int) IS
+    'delete version VERSION (not the active one) of model NAME, or with VERSION NULL every version and the name itself, with their training_log rows (and, with the name, its rows of animerec.recommendations, once a refresh of it has ended); returns the number of versions deleted; owner, members of animerec_admin and superusers only';
 
 -- ===========================================================================
 -- 0.3.0, BI dashboards part 1 (issue 11; docs/bi.md): serving privileges per

@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
@@ -20,11 +21,18 @@ typedef struct RefreshCount
 	int64		last_user;		/* the user of the previous row */
 } RefreshCount;
 
-/* Say how far the refresh of model version has got: application_name, and a NOTICE when asked. */
+/*
+ * Say how far the refresh of model version has got: application_name, and a
+ * NOTICE when asked.  application_name holds NAMEDATALEN - 1 bytes: a long
+ * model name is cut short there (at a character's end), not the count.
+ */
 static void
 report(const char *model, int32 version, int64 users)
 {
-	char	   *name = psprintf("animerec refresh %s: %lld users", model, (long long) users);
+	char	   *count = psprintf(": %lld users", (long long) users);
+	int			room = NAMEDATALEN - 1 - (int) strlen("animerec refresh ") - (int) strlen(count);
+	char	   *name = psprintf("animerec refresh %.*s%s", pg_mbcliplen(model, strlen(model), Max(room, 0)),
+								model, count);
 
 	/* for other sessions, as set_config(..., is_local => true) */
 	(void) set_config_option("application_name", name, PGC_USERSET, PGC_S_SESSION,

@@ -128,6 +128,7 @@ SELECT pg_catalog.pg_extension_config_dump('models', '');
 SELECT pg_catalog.pg_extension_config_dump('training_log', '');
 
 -- drop_model(name, version): delete one version, or every version and the name
+-- (and then the name's rows of animerec.recommendations, sql/install/47_bi_tables.sql)
 CREATE FUNCTION drop_model(name text, version int DEFAULT NULL) RETURNS int
     LANGUAGE plpgsql VOLATILE
 AS $$
@@ -146,7 +147,12 @@ BEGIN
                   HINT = 'Wait for the training to finish, or stop it with pg_cancel_backend().';
     END IF;
     IF drop_model.version IS NULL THEN
+        -- a refresh of the name ends first; its rows in animerec.recommendations go with the
+        -- name (before it: the table's row-level security knows them by the name's owner)
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('animerec.refresh'),
+                                                 pg_catalog.hashtext(drop_model.name));
         SELECT count(*) INTO n FROM animerec.models m WHERE m.name = drop_model.name;
+        DELETE FROM animerec.recommendations r WHERE r.model = drop_model.name;
         DELETE FROM animerec.model_owners o WHERE o.name = drop_model.name;
         RETURN n;
     END IF;
@@ -163,11 +169,12 @@ BEGIN
         RAISE EXCEPTION 'model "%" has no version %', drop_model.name, drop_model.version
             USING ERRCODE = 'undefined_object';
     END IF;
-    DELETE FROM animerec.model_owners o
-     WHERE o.name = drop_model.name
-       AND NOT EXISTS (SELECT 1 FROM animerec.models m WHERE m.name = drop_model.name);
+    IF NOT EXISTS (SELECT 1 FROM animerec.models m WHERE m.name = drop_model.name) THEN
+        DELETE FROM animerec.recommendations r WHERE r.model = drop_model.name;
+        DELETE FROM animerec.model_owners o WHERE o.name = drop_model.name;
+    END IF;
     RETURN 1;
 END
 $$;
 COMMENT ON FUNCTION drop_model(text, int) IS
-    'delete version VERSION (not the active one) of model NAME, or with VERSION NULL every version and the name itself, with their training_log rows; returns the number of versions deleted; owner, members of animerec_admin and superusers only';
+    'delete version VERSION (not the active one) of model NAME, or with VERSION NULL every version and the name itself, with their training_log rows (and, with the name, its rows of animerec.recommendations, once a refresh of it has ended); returns the number of versions deleted; owner, members of animerec_admin and superusers only';

@@ -78,13 +78,28 @@ BEGIN
     IF m.items_table IS NULL THEN
         RETURN NULL;
     END IF;
-    items := m.items_table::regclass;
+    items := pg_catalog.to_regclass(m.items_table);
+    IF items IS NULL THEN
+        RAISE WARNING 'no view of model "%": its items table % does not exist', model, m.items_table
+            USING HINT = 'The recommendations are in animerec.recommendations; train a version with an existing items table for the view.';
+        RETURN NULL;
+    END IF;
+    IF pg_catalog.octet_length(_recommendations_view.model || '_recommendations') > 63 THEN
+        RAISE WARNING 'no view of model "%": its name "%_recommendations" is longer than 63 bytes', model, model
+            USING HINT = 'The recommendations are in animerec.recommendations; create a view over them yourself.';
+        RETURN NULL;
+    END IF;
     view_name := pg_catalog.format('%I.%I',
                                    (SELECT n.nspname FROM pg_catalog.pg_class c
                                       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                                      WHERE c.oid = items),
                                    _recommendations_view.model || '_recommendations');
     IF pg_catalog.to_regclass(view_name) IS NOT NULL THEN
+        IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(view_name)) <> 'v' THEN
+            RAISE WARNING 'no view of model "%": % exists and is not a view', model, view_name
+                USING HINT = 'Rename or drop that relation; the next refresh then creates the view.';
+            RETURN NULL;
+        END IF;
         RETURN view_name::regclass;
     END IF;
     SELECT pg_catalog.string_agg(pg_catalog.format('i.%I AS %I', a.attname,
@@ -148,6 +163,7 @@ DECLARE
     n bigint;
     notices boolean := coalesce(pg_catalog.current_setting('animerec.progress_notices', true), 'on')::boolean;
     stamp timestamptz := pg_catalog.clock_timestamp();   -- this refresh's computed_at
+    shown text;                                           -- model, as application_name shows it
 BEGIN
     IF model IS NULL OR k IS NULL OR block_users IS NULL THEN
         RAISE EXCEPTION 'model, k and block_users must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -187,13 +203,29 @@ BEGIN
      WHERE r.model = refresh_recommendations.model AND r.computed_at <> stamp;
     SELECT pg_catalog.count(*) INTO n FROM animerec.recommendations r
      WHERE r.model = refresh_recommendations.model AND r.rank = 1;
+    -- (application_name holds 63 bytes: a long name is cut short, not the count)
+    shown := model;
+    WHILE pg_catalog.octet_length(pg_catalog.format('animerec refresh %s: %s users, done', shown, n)) > 63 LOOP
+        shown := pg_catalog.left(shown, -1);
+    END LOOP;
     PERFORM pg_catalog.set_config('application_name',
-                                  pg_catalog.format('animerec refresh %s: %s users, done', model, n), true);
+                                  pg_catalog.format('animerec refresh %s: %s users, done', shown, n), true);
     IF notices THEN
         RAISE NOTICE 'refresh of "%" version %: % users, done', model, m.version, n;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM animerec.models x
                     WHERE x.name = refresh_recommendations.model AND x.active AND x.version = m.version) THEN
+        IF NOT EXISTS (SELECT 1 FROM animerec.models x WHERE x.name = refresh_recommendations.model) THEN
+            RAISE EXCEPTION 'model "%" was dropped during the refresh', model
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = pg_catalog.format('The refresh began with version %s; nothing was written.', m.version);
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM animerec.models x WHERE x.name = refresh_recommendations.model AND x.active) THEN
+            RAISE EXCEPTION 'model "%" was deactivated during the refresh', model
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = pg_catalog.format('The refresh began with version %s; nothing was written.', m.version),
+                      HINT = 'Activate a version with animerec.activate(name, version), then call refresh_recommendations again.';
+        END IF;
         RAISE EXCEPTION 'model "%" was activated during the refresh', model
             USING ERRCODE = 'serialization_failure',
                   DETAIL = pg_catalog.format('The refresh began with version %s.', m.version),

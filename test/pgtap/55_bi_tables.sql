@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS animerec;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(30);
+SELECT plan(37);
 
 DROP SCHEMA IF EXISTS tap_bi CASCADE;
 DROP ROLE IF EXISTS tap_bi_team, tap_bi_member, tap_bi_other, tap_bi_reader;
@@ -177,6 +177,50 @@ SELECT animerec.revoke_serving('tap_bi', 'tap_bi_reader');
 
 SELECT throws_ok($$CALL animerec.refresh_recommendations('tap_bi', k => 0)$$, '22023',
                  'k and block_users must be at least 1, not 0 and 1024', 'k below 1 is an error');
+
+-- the view is optional: an items table gone since training, or a relation of the view's name
+-- that is not a view, leave it out with a WARNING, and the rows are still written
+DROP VIEW tap_bi.tap_bi_recommendations;
+ALTER TABLE tap_bi.demo_items RENAME TO demo_items_moved;
+SELECT lives_ok($$CALL animerec.refresh_recommendations('tap_bi', k => 4)$$,
+                'a refresh whose items table is gone since training writes its rows');
+ALTER TABLE tap_bi.demo_items_moved RENAME TO demo_items;
+CREATE TABLE tap_bi.tap_bi_recommendations (x int);
+SELECT lives_ok($$CALL animerec.refresh_recommendations('tap_bi', k => 4)$$,
+                'so does one where a table has the view''s name');
+SELECT is((SELECT relkind::text FROM pg_class WHERE oid = 'tap_bi.tap_bi_recommendations'::regclass), 'r',
+          'and leaves that table alone');
+DROP TABLE tap_bi.tap_bi_recommendations;
+CALL animerec.refresh_recommendations('tap_bi', k => 4);
+SELECT is((SELECT count(*) FROM tap_bi.tap_bi_recommendations), 4 * (SELECT count(DISTINCT user_id) FROM tap_bi.demo_ratings),
+          'the next refresh makes the view again');
+
+-- a long model name: application_name (63 bytes) keeps the count and cuts the name, the view
+-- (whose name would pass 63 bytes) is left out; drop_model takes the name's rows with it
+BEGIN;
+SELECT count(*) FROM unnest('{1,2,3,4}'::bigint[]) u WHERE animerec._refresh_progress(repeat('é', 40), 1, u, 2) \gset
+SELECT ok(octet_length(current_setting('application_name')) <= 63
+          AND current_setting('application_name') LIKE 'animerec refresh %: 4 users',
+          format('progress of a 40-character name of 80 bytes keeps the count: %s', current_setting('application_name')));
+COMMIT;
+\o /dev/null
+CALL animerec.train('tap_bi_' || repeat('l', 50), 'tap_bi.demo_ratings', items => 'tap_bi.demo_items', dim => 8,
+                    hidden => 8, layers => 1, maxlen => 10, epochs => 1, seed => 3);
+\o
+BEGIN;
+CALL animerec.refresh_recommendations('tap_bi_' || repeat('l', 50), k => 2);
+SELECT ok(current_setting('application_name') LIKE 'animerec refresh tap_bi_l%: ' ||
+          (SELECT count(DISTINCT user_id) FROM tap_bi.demo_ratings) || ' users, done'
+          AND octet_length(current_setting('application_name')) <= 63
+          AND to_regclass('tap_bi.' || quote_ident('tap_bi_' || repeat('l', 50) || '_recommendations')) IS NULL,
+          'a 57-character name: the refresh''s last application_name keeps the count, and no truncated view is made');
+COMMIT;
+\o /dev/null
+SELECT animerec.unload_model('tap_bi_' || repeat('l', 50));
+SELECT animerec.drop_model('tap_bi_' || repeat('l', 50));
+\o
+SELECT is((SELECT count(*) FROM animerec.recommendations WHERE model = 'tap_bi_' || repeat('l', 50)), 0::bigint,
+          'drop_model deletes the model''s rows of animerec.recommendations');
 
 SELECT * FROM finish();
 \o /dev/null
