@@ -21,6 +21,10 @@ CREATE OR REPLACE VIEW loaded_models AS SELECT * FROM _loaded_models_info();
 -- pointed to README's "Demo data" points to docs/data.md.
 COMMENT ON FUNCTION generate_demo_data(int, int, int, name) IS
     'create tables demo_items(item_id, name, tags) and demo_ratings(user_id, item_id, rating, rated_at) in schema with a synthetic anime-like data set (see docs/data.md, "Demo data")';
+-- ---- A registry row's created_at is the time it was made, not its transaction's start:
+-- the model cache knows a row by (name, version, created_at), and a name dropped and
+-- trained again in one transaction made a second row with the key of the first.
+ALTER TABLE models ALTER COLUMN created_at SET DEFAULT clock_timestamp();
 -- ---------------------------------------------------------------------------
 -- Exact resume (issue 15): checkpoints keep the training state
 -- (sql/install/30_train.sql, src/nn/resume.c, src/train.c, src/registry.c).

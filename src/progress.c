@@ -17,6 +17,7 @@
 
 #include "animerec.h"
 #include "progress.h"
+#include "serving_acl.h"
 
 #define PROGRESS_SLOTS 8
 
@@ -173,7 +174,9 @@ PG_FUNCTION_INFO_V1(animerec_training_progress);
 /*
  * training_progress() -> SETOF (pid, model, version, epoch, epochs, batch,
  * batches, loss, positions_per_s, elapsed, remaining): one row per running
- * training; remaining extrapolates the time per batch to the last epoch.
+ * training of a model the current user may see (serving_may_list: the view
+ * training_progress says the same); remaining extrapolates the time per
+ * batch to the last epoch.
  */
 Datum
 animerec_training_progress(PG_FUNCTION_ARGS)
@@ -198,7 +201,7 @@ animerec_training_progress(PG_FUNCTION_ARGS)
 		int64		done = (int64) Max(s->epoch - s->first_epoch, 0) * s->batches + s->batch;
 		int64		total = (int64) (s->epochs - s->first_epoch + 1) * s->batches;
 
-		if (s->pid == 0 || BackendPidGetProc(s->pid) == NULL)
+		if (s->pid == 0 || BackendPidGetProc(s->pid) == NULL || !serving_may_list(s->model))
 			continue;
 		values[0] = Int32GetDatum(s->pid);
 		values[1] = CStringGetTextDatum(s->model);

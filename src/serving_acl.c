@@ -66,6 +66,26 @@ usable_names(void)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+/* See serving_acl.h. */
+bool
+serving_may_list(const char *name)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	bool		isnull;
+	bool		may;
+
+	SPI_connect();
+	if (SPI_execute_plan(kept_plan(&plan, "SELECT animerec._is_member('animerec_admin')"
+								   " OR EXISTS (SELECT 1 FROM animerec.model_owners o"
+								   " WHERE o.name = $1 AND " MAY_SERVE ")", 1),
+						 values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read animerec.model_owners");
+	may = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return may;
+}
+
 /* ereport 42704 for a model name that is missing or hidden. Inside SPI. */
 static void
 report_unusable(const char *name)

@@ -45,6 +45,15 @@ typedef struct ServingUser
  */
 extern void serving_resolve(text *model_or_null, ServingAccess *acc);
 
+/*
+ * May the current user see model name in the listings of the model cache
+ * and of running trainings: a member of animerec_admin (every name, even one
+ * whose registry row is gone), or a role that manages the model or holds a
+ * serving grant on it; the filter of the views loaded_models and
+ * training_progress, applied again by the functions behind them.  Uses SPI.
+ */
+extern bool serving_may_list(const char *name);
+
 /* error 42501 unless the caller manages acc's model; what names the refused action */
 extern void serving_require_manager(const ServingAccess *acc, const char *what);
 

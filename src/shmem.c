@@ -728,17 +728,31 @@ animerec_unload_model(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(any);
 }
 
+/* one cached model version as loaded_models() lists it */
+typedef struct ListedModel
+{
+	char		name[NAMEDATALEN];
+	int32		version;
+	int64		bytes;
+	TimestampTz loaded_at;
+	int64		calls;
+} ListedModel;
+
 PG_FUNCTION_INFO_V1(animerec_loaded_models);
 
 /*
  * loaded_models() -> setof (name, version, bytes, loaded_at, calls, shared):
  * the cached model versions of this database (shared ones, or this backend's
- * when not preloaded).
+ * when not preloaded) that the current user may see (serving_may_list: the
+ * view loaded_models says the same).  The entries are copied under the lock
+ * and filtered after it, since the filter runs a query.
  */
 Datum
 animerec_loaded_models(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ListedModel *rows = palloc(sizeof(ListedModel) * animerec_max_models);
+	int			n = 0;
 	Datum		values[6];
 	bool		nulls[6] = {false};
 
@@ -753,13 +767,11 @@ animerec_loaded_models(PG_FUNCTION_ARGS)
 
 			if (!e->used || e->retired || e->dbid != MyDatabaseId)
 				continue;
-			values[0] = CStringGetTextDatum(e->name);
-			values[1] = Int32GetDatum(e->version);
-			values[2] = Int64GetDatum((int64) e->alloc_bytes);
-			values[3] = TimestampTzGetDatum(e->loaded_at);
-			values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&e->calls));
-			values[5] = BoolGetDatum(true);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			strlcpy(rows[n].name, e->name, NAMEDATALEN);
+			rows[n].version = e->version;
+			rows[n].bytes = (int64) e->alloc_bytes;
+			rows[n].loaded_at = e->loaded_at;
+			rows[n++].calls = (int64) pg_atomic_read_u64(&e->calls);
 		}
 		LWLockRelease(ctl->lock);
 	}
@@ -771,14 +783,24 @@ animerec_loaded_models(PG_FUNCTION_ARGS)
 
 			if (!s->used || s->retired)
 				continue;
-			values[0] = CStringGetTextDatum(s->sm.name);
-			values[1] = Int32GetDatum(s->sm.version);
-			values[2] = Int64GetDatum((int64) s->bytes);
-			values[3] = TimestampTzGetDatum(s->loaded_at);
-			values[4] = Int64GetDatum((int64) s->calls);
-			values[5] = BoolGetDatum(false);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			strlcpy(rows[n].name, s->sm.name, NAMEDATALEN);
+			rows[n].version = s->sm.version;
+			rows[n].bytes = (int64) s->bytes;
+			rows[n].loaded_at = s->loaded_at;
+			rows[n++].calls = (int64) s->calls;
 		}
+	}
+	for (int r = 0; r < n; r++)
+	{
+		if (!serving_may_list(rows[r].name))
+			continue;
+		values[0] = CStringGetTextDatum(rows[r].name);
+		values[1] = Int32GetDatum(rows[r].version);
+		values[2] = Int64GetDatum(rows[r].bytes);
+		values[3] = TimestampTzGetDatum(rows[r].loaded_at);
+		values[4] = Int64GetDatum(rows[r].calls);
+		values[5] = BoolGetDatum(ctl != NULL);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
 }

@@ -947,10 +947,14 @@ animerec_train(PG_FUNCTION_ARGS)
 	guc_level = animerec_fix_search_path();
 	SPI_connect_ext(call_is_atomic(fcinfo) ? 0 : SPI_OPT_NONATOMIC);
 	MemoryContextSwitchTo(cxt);
-	registry_claim_name(p.name);
+	/*
+	 * The name's lock first: a second training of a new name fails at once
+	 * (55P03) rather than waiting on the first one's uncommitted claim of it
+	 */
 	train_lock_acquire(p.name, &lock);
 	PG_TRY();
 	{
+		registry_claim_name(p.name);
 		guc_level = run_training(&p, fcinfo, cxt, guc_level);
 	}
 	PG_FINALLY();

@@ -288,6 +288,13 @@ is "$(q "SELECT max(version) || ' ' || max(version) FILTER (WHERE active) FROM a
 	"11 9" "a run inside a transaction block is invisible before its COMMIT"
 is "$(q_err "$TRAIN, epochs => 1)")" "55P03: model \"m\" is being trained by another session" \
 	"and holds the name until then: a second run fails with 55P03"
+# the same for a name that block made new: at once, not after waiting on its uncommitted claim
+echo "${TRAIN/\'m\'/\'m_new\'}, epochs => 1);" >&3
+wait_for "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+          WHERE l.locktype = 'advisory' AND l.objid = hashtext('m_new')::oid AND a.state = 'idle in transaction')"
+is "$(q_err "SET statement_timeout = '20s'" "${TRAIN/\'m\'/\'m_new\'}, epochs => 1)")" \
+	"55P03: model \"m_new\" is being trained by another session" \
+	"a second training of a name new in an open transaction block fails at once with 55P03"
 echo "COMMIT;" >&3
 exec 3>&-
 wait "$locker"

@@ -80,7 +80,7 @@ CREATE TABLE models (
     epochs_done     int         NOT NULL DEFAULT 0,
     best_epoch      int,
     bytes           bigint,
-    created_at      timestamptz NOT NULL DEFAULT now(),
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),  -- two rows made in one transaction differ (the cache's key)
     finished_at     timestamptz,
     weights         bytea,                  -- nn weight format (src/nn/format.c); best epoch so far
     PRIMARY KEY (name, version),

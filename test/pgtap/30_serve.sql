@@ -23,7 +23,7 @@ VALUES ('tap_serve', 1, 'ready', true, 'public.tap_serve_ratings', 'user_id', 'a
         '{}', decode(:'blob2', 'hex'));
 SET animerec.model = 'tap_serve';
 
-SELECT plan(22);
+SELECT plan(23);
 
 -- the aggregate over a user's rows and recommend_for_history over the same rows agree
 CREATE TEMP TABLE tap_cmp AS
@@ -197,11 +197,29 @@ SELECT is((SELECT count(*) FROM (SELECT user_id, rank, item_id FROM animerec.rec
                                       LATERAL animerec.recommend(u.user_id, 5, 'tap_serve_utags') r) d), 0::bigint,
           'recommend_all reads user tags like recommend');
 
+-- a name dropped and trained again in one transaction, after its first row was loaded: the
+-- cache knows a registry row by (name, version, created_at), so the second row (dimension 16)
+-- is served, not the copy of the dropped one (dimension 8)
+\o /dev/null
+BEGIN;
+CALL animerec.train('tap_serve_again', 'tap_serve_ratings', item_col => 'anime_id', order_col => 'ts', dim => 8,
+                    hidden => 8, layers => 1, maxlen => 10, epochs => 1, seed => 1);
+SELECT animerec.load_model('tap_serve_again');
+SELECT animerec.drop_model('tap_serve_again');
+CALL animerec.train('tap_serve_again', 'tap_serve_ratings', item_col => 'anime_id', order_col => 'ts', dim => 16,
+                    hidden => 8, layers => 1, maxlen => 10, epochs => 1, seed => 1);
+COMMIT;
+\o
+SELECT is((SELECT array_length(animerec.user_embedding(anime_id, rating, 'tap_serve_again' ORDER BY ts), 1)
+             FROM tap_serve_ratings WHERE user_id = 1), 16,
+          'a model dropped and trained again in one transaction serves its new row');
+
 SELECT * FROM finish();
 \o /dev/null
 SELECT dblink_disconnect('tap_serve_peer');
 SELECT animerec.unload_model('tap_serve'), animerec.unload_model('tap_serve_seq'),
-       animerec.unload_model('tap_serve_utags'), animerec.unload_model('tap_pin');
-DELETE FROM animerec.models WHERE name IN ('tap_serve', 'tap_serve_seq', 'tap_serve_utags', 'tap_pin');
+       animerec.unload_model('tap_serve_utags'), animerec.unload_model('tap_pin'),
+       animerec.unload_model('tap_serve_again');
+DELETE FROM animerec.models WHERE name IN ('tap_serve', 'tap_serve_seq', 'tap_serve_utags', 'tap_pin', 'tap_serve_again');
 DROP TABLE tap_serve_ratings, tap_serve_seq, tap_serve_utags;
 \o

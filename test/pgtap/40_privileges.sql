@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS animerec;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
-SELECT plan(42);
+SELECT plan(44);
 
 DROP SCHEMA IF EXISTS tap_sec CASCADE;
 DROP ROLE IF EXISTS tap_sec_alice, tap_sec_bob, tap_sec_carol, tap_sec_team, tap_sec_admin;
@@ -203,6 +203,15 @@ SELECT ok(has_schema_privilege('tap_sec_bob', 'animerec', 'USAGE')
           AND has_function_privilege('tap_sec_bob', 'animerec.recommend(bigint, int, text, boolean)', 'EXECUTE')
           AND NOT has_table_privilege('tap_sec_bob', 'animerec.models', 'TRUNCATE'),
     'PUBLIC uses the schema and its functions, but cannot truncate the registry');
+
+-- the functions behind the views loaded_models and training_progress filter as the views do
+\o /dev/null
+SELECT animerec.load_model('tap_sec_a');
+\o
+SELECT is(pg_temp.as_role('tap_sec_bob', $$SELECT count(*)::text FROM animerec._loaded_models_info() WHERE name = 'tap_sec_a'$$),
+          '0', '_loaded_models_info does not list a model loaded by another role to a role without rights on it');
+SELECT is(pg_temp.as_role('tap_sec_alice', $$SELECT count(*)::text FROM animerec._loaded_models_info() WHERE name = 'tap_sec_a'$$),
+          '1', 'but lists it to its owner');
 
 SELECT * FROM finish();
 SELECT animerec.drop_model('tap_sec_a');
