@@ -149,6 +149,25 @@ text_or_null(const char *s, bool *isnull)
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
+/*
+ * The nine text arguments naming run's data, in the order of the models
+ * table's columns ratings_table, user_col, item_col, rating_col, order_col,
+ * items_table, item_key, tags_col, user_tags_table, into values/isnull (9)
+ */
+static void
+source_values(const RegistryRun *run, Datum *values, bool *isnull)
+{
+	values[0] = CStringGetTextDatum(run->ratings_table);
+	values[1] = CStringGetTextDatum(run->user_col);
+	values[2] = CStringGetTextDatum(run->item_col);
+	values[3] = text_or_null(run->rating_col, &isnull[3]);
+	values[4] = text_or_null(run->order_col, &isnull[4]);
+	values[5] = text_or_null(run->items_table, &isnull[5]);
+	values[6] = text_or_null(run->items_table ? run->item_key : NULL, &isnull[6]);
+	values[7] = text_or_null(run->items_table ? run->tags_col : NULL, &isnull[7]);
+	values[8] = text_or_null(run->user_tags_table, &isnull[8]);
+}
+
 /* See registry.h. */
 void
 registry_lock_name(const char *name)
@@ -206,15 +225,7 @@ registry_insert_run(const RegistryRun *run)
 	Datum		v;
 
 	values[0] = CStringGetTextDatum(run->name);
-	values[1] = CStringGetTextDatum(run->ratings_table);
-	values[2] = CStringGetTextDatum(run->user_col);
-	values[3] = CStringGetTextDatum(run->item_col);
-	values[4] = text_or_null(run->rating_col, &isnull[4]);
-	values[5] = text_or_null(run->order_col, &isnull[5]);
-	values[6] = text_or_null(run->items_table, &isnull[6]);
-	values[7] = text_or_null(run->items_table ? run->item_key : NULL, &isnull[7]);
-	values[8] = text_or_null(run->items_table ? run->tags_col : NULL, &isnull[8]);
-	values[9] = text_or_null(run->user_tags_table, &isnull[9]);
+	source_values(run, values + 1, isnull + 1);
 	values[10] = CStringGetTextDatum(run->hyperparams);
 	values[11] = Int64GetDatum(run->n_rows);
 	values[12] = Int32GetDatum(run->n_users);
@@ -235,6 +246,37 @@ registry_insert_run(const RegistryRun *run)
 			  17, types, values, isnull, SPI_OK_INSERT_RETURNING);
 	v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &dummy);
 	return DatumGetInt32(v);
+}
+
+/* See registry.h. */
+char *
+registry_source_changes(const char *name, int32 version, const RegistryRun *run)
+{
+	Oid			types[11] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[11];
+	bool		isnull[11] = {0};
+	bool		null_result;
+	Datum		d;
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(version);
+	source_values(run, values + 2, isnull + 2);
+	exec_args("SELECT nullif(concat_ws(', ',"
+			  " CASE WHEN m.ratings_table IS DISTINCT FROM $3 THEN 'ratings' END,"
+			  " CASE WHEN m.user_col IS DISTINCT FROM $4 THEN 'user_col' END,"
+			  " CASE WHEN m.item_col IS DISTINCT FROM $5 THEN 'item_col' END,"
+			  " CASE WHEN m.rating_col IS DISTINCT FROM $6 THEN 'rating_col' END,"
+			  " CASE WHEN m.order_col IS DISTINCT FROM $7 THEN 'order_col' END,"
+			  " CASE WHEN (m.items_table, m.item_key, m.tags_col) IS DISTINCT FROM ($8, $9, $10)"
+			  "      THEN 'items' END,"
+			  " CASE WHEN m.user_tags_table IS DISTINCT FROM $11 THEN 'user_tags' END), '')"
+			  " FROM animerec.models m WHERE m.name = $1 AND m.version = $2",
+			  11, types, values, isnull, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return NULL;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null_result);
+	return null_result ? NULL : TextDatumGetCString(d);
 }
 
 /* See registry.h. */

@@ -117,6 +117,13 @@ extern int32 registry_insert_run(const RegistryRun *run);
  * Weights and state are copied into CurrentMemoryContext; hyperparams (json
  * text of the resuming call) is compared with the row's.
  */
+/*
+ * The arguments naming train's data ("ratings", "user_col", ..., "items",
+ * "user_tags", comma-separated) in which run differs from the registry row
+ * (name, version), or NULL when it reads the same tables and columns.
+ */
+extern char *registry_source_changes(const char *name, int32 version, const RegistryRun *run);
+
 extern bool registry_find_resumable(const char *name, const char *hyperparams,
 									RegistryCheckpoint *out);
 

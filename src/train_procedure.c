@@ -523,22 +523,6 @@ open_registry_row(TrainRun *run, RegistryCheckpoint *ck)
 
 	registry_lock_name(p->name);
 	memset(ck, 0, sizeof(*ck));
-	if (p->resume)
-	{
-		if (!registry_find_resumable(p->name, params_json(p), ck))
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("model \"%s\" has no interrupted training to resume", p->name),
-					 errhint("Call animerec.train without resume => true to start a new version.")));
-		run->version = ck->version;
-		if (ck->changed_params)
-			ereport(NOTICE,
-					(errmsg("resuming model \"%s\" version %d with other values of %s than the interrupted run",
-							p->name, run->version, ck->changed_params),
-					 errdetail("The result will differ from an uninterrupted run's; only epochs and patience may change for an exact resume.")));
-		return;
-	}
-	registry_fail_stale(p->name);
 	rr.name = p->name;
 	rr.ratings_table = p->src.ratings_table;
 	rr.user_col = p->src.user_col;
@@ -549,6 +533,32 @@ open_registry_row(TrainRun *run, RegistryCheckpoint *ck)
 	rr.item_key = p->src.item_key;
 	rr.tags_col = p->src.tags_col;
 	rr.user_tags_table = p->src.user_tags_table;
+	if (p->resume)
+	{
+		char	   *changed;
+
+		if (!registry_find_resumable(p->name, params_json(p), ck))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("model \"%s\" has no interrupted training to resume", p->name),
+					 errhint("Call animerec.train without resume => true to start a new version.")));
+		run->version = ck->version;
+		/* the same tables and columns: the row says what the weights were trained on */
+		if ((changed = registry_source_changes(p->name, run->version, &rr)) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot resume model \"%s\" version %d on other data than the interrupted run",
+							p->name, run->version),
+					 errdetail("These arguments differ: %s.", changed),
+					 errhint("Resume with the ratings, columns, items and user_tags of the interrupted run, or train without resume => true.")));
+		if (ck->changed_params)
+			ereport(NOTICE,
+					(errmsg("resuming model \"%s\" version %d with other values of %s than the interrupted run",
+							p->name, run->version, ck->changed_params),
+					 errdetail("The result will differ from an uninterrupted run's; only epochs and patience may change for an exact resume.")));
+		return;
+	}
+	registry_fail_stale(p->name);
 	rr.hyperparams = params_json(p);
 	rr.n_rows = d->n_rows;
 	rr.n_users = d->n_users;

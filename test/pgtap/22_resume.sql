@@ -12,7 +12,7 @@ CREATE EXTENSION IF NOT EXISTS animerec;
 SET client_min_messages = warning;
 SET animerec.progress_notices = off;
 SET animerec.threads = 1;
-SELECT plan(14);
+SELECT plan(15);
 
 CREATE TABLE tap_resume_seq AS
 SELECT u AS user_id, 1 + ((u * 37) % 60 + k) % 60 AS item_id, 1 + (u + k) % 5 AS rating, k AS rated_at
@@ -52,6 +52,13 @@ SELECT is(status, 'training', format('the cancelled run is left training after %
 SELECT ok(:k = 0 OR length(train_state) > length(weights) * 3,
           'its checkpoint keeps a training state beside the weights (moments and averaged weights)')
   FROM animerec.models WHERE name = 'tap_resume' AND version = 1;
+-- resuming on another table (the same rows, so the checkpoint would fit) is refused
+CREATE TABLE tap_resume_other AS SELECT * FROM tap_resume_seq;
+SELECT throws_ok(format('CALL animerec.train(%s, epochs => %s, resume => true)',
+                        replace(:'args_full', '''tap_resume_seq''', '''tap_resume_other'''), :resume_to),
+                 '55000', 'cannot resume model "tap_resume" version 1 on other data than the interrupted run',
+                 'resume => true on another ratings table is an error, not a model whose row names the old one');
+DROP TABLE tap_resume_other;
 CALL animerec.train(:args_full, epochs => :resume_to, resume => true);
 CALL animerec.train(:args_full, epochs => :resume_to);
 SELECT is(string_agg(version || ' ' || status || ' ' || epochs_done, ', ' ORDER BY version),
