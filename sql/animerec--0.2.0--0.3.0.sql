@@ -14,8 +14,9 @@ ALTER FUNCTION loaded_models_info() RENAME TO _loaded_models_info;
 ALTER FUNCTION user_embedding_sfunc(internal, bigint, real) RENAME TO _user_embedding_sfunc;
 ALTER FUNCTION user_embedding_sfunc(internal, bigint, real, text) RENAME TO _user_embedding_sfunc;
 ALTER FUNCTION user_embedding_final(internal) RENAME TO _user_embedding_final;
-CREATE OR REPLACE VIEW training_progress AS SELECT * FROM _training_progress_rows();
-CREATE OR REPLACE VIEW loaded_models AS SELECT * FROM _loaded_models_info();
+-- (the functions list only the models the caller may see: src/serving_acl.c, serving_may_list)
+CREATE OR REPLACE VIEW training_progress AS SELECT p.* FROM _training_progress_rows() p;
+CREATE OR REPLACE VIEW loaded_models AS SELECT l.* FROM _loaded_models_info() l;
 
 -- ---- The documentation moved from README into docs/ (issue 14): a comment that
 -- pointed to README's "Demo data" points to docs/data.md.
@@ -625,8 +626,8 @@ COMMENT ON FUNCTION drop_model(text, int) IS
 -- 0.3.0, BI dashboards part 1 (issue 11; docs/bi.md): serving privileges per
 -- model, the database's default model, honest errors, probability /
 -- personalized / model_version columns.  Mirrors sql/install/25_serving_acl.sql,
--- the changes to _check_manager (20_registry.sql), the views training_progress
--- (30_train.sql) and loaded_models (40_serve.sql), the policies and grants of
+-- the changes to _check_manager (20_registry.sql), the comments of the views
+-- training_progress (30_train.sql) and loaded_models (40_serve.sql), the policies and grants of
 -- 90_privileges.sql and the result columns of 40_serve.sql.
 -- ===========================================================================
 
@@ -830,16 +831,8 @@ CREATE POLICY serving_grants_delete ON serving_grants FOR DELETE
     USING (_manages(owner));
 GRANT SELECT, INSERT, DELETE ON serving_grants TO PUBLIC;
 GRANT SELECT ON served_models TO PUBLIC;
-CREATE OR REPLACE VIEW training_progress AS
-SELECT p.* FROM _training_progress_rows() p
- WHERE _is_member('animerec_admin')
-    OR EXISTS (SELECT 1 FROM model_owners o WHERE o.name = p.model AND _may_serve(o.owner, o.name));
 COMMENT ON VIEW training_progress IS
     'running trainings of every session, of the models the current user may serve or manages (all of them for members of animerec_admin): epoch and batch within it, running loss, speed, elapsed time and an estimate of the time left if all epochs run; empty unless animerec is in shared_preload_libraries';
-CREATE OR REPLACE VIEW loaded_models AS
-SELECT l.* FROM _loaded_models_info() l
- WHERE _is_member('animerec_admin')
-    OR EXISTS (SELECT 1 FROM model_owners o WHERE o.name = l.name AND _may_serve(o.owner, o.name));
 COMMENT ON VIEW loaded_models IS
     'model versions of this database in the model cache that the current user may serve or manages (all of them for members of animerec_admin, even those whose registry row is gone): bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
 

@@ -112,18 +112,18 @@ extern void registry_fail_stale(const char *name);
 extern int32 registry_insert_run(const RegistryRun *run);
 
 /*
- * The newest 'training' row of name (an interrupted run: called under the
- * name's training lock), taken over by this backend; false when there is none.
- * Weights and state are copied into CurrentMemoryContext; hyperparams (json
- * text of the resuming call) is compared with the row's.
- */
-/*
  * The arguments naming train's data ("ratings", "user_col", ..., "items",
  * "user_tags", comma-separated) in which run differs from the registry row
  * (name, version), or NULL when it reads the same tables and columns.
  */
 extern char *registry_source_changes(const char *name, int32 version, const RegistryRun *run);
 
+/*
+ * The newest 'training' row of name (an interrupted run: called under the
+ * name's training lock), taken over by this backend; false when there is none.
+ * Weights and state are copied into CurrentMemoryContext; hyperparams (json
+ * text of the resuming call) is compared with the row's.
+ */
 extern bool registry_find_resumable(const char *name, const char *hyperparams,
 									RegistryCheckpoint *out);
 

@@ -126,9 +126,8 @@ CREATE FUNCTION _training_progress_rows(
 COMMENT ON FUNCTION _training_progress_rows() IS
     'rows of the training_progress view, read from shared memory';
 
+-- (the function lists only the models the caller may see: src/serving_acl.c, serving_may_list)
 CREATE VIEW training_progress AS
-SELECT p.* FROM _training_progress_rows() p
- WHERE _is_member('animerec_admin')
-    OR EXISTS (SELECT 1 FROM model_owners o WHERE o.name = p.model AND _may_serve(o.owner, o.name));
+SELECT p.* FROM _training_progress_rows() p;
 COMMENT ON VIEW training_progress IS
     'running trainings of every session, of the models the current user may serve or manages (all of them for members of animerec_admin): epoch and batch within it, running loss, speed, elapsed time and an estimate of the time left if all epochs run; empty unless animerec is in shared_preload_libraries';

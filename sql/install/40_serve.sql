@@ -34,10 +34,9 @@ CREATE FUNCTION _loaded_models_info(OUT name text, OUT version int, OUT bytes bi
 COMMENT ON FUNCTION _loaded_models_info() IS
     'the model versions in the model cache; backs the view animerec.loaded_models';
 
+-- (the function lists only the models the caller may see: src/serving_acl.c, serving_may_list)
 CREATE VIEW loaded_models AS
-SELECT l.* FROM _loaded_models_info() l
- WHERE _is_member('animerec_admin')
-    OR EXISTS (SELECT 1 FROM model_owners o WHERE o.name = l.name AND _may_serve(o.owner, o.name));
+SELECT l.* FROM _loaded_models_info() l;
 COMMENT ON VIEW loaded_models IS
     'model versions of this database in the model cache that the current user may serve or manages (all of them for members of animerec_admin, even those whose registry row is gone): bytes of weights plus item table, load time, calls since loading; shared is false when animerec is not preloaded (this connection''s own cache)';
 
